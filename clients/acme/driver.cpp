@@ -1,0 +1,55 @@
+#include "clients/acme/driver.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace certherd::acme {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+asio::awaitable<action_result> driver::async_perform(action a) {
+  action_result out;
+  if (steady::now() >= deadline_) {
+    out.ec = std::make_error_code(std::errc::timed_out);
+    out.detail = "the operation's deadline passed";
+    out.now = std::chrono::system_clock::now();
+    co_return out;
+  }
+  if (auto* send = std::get_if<send_request>(&a)) {
+    std::string url = send->request.url;
+    auto method = send->request.verb;
+    auto r = co_await client_.async_request(std::move(send->request), deadline_);
+    if (r) {
+      spdlog::debug("event=acme_http method={} url={} status={}", http::to_string(method), url,
+                    r->status);
+      out.response = std::move(*r);
+    } else {
+      spdlog::debug("event=acme_http method={} url={} error=\"{}\"", http::to_string(method), url,
+                    r.error().detail);
+      out.ec = r.error().code;
+      out.detail = r.error().detail;
+    }
+  } else if (auto* nap = std::get_if<sleep_for>(&a)) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_at(std::min(steady::now() + nap->duration, deadline_));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  } else if (auto* present = std::get_if<present_challenge>(&a)) {
+    if (!presenter_) {
+      out.ec = std::make_error_code(std::errc::operation_not_supported);
+      out.detail = "no HTTP-01 presenter configured";
+    } else {
+      out.ec = presenter_->present(*present, out.detail);
+    }
+  } else if (auto* remove = std::get_if<remove_challenge>(&a)) {
+    if (presenter_) presenter_->remove(*remove);
+  }
+  out.now = std::chrono::system_clock::now();
+  co_return out;
+}
+
+}  // namespace certherd::acme

@@ -1,0 +1,98 @@
+// The ACME protocol flows of RFC 8555 as sans-I/O coroutines over one account: directory,
+// nonces with capped re-signing on badNonce (§6.5), account create/find with contact, terms of
+// service and External Account Binding (§7.3), orders for several names with HTTP-01 (§7.4,
+// §8.3; already-valid authorizations are taken as they are), polling that starts fast and honours
+// Retry-After with a bound, finalize, chain download with alternates (§7.4.2) and a preferred
+// chain, revocation (§7.6) and account key rollover (§7.3.5).
+//
+// A session is data plus flows; run a flow with the Asio driver (driver.hpp) or step it by hand in
+// a test. One flow at a time per session keeps the nonce pool simple and is what the driver does.
+#pragma once
+
+#include "clients/acme/error.hpp"
+#include "clients/acme/flow.hpp"
+#include "clients/acme/nonce_pool.hpp"
+#include "clients/acme/polling.hpp"
+#include "clients/acme/resources.hpp"
+#include "pki/key.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certherd::acme {
+
+struct session_options {
+  /// Re-signings after badNonce before giving up (acmez: 10; Pebble rejects 5 % by default).
+  int max_bad_nonce_retries = 10;
+  poll_policy poll;
+};
+
+struct account_options {
+  std::vector<std::string> contact;  ///< "mailto:..." URIs
+  std::string eab_kid;
+  std::string eab_hmac;  ///< base64url HMAC key; a secret
+};
+
+struct order_request {
+  std::vector<std::string> names;
+  std::string csr_der;
+  std::string profile;          ///< empty: the CA's default
+  std::string preferred_chain;  ///< issuer CN of the topmost certificate; empty: the default chain
+};
+
+struct issued_certificate {
+  std::string order_url;
+  std::string certificate_url;
+  std::string chain_pem;  ///< leaf first, as served
+  std::vector<std::string> alternate_urls;
+};
+
+class session {
+ public:
+  session(std::string directory_url, pki::private_key account_key, session_options options = {});
+
+  flow<result<directory>> load_directory();
+  /// \brief newAccount: creates the account, or finds the existing one of this key.
+  flow<result<account>> register_account(account_options options);
+  /// \brief newAccount with onlyReturnExisting: fails with accountDoesNotExist when unknown.
+  flow<result<account>> find_account();
+  flow<result<issued_certificate>> issue(order_request request);
+  /// \brief revokeCert signed by the account. `reason` is an RFC 5280 CRLReason code.
+  flow<result<bool>> revoke(std::string certificate_der, std::optional<int> reason);
+  /// \brief keyChange: the account's key becomes `new_key` (this session's too) on success.
+  flow<result<bool>> change_key(pki::private_key new_key);
+  /// \brief A signed POST (POST-as-GET when `payload` is nullopt) with nonce handling. Statuses
+  /// of 400 and above come back as errors carrying the server's problem document.
+  flow<result<http::response>> post(std::string url, std::optional<std::string> payload,
+                                    std::string accept = {});
+
+  const std::string& directory_url() const noexcept { return directory_url_; }
+  const std::string& account_url() const noexcept { return account_url_; }
+  void set_account_url(std::string url) { account_url_ = std::move(url); }
+  const pki::private_key& account_key() const noexcept { return account_key_; }
+  const session_options& options() const noexcept { return options_; }
+
+ private:
+  flow<result<http::response>> signed_post(std::string url, std::optional<std::string> payload,
+                                           std::string accept, bool embed_jwk);
+  flow<result<std::string>> fetch_nonce();
+  flow<result<account>> new_account(std::string payload);
+  flow<result<authorization>> fetch_authorization(std::string url);
+  flow<result<bool>> authorize(std::vector<authorization> authzs,
+                               std::vector<present_challenge>& presented);
+  flow<result<bool>> await_authorization(std::string url);
+  flow<result<order>> await_order(order o, order_status leaving);
+  flow<result<issued_certificate>> download(std::string url, std::string preferred_chain);
+  void remember_nonce(const http::response& r);
+
+  std::string directory_url_;
+  pki::private_key account_key_;
+  session_options options_;
+  std::optional<directory> directory_;
+  std::string account_url_;
+  nonce_pool nonces_;
+  std::chrono::system_clock::time_point last_now_{};  ///< when the last response arrived
+};
+
+}  // namespace certherd::acme

@@ -1,0 +1,277 @@
+#include "clients/http/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <variant>
+
+namespace certherd::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+using boost::system::error_code;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+struct target {
+  bool tls = false;
+  bool ip_literal = false;
+  std::string host;  // without IPv6 brackets
+  std::string port;
+  std::string path;         // origin-form request target
+  std::string host_header;  // host[:port] as sent
+  std::string origin;       // scheme://host:port, the pool key
+};
+
+result<target> parse_target(std::string_view url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    return error{parsed.error(), fmt::format("invalid URL '{}': {}", url, parsed.error().message())};
+  }
+  const auto& u = *parsed;
+  target t;
+  if (u.scheme_id() == boost::urls::scheme::https) {
+    t.tls = true;
+  } else if (u.scheme_id() != boost::urls::scheme::http) {
+    return error{make_error_code(boost::system::errc::protocol_not_supported),
+                 fmt::format("URL '{}': only http and https are supported", url)};
+  }
+  t.host = u.host_address();
+  if (t.host.empty()) {
+    return error{make_error_code(boost::system::errc::invalid_argument),
+                 fmt::format("URL '{}' has no host", url)};
+  }
+  error_code ec;
+  asio::ip::make_address(t.host, ec);
+  t.ip_literal = !ec;
+  bool default_port = !u.has_port();
+  t.port = default_port ? (t.tls ? "443" : "80") : std::string(u.port());
+  t.path = u.encoded_target().empty() ? "/" : std::string(u.encoded_target());
+  if (t.path.front() != '/') t.path.insert(t.path.begin(), '/');
+  std::string bracketed = u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
+  t.host_header = default_port ? bracketed : bracketed + ":" + t.port;
+  t.origin = fmt::format("{}://{}:{}", t.tls ? "https" : "http", bracketed, t.port);
+  return t;
+}
+
+bhttp::verb to_verb(method m) {
+  switch (m) {
+    case method::get: return bhttp::verb::get;
+    case method::head: return bhttp::verb::head;
+    case method::post: return bhttp::verb::post;
+    case method::put: return bhttp::verb::put;
+  }
+  return bhttp::verb::get;
+}
+
+struct connection {
+  using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+  std::variant<beast::tcp_stream, tls_stream> stream;
+  beast::flat_buffer buffer;
+  bool reused = false;
+
+  explicit connection(beast::tcp_stream tcp) : stream(std::move(tcp)) {}
+
+  beast::tcp_stream& lowest() {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream);
+  }
+};
+
+}  // namespace
+
+void throw_exception_from_error(const error& e, const boost::source_location&) {
+  throw boost::system::system_error(e.code, e.detail);
+}
+
+struct client::impl {
+  asio::any_io_executor executor;
+  client_options options;
+  ssl::context tls{ssl::context::tls_client};
+  std::map<std::string, std::vector<std::unique_ptr<connection>>> idle;
+
+  impl(asio::any_io_executor ex, client_options opts)
+      : executor(std::move(ex)), options(std::move(opts)) {
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    if (options.ca_bundle.empty()) {
+      tls.set_default_verify_paths();
+    } else {
+      error_code ec;
+      tls.load_verify_file(options.ca_bundle, ec);
+      if (ec) {
+        throw std::system_error(ec, fmt::format("cannot load CA bundle '{}'", options.ca_bundle));
+      }
+    }
+  }
+
+  steady::time_point step_deadline(steady::time_point deadline) const {
+    return std::min(steady::now() + options.step_timeout, deadline);
+  }
+
+  error fail(const error_code& ec, std::string_view step, const target& t) const {
+    if (ec == beast::error::timeout) {
+      return {ec, fmt::format("{} {}: timed out (limits: {} ms a step, {} ms in all)", step,
+                              t.origin, options.step_timeout.count(),
+                              options.operation_timeout.count())};
+    }
+    if (ec == bhttp::error::body_limit) {
+      return {ec, fmt::format("{} {}: response body over {} bytes", step, t.origin,
+                              options.body_limit)};
+    }
+    return {ec, fmt::format("{} {}: {}", step, t.origin, ec.message())};
+  }
+
+  std::unique_ptr<connection> take_idle(const std::string& origin) {
+    auto it = idle.find(origin);
+    if (it == idle.end() || it->second.empty()) return nullptr;
+    auto conn = std::move(it->second.back());
+    it->second.pop_back();
+    conn->reused = true;
+    return conn;
+  }
+
+  void give_back(const std::string& origin, std::unique_ptr<connection> conn) {
+    auto& list = idle[origin];
+    if (list.size() < options.max_idle_per_origin) {
+      conn->lowest().expires_never();
+      list.push_back(std::move(conn));
+    }
+  }
+
+  asio::awaitable<result<std::unique_ptr<connection>>> connect(const target& t,
+                                                               steady::time_point deadline) {
+    // getaddrinfo cannot be interrupted; the timer cancels our wait for it at the step deadline.
+    auto resolver = std::make_shared<tcp::resolver>(executor);
+    asio::steady_timer timer(executor, step_deadline(deadline));
+    timer.async_wait([resolver](error_code ec) {
+      if (!ec) resolver->cancel();
+    });
+    auto [rec, endpoints] = co_await resolver->async_resolve(t.host, t.port, tuple_awaitable);
+    timer.cancel();
+    if (rec == asio::error::operation_aborted) rec = beast::error::timeout;
+    if (rec) co_return fail(rec, "resolve", t);
+
+    beast::tcp_stream tcp(executor);
+    tcp.expires_at(step_deadline(deadline));
+    auto [cec, ep] = co_await tcp.async_connect(endpoints, tuple_awaitable);
+    if (cec) co_return fail(cec, "connect", t);
+    tcp.socket().set_option(tcp::no_delay(true));
+    auto conn = std::make_unique<connection>(std::move(tcp));
+    if (!t.tls) co_return conn;
+
+    // Move the TCP stream out first: emplace destroys the current alternative before building.
+    beast::tcp_stream plain = std::move(std::get<beast::tcp_stream>(conn->stream));
+    auto& s = conn->stream.emplace<connection::tls_stream>(std::move(plain), tls);
+    if (!t.ip_literal && !SSL_set_tlsext_host_name(s.native_handle(), t.host.c_str())) {
+      co_return error{error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+                      fmt::format("TLS {}: cannot set SNI", t.origin)};
+    }
+    if (options.verify_peer) {
+      s.set_verify_mode(ssl::verify_peer);
+      s.set_verify_callback(ssl::host_name_verification(t.host));
+    } else {
+      s.set_verify_mode(ssl::verify_none);
+    }
+    conn->lowest().expires_at(step_deadline(deadline));
+    auto [hec] = co_await s.async_handshake(ssl::stream_base::client, tuple_awaitable);
+    if (hec) co_return fail(hec, "TLS handshake with", t);
+    co_return conn;
+  }
+
+  template <class Stream>
+  asio::awaitable<error_code> exchange(Stream& stream, connection& conn,
+                                       bhttp::request<bhttp::string_body>& msg,
+                                       bhttp::response_parser<bhttp::string_body>& parser,
+                                       steady::time_point deadline, std::string_view& step) {
+    step = "write to";
+    conn.lowest().expires_at(step_deadline(deadline));
+    auto [wec, written] = co_await bhttp::async_write(stream, msg, tuple_awaitable);
+    if (wec) co_return wec;
+    step = "read from";
+    conn.lowest().expires_at(step_deadline(deadline));
+    auto [rec, read] = co_await bhttp::async_read(stream, conn.buffer, parser, tuple_awaitable);
+    co_return rec;
+  }
+
+  asio::awaitable<result<response>> perform(http::request req,
+                                            std::optional<steady::time_point> deadline_in) {
+    auto parsed = parse_target(req.url);
+    if (!parsed) co_return parsed.error();
+    const target& t = *parsed;
+    auto deadline = steady::now() + options.operation_timeout;
+    if (deadline_in && *deadline_in < deadline) deadline = *deadline_in;
+
+    bhttp::request<bhttp::string_body> msg{to_verb(req.verb), t.path, 11};
+    msg.set(bhttp::field::host, t.host_header);
+    msg.set(bhttp::field::user_agent, options.user_agent);
+    for (const auto& h : req.headers) msg.insert(h.name, h.value);
+    if (req.verb == method::post || req.verb == method::put || !req.body.empty()) {
+      msg.body() = std::move(req.body);
+      msg.prepare_payload();
+    }
+    msg.keep_alive(true);
+
+    for (int attempt = 0;; ++attempt) {
+      auto conn = take_idle(t.origin);
+      if (!conn) {
+        auto made = co_await connect(t, deadline);
+        if (!made) co_return made.error();
+        conn = std::move(*made);
+      }
+      bhttp::response_parser<bhttp::string_body> parser;
+      parser.body_limit(options.body_limit);
+      parser.header_limit(64 * 1024);
+      if (req.verb == method::head) parser.skip(true);
+      std::string_view step;
+      error_code ec = co_await std::visit(
+          [&](auto& s) { return exchange(s, *conn, msg, parser, deadline, step); }, conn->stream);
+      if (ec) {
+        // A pooled connection the server already closed fails before any byte of the answer:
+        // that is no answer at all, so one fresh connection may repeat the request.
+        if (conn->reused && !parser.got_some() && attempt == 0 && ec != beast::error::timeout) {
+          continue;
+        }
+        co_return fail(ec, step, t);
+      }
+      auto& m = parser.get();
+      response out;
+      out.status = m.result_int();
+      for (const auto& f : m) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      out.body = std::move(m.body());
+      if (parser.keep_alive()) give_back(t.origin, std::move(conn));
+      co_return out;
+    }
+  }
+};
+
+client::client(asio::any_io_executor executor, client_options options)
+    : impl_(std::make_unique<impl>(std::move(executor), std::move(options))) {}
+
+client::~client() = default;
+
+asio::awaitable<result<response>> client::async_request(
+    request req, std::optional<steady::time_point> deadline) {
+  return impl_->perform(std::move(req), deadline);
+}
+
+void client::close_idle() { impl_->idle.clear(); }
+
+const client_options& client::options() const noexcept { return impl_->options; }
+
+}  // namespace certherd::http

@@ -1,0 +1,34 @@
+// `certherd issue`: one certificate for a set of names, from any RFC 8555 directory, proved over
+// HTTP-01 through a webroot or the built-in responder, written as cert.pem, chain.pem,
+// fullchain.pem and privkey.pem (0600). The whole command is bounded by --timeout.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace certherd::controller {
+
+struct issue_options {
+  std::string directory;
+  std::string ca_bundle;
+  std::string webroot;
+  std::string challenge_listen;
+  std::vector<std::string> names;
+  std::string key_type = "ec256";
+  std::string email;
+  std::string eab_kid;
+  std::string eab_hmac;
+  std::string preferred_chain;
+  std::string profile;
+  int timeout_seconds = 180;
+  std::string out;
+  std::string state_dir = "/var/lib/certherd";
+};
+
+/// Exit codes shared by every subcommand.
+enum exit_code : int { exit_ok = 0, exit_failed = 1, exit_usage = 2 };
+
+/// \brief Runs the command; prints one line saying what went wrong on failure.
+int run_issue(const issue_options& options);
+
+}  // namespace certherd::controller

@@ -1,0 +1,76 @@
+// certherd's command line: subcommands on CLI11. Exit codes: 0 success, 1 the operation failed,
+// 2 wrong usage or bad input.
+#include "controller/issue_command.hpp"
+#include "controller/logging.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#ifndef CERTHERD_VERSION
+#define CERTHERD_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace certherd::controller;
+  CLI::App app{"certherd — keeps every TLS certificate of a Rancher environment valid"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  std::string log_format = "text";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->envname("LOG_LEVEL");
+  app.add_option("--log-format", log_format, "text (key=value) or json")->envname("LOG_FORMAT");
+
+  issue_options issue;
+  auto* cmd = app.add_subcommand("issue", "Obtain one certificate for the given names and exit");
+  cmd->add_option("--directory", issue.directory, "ACME directory URL")
+      ->required()
+      ->envname("ACME_DIRECTORY");
+  cmd->add_option("--ca-bundle", issue.ca_bundle,
+                  "PEM roots to trust for the ACME server (default: the system store)")
+      ->envname("ACME_CA_BUNDLE");
+  cmd->add_option("--webroot", issue.webroot,
+                  "write challenges under DIR/.well-known/acme-challenge/ (served by a web server)");
+  cmd->add_option("--challenge-listen", issue.challenge_listen,
+                  "answer challenges with the built-in responder on ADDR (host:port)");
+  cmd->add_option("-d,--domain", issue.names, "a name for the certificate (repeatable)")
+      ->required();
+  cmd->add_option("--key-type", issue.key_type, "ec256 (default), ec384, rsa2048, rsa3072, rsa4096")
+      ->envname("KEY_TYPE");
+  cmd->add_option("--email", issue.email, "account contact address")->envname("ACME_EMAIL");
+  cmd->add_option("--eab-kid", issue.eab_kid, "External Account Binding key id")
+      ->envname("ACME_EAB_KID");
+  cmd->add_option("--eab-hmac", issue.eab_hmac, "External Account Binding HMAC key (base64url)")
+      ->envname("ACME_EAB_HMAC");
+  cmd->add_option("--preferred-chain", issue.preferred_chain,
+                  "issuer CN of the topmost certificate of the chain to prefer");
+  cmd->add_option("--profile", issue.profile, "ACME profile name")->envname("ACME_PROFILE");
+  cmd->add_option("--timeout", issue.timeout_seconds, "bound on the whole command, in seconds")
+      ->capture_default_str();
+  cmd->add_option("--out", issue.out, "directory for cert.pem, chain.pem, fullchain.pem, privkey.pem")
+      ->required();
+  cmd->add_option("--state-dir", issue.state_dir, "where account keys are kept")
+      ->envname("STATE_DIR")
+      ->capture_default_str();
+
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::cout << "certherd " << CERTHERD_VERSION << "\n";
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "certherd: " << e.what() << "\nRun 'certherd --help' for usage.\n";
+    return exit_usage;
+  }
+  if (auto err = setup_logging(log_level, log_format); !err.empty()) {
+    std::cerr << "certherd: " << err << "\n";
+    return exit_usage;
+  }
+  if (cmd->parsed()) return run_issue(issue);
+  return exit_ok;
+}

@@ -1,0 +1,73 @@
+// X.509 certificates: parsing of PEM chains and DER, the facts the reconciler needs (SANs,
+// validity, serial, SHA-256 fingerprint, issuer), CSRs for ACME finalize, self-signed
+// placeholders, and chain verification against explicit trust anchors.
+#pragma once
+
+#include "pki/error.hpp"
+#include "pki/key.hpp"
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct x509_st;
+
+namespace certherd::pki {
+
+using sys_seconds = std::chrono::sys_seconds;
+
+class certificate {
+ public:
+  static result<certificate> from_der(std::string_view der);
+
+  std::string der() const;
+  std::string pem() const;
+  /// \brief DNS names and IP addresses of the subjectAltName extension, in certificate order.
+  std::vector<std::string> subject_alt_names() const;
+  std::string subject() const;  ///< RFC 2253 one-line form
+  std::string issuer() const;   ///< RFC 2253 one-line form
+  std::string issuer_common_name() const;
+  sys_seconds not_before() const;
+  sys_seconds not_after() const;
+  /// \brief Serial number as lower-case hex of its big-endian bytes.
+  std::string serial_hex() const;
+  /// \brief SHA-256 over the DER, lower-case hex without separators.
+  std::string fingerprint_sha256() const;
+  bool is_self_issued() const;
+  /// \brief True when the certificate's public key is the public half of `key`.
+  bool matches(const private_key& key) const;
+
+  x509_st* native() const noexcept { return x509_.get(); }
+
+ private:
+  explicit certificate(std::shared_ptr<x509_st> x) : x509_(std::move(x)) {}
+  std::shared_ptr<x509_st> x509_;
+  friend result<std::vector<certificate>> parse_pem_chain(std::string_view pem);
+  friend result<certificate> make_self_signed(const private_key&, const std::vector<std::string>&,
+                                              sys_seconds, std::chrono::seconds);
+};
+
+/// \brief Every certificate of a PEM bundle, in order. Fails on an empty bundle, on a block that
+/// does not parse, and on anything but whitespace between blocks.
+result<std::vector<certificate>> parse_pem_chain(std::string_view pem);
+
+/// \brief Concatenated PEM of the given certificates.
+std::string to_pem(std::span<const certificate> chain);
+
+/// \brief A DER PKCS#10 request for `names` (first name as CN when it fits), signed by `key`.
+result<std::string> make_csr_der(const private_key& key, const std::vector<std::string>& names);
+
+/// \brief A self-signed certificate for `names`, valid from `now` - 1 h for `validity`.
+result<certificate> make_self_signed(const private_key& key, const std::vector<std::string>& names,
+                                     sys_seconds now, std::chrono::seconds validity);
+
+/// \brief Verifies `leaf` up to one of `anchors` through `intermediates` for TLS server use, at
+/// `at` (the current time when unset). Only the anchors are trusted, never the system store.
+result<void> verify_chain(const certificate& leaf, std::span<const certificate> intermediates,
+                          std::span<const certificate> anchors,
+                          std::optional<sys_seconds> at = std::nullopt);
+
+}  // namespace certherd::pki

@@ -1,0 +1,21 @@
+// Host names as ACME HTTP-01 identifiers: what is accepted and why not. Validation is pure and
+// shared by the CLI and (later) the DOMAINS and label sources, so every source reports the same
+// reason for the same bad name.
+#pragma once
+
+#include "pki/error.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace certherd::pki {
+
+/// \brief Lower-cases ASCII letters, trims surrounding white space and one trailing dot.
+std::string normalize_host(std::string_view raw);
+
+/// \brief Checks a normalized name: LDH labels of 1–63 characters, 253 characters at most, at
+/// least two labels, no wildcard (HTTP-01 cannot prove one), no IP address, ASCII only
+/// (internationalized names must come as punycode "xn--" labels).
+result<void> check_host(std::string_view host);
+
+}  // namespace certherd::pki
