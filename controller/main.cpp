@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   using namespace certherd::controller;
   CLI::App app{"certherd — keeps every TLS certificate of a Rancher environment valid"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level and --log-format also after the subcommand
   std::string log_level = "info";
   std::string log_format = "text";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
@@ -64,7 +65,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "certherd: " << e.what() << "\nRun 'certherd --help' for usage.\n";
+    std::cerr << "certherd: " << e.what() << "\n";
+    // Name a mistyped command instead of only saying one is missing.
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--log-level" || arg == "--log-format") {
+        ++i;
+        continue;
+      }
+      if (arg.starts_with("-")) continue;
+      auto subs = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == arg; });
+      if (subs.empty()) {
+        std::cerr << "certherd: unknown command '" << arg << "'\n";
+      }
+      break;
+    }
+    std::cerr << "Run 'certherd --help' for usage.\n";
     return exit_usage;
   }
   if (auto err = setup_logging(log_level, log_format); !err.empty()) {

@@ -12,7 +12,7 @@ class category final : public std::error_category {
   const char* name() const noexcept override { return "certherd.acme"; }
   std::string message(int ev) const override {
     switch (static_cast<errc>(ev)) {
-      case errc::transport: return "ACME server unreachable";
+      case errc::transport: return "no answer from the ACME server";
       case errc::bad_response: return "malformed ACME response";
       case errc::server_problem: return "ACME server refused the request";
       case errc::bad_nonce_exhausted: return "ACME server kept rejecting nonces";

@@ -70,7 +70,7 @@ struct http01_responder::state : std::enable_shared_from_this<state> {
     acceptor.listen();
   }
 
-  bhttp::response<bhttp::string_body> answer(const bhttp::request<bhttp::empty_body>& req) const {
+  bhttp::response<bhttp::string_body> answer(const bhttp::request<bhttp::string_body>& req) const {
     bhttp::response<bhttp::string_body> res;
     res.version(req.version());
     res.set(bhttp::field::server, "certherd");
@@ -96,8 +96,9 @@ struct http01_responder::state : std::enable_shared_from_this<state> {
   asio::awaitable<void> serve(std::shared_ptr<beast::tcp_stream> stream) {
     beast::flat_buffer buffer;
     for (int i = 0; i < kMaxRequestsPerConnection; ++i) {
-      bhttp::request_parser<bhttp::empty_body> parser;
+      bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(8 * 1024);
+      parser.body_limit(1024);  // challenge requests carry no body; tolerate a small one
       stream->expires_after(kReadTimeout);
       auto [ec, n] = co_await bhttp::async_read(*stream, buffer, parser, tuple_awaitable);
       if (ec) break;

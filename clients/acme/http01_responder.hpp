@@ -1,6 +1,6 @@
 // The in-process HTTP-01 responder: a small Beast server that answers
 // GET /.well-known/acme-challenge/<token> with the key authorization, 404 for anything else.
-// Limits: 8 KiB of request header, no request body, a read deadline per request, keep-alive
+// Limits: 8 KiB of request header, 1 KiB of request body, a read deadline per request, keep-alive
 // bounded in requests, and a cap on open connections.
 #pragma once
 

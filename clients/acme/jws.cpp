@@ -43,13 +43,14 @@ std::string_view jws_algorithm(const pki::private_key& key) noexcept {
   }
 }
 
-std::string jwk_json(const pki::private_key& key) {
-  auto n = key.numbers();
+std::string jwk_json(const pki::private_key& key) { return jwk_json(key.numbers(), key.type()); }
+
+std::string jwk_json(const pki::public_numbers& n, pki::key_type type) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
   w.StartObject();
-  if (key.is_ec()) {
-    key_value(w, "crv", key.type() == pki::key_type::ec256 ? "P-256" : "P-384");
+  if (type == pki::key_type::ec256 || type == pki::key_type::ec384) {
+    key_value(w, "crv", type == pki::key_type::ec256 ? "P-256" : "P-384");
     key_value(w, "kty", "EC");
     key_value(w, "x", base64url_encode(n.x));
     key_value(w, "y", base64url_encode(n.y));

@@ -18,6 +18,8 @@ std::string_view jws_algorithm(const pki::private_key& key) noexcept;
 /// \brief The public JWK with only the required members in lexicographic order and no white
 /// space — the exact input of the RFC 7638 thumbprint.
 std::string jwk_json(const pki::private_key& key);
+/// \brief The same from public numbers (`ec` with P-256/P-384 by `type`, else RSA).
+std::string jwk_json(const pki::public_numbers& numbers, pki::key_type type);
 
 /// \brief base64url(SHA-256(jwk_json(key))).
 std::string jwk_thumbprint(const pki::private_key& key);

@@ -24,7 +24,7 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   char weekday[4] = {}, month[4] = {}, zone[4] = {};
   int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
   std::string text(value);
-  if (std::sscanf(text.c_str(), "%3s %d %3s %d %d:%d:%d %3s", weekday, &day, month, &year, &hh,
+  if (std::sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d %3s", weekday, &day, month, &year, &hh,
                   &mm, &ss, zone) != 8 ||
       std::strcmp(zone, "GMT") != 0) {
     return std::nullopt;

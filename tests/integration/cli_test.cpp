@@ -1,0 +1,248 @@
+// `certherd issue` end to end against the real Pebble, pebble-challtestsrv and nginx started by
+// tests/harness/start-servers: every key type, several names, webroot and built-in responder,
+// 50 % nonce rejection, External Account Binding, and each bad input with its clear error.
+#include "pki/certificate.hpp"
+#include "support.hpp"
+
+#include <fmt/format.h>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+namespace certherd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> issue_args(const std::string& directory, const temp_dir& tmp,
+                                    const std::vector<std::string>& names) {
+  std::vector<std::string> args{"issue",       "--directory", directory,
+                                "--ca-bundle", harness("CERTHERD_TEST_CA_BUNDLE"),
+                                "--out",       (tmp / "out").string(),
+                                "--state-dir", (tmp / "state").string(),
+                                "--timeout",   "60"};
+  for (const auto& n : names) {
+    args.push_back("-d");
+    args.push_back(n);
+  }
+  return args;
+}
+
+std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// The four files are there, consistent, the key private, and the chain leads to `root`.
+void expect_issued(const temp_dir& tmp, const std::vector<std::string>& names,
+                   const std::string& root) {
+  auto out = tmp / "out";
+  std::string cert = slurp(out / "cert.pem"), chain = slurp(out / "chain.pem");
+  EXPECT_EQ(slurp(out / "fullchain.pem"), cert + chain);
+  struct stat st{};
+  ASSERT_EQ(::stat((out / "privkey.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "the private key is readable by its owner only";
+  auto key = pki::private_key::from_pem(slurp(out / "privkey.pem"));
+  ASSERT_TRUE(key);
+  auto leaf = pki::parse_pem_chain(cert);
+  ASSERT_TRUE(leaf);
+  EXPECT_TRUE(leaf->front().matches(*key));
+  auto sans = leaf->front().subject_alt_names();
+  for (const auto& n : names) EXPECT_NE(std::find(sans.begin(), sans.end(), n), sans.end()) << n;
+  EXPECT_EQ(verify_against(cert, chain, root), "");
+}
+
+class IssueKeyType : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IssueKeyType, ViaWebrootAndNginx) {
+  temp_dir tmp;
+  std::vector<std::string> names{unique_name("kt-" + GetParam())};
+  auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, names),
+                             {"--webroot", harness("CERTHERD_TEST_WEBROOT"), "--key-type", GetParam()}));
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_issued(tmp, names, harness("CERTHERD_TEST_ROOT"));
+  auto key = pki::private_key::from_pem(slurp(tmp / "out" / "privkey.pem"));
+  EXPECT_EQ(pki::to_string(key->type()), GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(All, IssueKeyType,
+                         ::testing::Values("ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"));
+
+TEST(Issue, SeveralNamesViaWebroot) {
+  temp_dir tmp;
+  std::vector<std::string> names{unique_name("multi-a"), unique_name("multi-b"), unique_name("multi-c")};
+  auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, names),
+                             {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_issued(tmp, names, harness("CERTHERD_TEST_ROOT"));
+}
+
+TEST(Issue, SeveralNamesViaBuiltInResponder) {
+  temp_dir tmp;
+  std::vector<std::string> names{unique_name("resp-a"), unique_name("resp-b")};
+  auto r = run_certherd(
+      with(issue_args(harness("CERTHERD_TEST_RESPONDER_DIRECTORY"), tmp, names),
+           {"--challenge-listen", harness("CERTHERD_TEST_RESPONDER_LISTEN"), "--key-type", "rsa2048"}));
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_issued(tmp, names, harness("CERTHERD_TEST_RESPONDER_ROOT"));
+}
+
+TEST(Issue, SucceedsWithHalfOfAllNoncesRejected) {
+  temp_dir tmp;
+  std::vector<std::string> names{unique_name("noisy-a"), unique_name("noisy-b"), unique_name("noisy-c")};
+  for (int round = 0; round < 2; ++round) {
+    auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_NOISY_DIRECTORY"), tmp, names),
+                               {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+    ASSERT_EQ(r.code, 0) << r.output;
+    expect_issued(tmp, names, harness("CERTHERD_TEST_NOISY_ROOT"));
+  }
+}
+
+TEST(Issue, ExternalAccountBinding) {
+  temp_dir tmp;
+  std::vector<std::string> names{unique_name("eab")};
+  auto base = with(issue_args(harness("CERTHERD_TEST_EAB_DIRECTORY"), tmp, names),
+                   {"--webroot", harness("CERTHERD_TEST_WEBROOT")});
+  auto without = run_certherd(base);
+  EXPECT_EQ(without.code, 1) << without.output;
+  EXPECT_NE(without.output.find("External Account Binding"), std::string::npos) << without.output;
+  auto r = run_certherd(with(base, {"--eab-kid", harness("CERTHERD_TEST_EAB_KID"), "--eab-hmac",
+                                    harness("CERTHERD_TEST_EAB_HMAC")}));
+  ASSERT_EQ(r.code, 0) << r.output;
+  expect_issued(tmp, names, harness("CERTHERD_TEST_EAB_ROOT"));
+  EXPECT_EQ(r.output.find(harness("CERTHERD_TEST_EAB_HMAC")), std::string::npos)
+      << "the HMAC key never reaches the output";
+}
+
+TEST(Issue, AccountKeyIsKeptAndReused) {
+  temp_dir tmp;
+  auto args = with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, {unique_name("reuse")}),
+                   {"--webroot", harness("CERTHERD_TEST_WEBROOT")});
+  ASSERT_EQ(run_certherd(args).code, 0);
+  fs::path key_file;
+  for (const auto& e : fs::recursive_directory_iterator(tmp / "state")) {
+    if (e.path().filename() == "account-key.pem") key_file = e.path();
+  }
+  ASSERT_FALSE(key_file.empty());
+  std::string first = slurp(key_file);
+  std::string account_json = slurp(key_file.parent_path() / "account.json");
+  EXPECT_NE(account_json.find("my-account"), std::string::npos) << account_json;
+  auto second = run_certherd(args);
+  ASSERT_EQ(second.code, 0) << second.output;
+  EXPECT_EQ(slurp(key_file), first);
+  EXPECT_EQ(slurp(key_file.parent_path() / "account.json"), account_json) << "same account";
+}
+
+// ---- bad input: a clear error, within the deadline, and nothing half-written ----
+
+TEST(IssueFails, UnreachableDirectory) {
+  temp_dir tmp;
+  auto r = run_certherd(with(
+      issue_args("https://127.0.0.1:" + harness("CERTHERD_TEST_FREE_PORT") + "/dir", tmp, {"x.example.com"}),
+      {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("Connection refused"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "out" / "cert.pem"));
+}
+
+TEST(IssueFails, DirectoryThatNeverAnswers) {
+  // A listening socket nobody accepts on: the kernel completes the TCP handshake, then silence.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  temp_dir tmp;
+  auto args = issue_args(fmt::format("https://127.0.0.1:{}/dir", ntohs(addr.sin_port)), tmp,
+                         {"x.example.com"});
+  *(std::find(args.begin(), args.end(), "--timeout") + 1) = "3";
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_certherd(with(args, {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+  auto took = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("timed out"), std::string::npos) << r.output;
+  // Functional bound, not a speed figure: the command honoured its deadline.
+  EXPECT_LT(took, std::chrono::seconds(30));
+}
+
+TEST(IssueFails, UntrustedTlsCertificate) {
+  temp_dir tmp;
+  auto args = issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, {"x.example.com"});
+  args.erase(args.begin() + 3, args.begin() + 5);  // drop --ca-bundle: the system store
+  auto r = run_certherd(with(args, {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("certificate verify failed"), std::string::npos) << r.output;
+}
+
+TEST(IssueFails, InvalidNames) {
+  for (std::string bad : {"*.example.com", "under_score.example.com", "10.1.2.3", "nodots",
+                          "a..example.com"}) {
+    temp_dir tmp;
+    auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, {"ok.example.com", bad}),
+                               {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.output;
+    EXPECT_NE(r.output.find(bad), std::string::npos) << "the message names the bad name: " << r.output;
+    EXPECT_FALSE(fs::exists(tmp / "out")) << "nothing written for bad input";
+    EXPECT_FALSE(fs::exists(tmp / "state"));
+  }
+}
+
+TEST(IssueFails, ChallengeNotServedLeavesOldFilesAlone) {
+  // The responder Pebble validates on a port where nothing serves the webroot.
+  temp_dir tmp;
+  fs::create_directories(tmp / "out");
+  { std::ofstream(tmp / "out" / "privkey.pem") << "previous key"; }
+  auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_RESPONDER_DIRECTORY"), tmp,
+                                        {unique_name("unserved")}),
+                             {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("authorization failed"), std::string::npos) << r.output;
+  EXPECT_EQ(slurp(tmp / "out" / "privkey.pem"), "previous key");
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp / "out"), {}), 1);
+}
+
+TEST(Cli, WrongUsage) {
+  struct usage_case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  std::vector<usage_case> cases{
+      {{}, "subcommand is required"},
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--webroot", "/tmp"}, "--out"},
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x"},
+       "exactly one of --webroot"},
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x",
+        "--webroot", "/tmp", "--challenge-listen", ":80"},
+       "exactly one of --webroot"},
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x",
+        "--webroot", "/tmp", "--key-type", "dsa"},
+       "--key-type 'dsa'"},
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x",
+        "--webroot", "/tmp", "--timeout", "0"},
+       "--timeout"},
+      {{"frobnicate"}, "frobnicate"},
+      {{"--log-level", "loud", "version"}, "log level 'loud'"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_certherd(c.args);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+  }
+  auto v = run_certherd({"version"});
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.output.find("certherd "), std::string::npos);
+  auto help = run_certherd({"issue", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.output.find("--challenge-listen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace certherd::testing

@@ -1,0 +1,200 @@
+#include "support.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fmt/format.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace certherd::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+std::string harness(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) {
+    throw std::runtime_error(fmt::format(
+        "{} is not set: run the integration tests through scripts/test, which starts the real "
+        "servers (tests/harness/start-servers)",
+        name));
+  }
+  return v;
+}
+
+command_result run_certherd(const std::vector<std::string>& args) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::vector<char*> argv;
+    std::string bin = CERTHERD_BINARY;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  command_result r;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+temp_dir::temp_dir() {
+  char tmpl[] = "/tmp/certherd-it-XXXXXX";
+  path_ = ::mkdtemp(tmpl);
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static const unsigned salt = std::random_device{}();
+  return fmt::format("{}-{}-{:x}-{}.example.com", prefix, ::getpid(), salt & 0xffff, counter++);
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string verify_against(const std::string& cert_pem, const std::string& chain_pem,
+                           const std::filesystem::path& root_pem) {
+  auto leaf = pki::parse_pem_chain(cert_pem);
+  if (!leaf) return "leaf: " + leaf.error().message();
+  std::vector<pki::certificate> intermediates;
+  if (!chain_pem.empty()) {
+    auto chain = pki::parse_pem_chain(chain_pem);
+    if (!chain) return "chain: " + chain.error().message();
+    intermediates = *chain;
+  }
+  auto roots = pki::parse_pem_chain(slurp(root_pem));
+  if (!roots) return "root: " + roots.error().message();
+  auto ok = pki::verify_chain(leaf->front(), intermediates, *roots);
+  return ok ? "" : ok.error().message();
+}
+
+namespace {
+
+asio::awaitable<void> serve_plain(tcp::socket socket, std::string body, bool silent) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  if (silent) {  // hold the connection open, read nothing, answer nothing
+    asio::steady_timer t(stream.get_executor(), std::chrono::minutes(5));
+    co_await t.async_wait(tuple_awaitable);
+    co_return;
+  }
+  for (;;) {
+    bhttp::request<bhttp::string_body> req;
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, req, tuple_awaitable);
+    if (ec) co_return;
+    bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
+    res.body() = body;
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    auto [wec, w] = co_await bhttp::async_write(stream, res, tuple_awaitable);
+    if (wec || !req.keep_alive()) co_return;
+  }
+}
+
+tcp::acceptor listen_loopback(asio::io_context& ioc) {
+  tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a;
+}
+
+}  // namespace
+
+test_http_server::test_http_server(asio::io_context& ioc, std::string body, bool silent)
+    : acceptor_(listen_loopback(ioc)), accepted_(std::make_shared<int>(0)) {
+  asio::co_spawn(
+      ioc,
+      [](tcp::acceptor& acceptor, std::shared_ptr<int> count, std::string body,
+         bool silent) -> asio::awaitable<void> {
+        for (;;) {
+          auto [ec, socket] = co_await acceptor.async_accept(tuple_awaitable);
+          if (ec) co_return;
+          ++*count;
+          asio::co_spawn(acceptor.get_executor(), serve_plain(std::move(socket), body, silent),
+                         asio::detached);
+        }
+      }(acceptor_, accepted_, std::move(body), silent),
+      asio::detached);
+}
+
+unsigned short test_http_server::port() const { return acceptor_.local_endpoint().port(); }
+void test_http_server::stop() { acceptor_.close(); }
+
+test_tls_server::test_tls_server(asio::io_context& ioc, const pki::certificate& cert,
+                                 const pki::private_key& key)
+    : tls_(std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server)),
+      acceptor_(listen_loopback(ioc)) {
+  std::string cert_pem = cert.pem(), key_pem = key.to_pem();
+  tls_->use_certificate_chain(asio::buffer(cert_pem));
+  tls_->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem);
+  asio::co_spawn(
+      ioc,
+      [](tcp::acceptor& acceptor, std::shared_ptr<asio::ssl::context> tls) -> asio::awaitable<void> {
+        for (;;) {
+          auto [ec, socket] = co_await acceptor.async_accept(tuple_awaitable);
+          if (ec) co_return;
+          asio::co_spawn(
+              acceptor.get_executor(),
+              [](tcp::socket s, std::shared_ptr<asio::ssl::context> tls) -> asio::awaitable<void> {
+                beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), *tls);
+                auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                             tuple_awaitable);
+                if (hec) co_return;
+                beast::flat_buffer buffer;
+                bhttp::request<bhttp::string_body> req;
+                auto [rec, n] = co_await bhttp::async_read(stream, buffer, req, tuple_awaitable);
+                if (rec) co_return;
+                bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
+                res.body() = "ok";
+                res.keep_alive(false);
+                res.prepare_payload();
+                co_await bhttp::async_write(stream, res, tuple_awaitable);
+              }(std::move(socket), tls),
+              asio::detached);
+        }
+      }(acceptor_, tls_),
+      asio::detached);
+}
+
+unsigned short test_tls_server::port() const { return acceptor_.local_endpoint().port(); }
+void test_tls_server::stop() { acceptor_.close(); }
+
+}  // namespace certherd::testing

@@ -1,0 +1,80 @@
+// Shared pieces of the integration tests: the harness's addresses (tests/harness/start-servers
+// exports them; a missing one fails the test rather than skipping it), running the certherd
+// binary, temporary directories, and two tiny loopback servers for client tests where the real
+// servers cannot show a property (connections counted, a server that never answers).
+#pragma once
+
+#include "pki/certificate.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace certherd::testing {
+
+/// \brief The value of a harness variable; throws when unset (scripts/test sets them all).
+std::string harness(const char* name);
+
+struct command_result {
+  int code = -1;
+  std::string output;  ///< stdout and stderr together
+};
+
+/// \brief Runs the certherd binary with `args`, waiting for it to exit.
+command_result run_certherd(const std::vector<std::string>& args);
+
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& p) const { return path_ / p; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// \brief A fresh name under example.com, unique across runs and parallel harnesses.
+std::string unique_name(const std::string& prefix);
+
+std::string slurp(const std::filesystem::path& p);
+
+/// \brief Verifies a PEM chain file pair against a PEM root file; empty string when it verifies.
+std::string verify_against(const std::string& cert_pem, const std::string& chain_pem,
+                           const std::filesystem::path& root_pem);
+
+/// \brief A plain HTTP/1.1 server on 127.0.0.1 that answers every request with `body`, keeps
+/// connections alive, and counts the connections it accepted. With `silent`, it accepts and
+/// never answers.
+class test_http_server {
+ public:
+  test_http_server(boost::asio::io_context& ioc, std::string body, bool silent = false);
+  unsigned short port() const;
+  int accepted() const { return *accepted_; }
+  void stop();
+
+ private:
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<int> accepted_;
+};
+
+/// \brief An HTTPS server on 127.0.0.1 presenting `cert` (signed by `key`) and answering "ok".
+class test_tls_server {
+ public:
+  test_tls_server(boost::asio::io_context& ioc, const pki::certificate& cert,
+                  const pki::private_key& key);
+  unsigned short port() const;
+  void stop();
+
+ private:
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+}  // namespace certherd::testing

@@ -1,0 +1,131 @@
+// Keys, CSRs, certificates, chains and verification, on real OpenSSL objects.
+#include "pki/certificate.hpp"
+#include "pki/key.hpp"
+#include "pki/ossl.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+namespace certherd::pki {
+namespace {
+
+using namespace std::chrono_literals;
+const sys_seconds kNow{std::chrono::seconds(1'800'000'000)};
+
+class KeyTypes : public ::testing::TestWithParam<key_type> {};
+
+TEST_P(KeyTypes, GenerateRoundTripSign) {
+  auto key = private_key::generate(GetParam());
+  ASSERT_TRUE(key) << key.error().message();
+  EXPECT_EQ(key->type(), GetParam());
+  auto again = private_key::from_pem(key->to_pem());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->type(), GetParam());
+  EXPECT_EQ(again->public_der(), key->public_der());
+  auto sig = key->sign("message");
+  ASSERT_TRUE(sig);
+  EXPECT_FALSE(sig->empty());
+  auto n = key->numbers();
+  if (key->is_ec()) {
+    EXPECT_EQ(n.x.size(), GetParam() == key_type::ec256 ? 32u : 48u);
+    EXPECT_EQ(n.y.size(), n.x.size());
+  } else {
+    EXPECT_EQ(n.e, std::string("\x01\x00\x01", 3));
+    EXPECT_GE(n.n.size(), 256u);
+  }
+}
+
+TEST_P(KeyTypes, CsrCarriesNamesAndVerifies) {
+  auto key = *private_key::generate(GetParam());
+  auto der = make_csr_der(key, {"a.example.com", "b.example.com"});
+  ASSERT_TRUE(der);
+  auto p = reinterpret_cast<const unsigned char*>(der->data());
+  ossl::x509_req_ptr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der->size())));
+  ASSERT_TRUE(req);
+  EXPECT_EQ(X509_REQ_verify(req.get(), key.native()), 1);
+  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req.get());
+  ASSERT_NE(exts, nullptr);
+  ossl::bio_ptr bio(BIO_new(BIO_s_mem()));
+  X509V3_EXT_print(bio.get(), sk_X509_EXTENSION_value(exts, 0), 0, 0);
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  EXPECT_EQ(ossl::bio_contents(bio.get()), "DNS:a.example.com, DNS:b.example.com");
+}
+
+INSTANTIATE_TEST_SUITE_P(All, KeyTypes,
+                         ::testing::Values(key_type::ec256, key_type::ec384, key_type::rsa2048,
+                                           key_type::rsa3072, key_type::rsa4096));
+
+TEST(Key, ParsesTypeNames) {
+  EXPECT_EQ(parse_key_type("ec384"), key_type::ec384);
+  EXPECT_EQ(parse_key_type("rsa4096"), key_type::rsa4096);
+  EXPECT_FALSE(parse_key_type("rsa1024"));
+  EXPECT_FALSE(parse_key_type("EC256"));
+}
+
+TEST(Key, RefusesJunkAndUnsupportedKeys) {
+  auto junk = private_key::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  ASSERT_FALSE(junk);
+  EXPECT_EQ(junk.error().code, errc::invalid_pem);
+  ossl::evp_pkey_ptr small(EVP_RSA_gen(1024));
+  ossl::bio_ptr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), small.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  auto r = private_key::from_pem(ossl::bio_contents(bio.get()));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::unsupported_key);
+}
+
+TEST(Certificate, SelfSignedFacts) {
+  auto key = *private_key::generate(key_type::ec256);
+  auto cert = make_self_signed(key, {"a.example.com", "b.example.com"}, kNow, 24h);
+  ASSERT_TRUE(cert) << cert.error().message();
+  EXPECT_EQ(cert->subject_alt_names(), (std::vector<std::string>{"a.example.com", "b.example.com"}));
+  EXPECT_EQ(cert->not_after(), kNow + 24h);
+  EXPECT_EQ(cert->not_before(), kNow - 1h);
+  EXPECT_TRUE(cert->is_self_issued());
+  EXPECT_TRUE(cert->matches(key));
+  EXPECT_FALSE(cert->matches(*private_key::generate(key_type::ec256)));
+  EXPECT_EQ(cert->issuer_common_name(), "a.example.com");
+  EXPECT_EQ(cert->fingerprint_sha256().size(), 64u);
+  EXPECT_FALSE(cert->serial_hex().empty());
+  auto round = certificate::from_der(cert->der());
+  ASSERT_TRUE(round);
+  EXPECT_EQ(round->fingerprint_sha256(), cert->fingerprint_sha256());
+}
+
+TEST(Certificate, PemChainParsing) {
+  auto k = *private_key::generate(key_type::ec256);
+  auto a = *make_self_signed(k, {"a.example.com"}, kNow, 24h);
+  auto b = *make_self_signed(k, {"b.example.com"}, kNow, 24h);
+  auto chain = parse_pem_chain(a.pem() + "\n" + b.pem());
+  ASSERT_TRUE(chain);
+  ASSERT_EQ(chain->size(), 2u);
+  EXPECT_EQ((*chain)[1].fingerprint_sha256(), b.fingerprint_sha256());
+  EXPECT_EQ(to_pem(*chain), a.pem() + b.pem());
+
+  EXPECT_EQ(parse_pem_chain("").error().code, errc::invalid_pem);
+  EXPECT_EQ(parse_pem_chain(a.pem() + "junk" + b.pem()).error().code, errc::invalid_pem);
+  auto truncated = a.pem().substr(0, a.pem().size() - 30);
+  EXPECT_EQ(parse_pem_chain(truncated).error().code, errc::invalid_pem);
+  std::string corrupt = a.pem();
+  corrupt[100] = corrupt[100] == 'A' ? 'B' : 'A';
+  corrupt[101] = '!';
+  EXPECT_FALSE(parse_pem_chain(corrupt));
+}
+
+TEST(Certificate, VerifiesAgainstGivenAnchorsOnly) {
+  auto k = *private_key::generate(key_type::ec256);
+  auto leaf = *make_self_signed(k, {"a.example.com"}, kNow, 24h);
+  auto other = *make_self_signed(*private_key::generate(key_type::ec256), {"x.example"}, kNow, 24h);
+  // A self-signed leaf is trusted when it is its own anchor, at a time inside its validity.
+  EXPECT_TRUE(verify_chain(leaf, {}, std::span(&leaf, 1), kNow));
+  auto wrong = verify_chain(leaf, {}, std::span(&other, 1), kNow);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, errc::verification_failed);
+  auto expired = verify_chain(leaf, {}, std::span(&leaf, 1), kNow + 48h);
+  ASSERT_FALSE(expired);
+  EXPECT_NE(expired.error().detail.find("expired"), std::string::npos) << expired.error().detail;
+}
+
+}  // namespace
+}  // namespace certherd::pki
