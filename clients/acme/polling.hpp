@@ -15,7 +15,7 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);
 
 struct poll_policy {
-  std::chrono::milliseconds first{100};
+  std::chrono::milliseconds first{50};
   std::chrono::milliseconds max_interval{std::chrono::seconds(3)};
   double growth = 2.0;
   /// A Retry-After beyond this is cut down to it, so one odd header cannot stall an order.

@@ -260,18 +260,22 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
 }
 
 flow<result<order>> session::await_order(order o, order_status leaving) {
+  // The first look is immediate: the order we hold may be stale (it was read before its
+  // authorizations turned valid), and a CA like Pebble moves on within milliseconds.
   poll_schedule schedule(options_.poll);
   std::optional<std::chrono::seconds> retry_after;
-  while (o.status == leaving) {
-    auto wait = schedule.next(retry_after);
-    if (!wait) {
-      co_return error{errc::poll_exhausted,
-                      fmt::format("order {} still {} after {} ms", o.url, to_string(o.status),
-                                  schedule.waited().count()),
-                      {}};
+  for (bool first = true; o.status == leaving; first = false) {
+    if (!first) {
+      auto wait = schedule.next(retry_after);
+      if (!wait) {
+        co_return error{errc::poll_exhausted,
+                        fmt::format("order {} still {} after {} ms", o.url, to_string(o.status),
+                                    schedule.waited().count()),
+                        {}};
+      }
+      perform nap{sleep_for{*wait}};
+      co_await nap;
     }
-    perform nap{sleep_for{*wait}};
-    co_await nap;
     auto r = co_await post(o.url, std::nullopt);
     if (!r) co_return r.error();
     auto next = parse_order(r->body);

@@ -167,9 +167,9 @@ class Session : public ::testing::Test {
         {"sleep", ok()},
         {"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
         {"remove b.example", ok()},
-        {"sleep", ok()},
         {"POST https://ca/order/1", reply(200, order("ready"))},
         {"POST https://ca/fin/1", reply(200, order("processing"))},
+        {"POST https://ca/order/1", reply(200, order("processing"), {{"Retry-After", "1"}})},
         {"sleep", ok()},
         {"POST https://ca/order/1", reply(200, order("valid", "https://ca/cert/1"))},
         {"POST https://ca/cert/1",
@@ -217,14 +217,15 @@ TEST_F(Session, IssuesThroughEveryStep) {
     EXPECT_EQ(std::string(body.header["url"].GetString()), send->request.url);
     ++posts;
   }
-  EXPECT_EQ(posts, 10);
+  EXPECT_EQ(posts, 11);
   auto present = std::get<present_challenge>(seen[3]);
   EXPECT_EQ(present.token, "tok-b.example");
   EXPECT_EQ(present.key_authorization, key_authorization("tok-b.example", key_));
   EXPECT_EQ(decode(seen[4]).payload, "{}") << "a challenge is triggered with {}";
   EXPECT_EQ(decode(seen[1]).payload, "") << "reads are POST-as-GET";
   EXPECT_EQ(std::get<sleep_for>(seen[6]).duration, 2s) << "Retry-After is honoured";
-  auto fin = decode(seen[11]).payload;
+  EXPECT_EQ(std::get<sleep_for>(seen[12]).duration, 1s) << "and on order polls";
+  auto fin = decode(seen[10]).payload;
   EXPECT_TRUE(fin.starts_with(R"({"csr":")")) << "finalize carries the CSR: " << fin;
   auto& download = std::get<send_request>(seen.back()).request;
   EXPECT_NE(std::find(download.headers.begin(), download.headers.end(),
@@ -455,7 +456,6 @@ TEST_F(IssueFailure, OrderTurnsInvalidAtFinalize) {
   std::string invalid = order("invalid");
   invalid.insert(invalid.rfind('}'), R"(,"error":{"type":"urn:ietf:params:acme:error:badCSR","detail":"bad"})");
   auto r = issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
-                       {"sleep", ok()},
                        {"POST https://ca/order/1", reply(200, order("ready"))},
                        {"POST https://ca/fin/1", reply(200, invalid)}});
   ASSERT_FALSE(r);
@@ -466,7 +466,6 @@ TEST_F(IssueFailure, OrderTurnsInvalidAtFinalize) {
 
 TEST_F(IssueFailure, NotAPemChain) {
   auto r = issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
-                       {"sleep", ok()},
                        {"POST https://ca/order/1", reply(200, order("valid", "https://ca/cert/1"))},
                        {"POST https://ca/cert/1", reply(200, "<html>")}});
   ASSERT_FALSE(r);
@@ -476,7 +475,7 @@ TEST_F(IssueFailure, NotAPemChain) {
 TEST_F(Session, PollingGivesUpAtItsBound) {
   session_options o;
   o.poll = {100ms, 100ms, 1.0, 1s, 300ms};
-  // The order stays pending: three polls fit in the 300 ms bound, then the flow gives up.
+  // The order stays pending: a first look, three more in the 300 ms bound, then it gives up.
   auto s2 = make(o);
   s2.set_account_url("https://ca/acct/1");
   std::vector<step> order_script{{"GET https://ca/dir", reply(200, kDirectory)},
@@ -485,6 +484,7 @@ TEST_F(Session, PollingGivesUpAtItsBound) {
                                   reply(201, order("pending"), {{"Location", "https://ca/order/1"}})},
                                  {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))},
                                  {"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))}};
+  order_script.push_back({"POST https://ca/order/1", reply(200, order("pending"))});
   for (int i = 0; i < 3; ++i) {
     order_script.push_back({"sleep", ok()});
     order_script.push_back({"POST https://ca/order/1", reply(200, order("pending"))});
