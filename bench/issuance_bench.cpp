@@ -5,10 +5,10 @@
 #include "clients/acme/session.hpp"
 #include "pki/certificate.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <fmt/format.h>
 
 #include <sys/resource.h>
 
@@ -90,16 +90,19 @@ int main(int argc, char** argv) {
     std::cerr << "account: " << account_error << "\n";
     return 1;
   }
-  for (auto& s : sessions) s->set_account_url(sessions[0]->account_url());
+  for (auto& s : sessions)
+    s->set_account_url(sessions[0]->account_url());
 
   double cpu0 = cpu_seconds();
   auto t0 = std::chrono::steady_clock::now();
-  for (auto& s : sessions) asio::co_spawn(ioc, worker(driver, *s, st), asio::detached);
+  for (auto& s : sessions)
+    asio::co_spawn(ioc, worker(driver, *s, st), asio::detached);
   ioc.restart();
   ioc.run();
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double cpu = cpu_seconds() - cpu0;
-  for (const auto& f : st.failures) std::cerr << "failed: " << f << "\n";
+  for (const auto& f : st.failures)
+    std::cerr << "failed: " << f << "\n";
   std::cout << fmt::format(
       "certherd issued={} failed={} concurrency={} seconds={:.2f} certs_per_second={:.2f} "
       "cpu_ms_per_cert={:.1f}\n",

@@ -8,12 +8,12 @@
 #include "stores/account_keys.hpp"
 #include "stores/atomic_file.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <iostream>
@@ -67,14 +67,18 @@ int run_issue(const issue_options& o) {
   if (names.empty()) return usage_error("no name given (-d NAME)");
   auto key_type = pki::parse_key_type(o.key_type);
   if (!key_type) {
-    return usage_error(fmt::format("--key-type '{}' is not one of ec256, ec384, rsa2048, rsa3072, "
-                                   "rsa4096",
-                                   o.key_type));
+    return usage_error(
+        fmt::format("--key-type '{}' is not one of ec256, ec384, rsa2048, rsa3072, "
+                    "rsa4096",
+                    o.key_type));
   }
   if (o.webroot.empty() == o.challenge_listen.empty()) {
     return usage_error("give exactly one of --webroot DIR and --challenge-listen ADDR");
   }
   if (o.timeout_seconds <= 0) return usage_error("--timeout must be a positive number of seconds");
+  if (o.eab_kid.empty() != o.eab_hmac.empty()) {
+    return usage_error("External Account Binding needs both --eab-kid and --eab-hmac");
+  }
 
   std::string detail;
   if (stores::make_directories(o.out, 0755, detail)) return failure(detail);

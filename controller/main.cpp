@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
   cmd->add_option("--ca-bundle", issue.ca_bundle,
                   "PEM roots to trust for the ACME server (default: the system store)")
       ->envname("ACME_CA_BUNDLE");
-  cmd->add_option("--webroot", issue.webroot,
-                  "write challenges under DIR/.well-known/acme-challenge/ (served by a web server)");
+  cmd->add_option(
+      "--webroot", issue.webroot,
+      "write challenges under DIR/.well-known/acme-challenge/ (served by a web server)");
   cmd->add_option("--challenge-listen", issue.challenge_listen,
                   "answer challenges with the built-in responder on ADDR (host:port)");
   cmd->add_option("-d,--domain", issue.names, "a name for the certificate (repeatable)")
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   cmd->add_option("--profile", issue.profile, "ACME profile name")->envname("ACME_PROFILE");
   cmd->add_option("--timeout", issue.timeout_seconds, "bound on the whole command, in seconds")
       ->capture_default_str();
-  cmd->add_option("--out", issue.out, "directory for cert.pem, chain.pem, fullchain.pem, privkey.pem")
+  cmd->add_option("--out", issue.out,
+                  "directory for cert.pem, chain.pem, fullchain.pem, privkey.pem")
       ->required();
   cmd->add_option("--state-dir", issue.state_dir, "where account keys are kept")
       ->envname("STATE_DIR")

@@ -14,7 +14,9 @@
 namespace certherd::pki {
 namespace {
 
-std::shared_ptr<X509> share(X509* raw) { return {raw, ossl::deleter<X509_free>{}}; }
+std::shared_ptr<X509> share(X509* raw) {
+  return {raw, ossl::deleter<X509_free>{}};
+}
 
 std::string name_line(const X509_NAME* name) {
   ossl::bio_ptr bio(BIO_new(BIO_s_mem()));
@@ -105,8 +107,12 @@ std::vector<std::string> certificate::subject_alt_names() const {
   return out;
 }
 
-std::string certificate::subject() const { return name_line(X509_get_subject_name(x509_.get())); }
-std::string certificate::issuer() const { return name_line(X509_get_issuer_name(x509_.get())); }
+std::string certificate::subject() const {
+  return name_line(X509_get_subject_name(x509_.get()));
+}
+std::string certificate::issuer() const {
+  return name_line(X509_get_issuer_name(x509_.get()));
+}
 
 std::string certificate::issuer_common_name() const {
   const X509_NAME* name = X509_get_issuer_name(x509_.get());
@@ -117,8 +123,12 @@ std::string certificate::issuer_common_name() const {
           static_cast<std::size_t>(ASN1_STRING_length(s))};
 }
 
-sys_seconds certificate::not_before() const { return to_sys(X509_get0_notBefore(x509_.get())); }
-sys_seconds certificate::not_after() const { return to_sys(X509_get0_notAfter(x509_.get())); }
+sys_seconds certificate::not_before() const {
+  return to_sys(X509_get0_notBefore(x509_.get()));
+}
+sys_seconds certificate::not_after() const {
+  return to_sys(X509_get0_notAfter(x509_.get()));
+}
 
 std::string certificate::serial_hex() const {
   const ASN1_INTEGER* serial = X509_get0_serialNumber(x509_.get());
@@ -129,7 +139,9 @@ std::string certificate::serial_hex() const {
   return hex_encode(bytes);
 }
 
-std::string certificate::fingerprint_sha256() const { return hex_encode(sha256(der())); }
+std::string certificate::fingerprint_sha256() const {
+  return hex_encode(sha256(der()));
+}
 
 bool certificate::is_self_issued() const {
   return X509_NAME_cmp(X509_get_subject_name(x509_.get()), X509_get_issuer_name(x509_.get())) == 0;
@@ -151,7 +163,8 @@ result<std::vector<certificate>> parse_pem_chain(std::string_view pem) {
     }
     if (b == std::string_view::npos) break;
     std::size_t e = pem.find(end, b);
-    if (e == std::string_view::npos) return error{errc::invalid_pem, "unterminated certificate block"};
+    if (e == std::string_view::npos)
+      return error{errc::invalid_pem, "unterminated certificate block"};
     e += end.size();
     std::string_view block = pem.substr(b, e - b);
     auto bio = ossl::read_bio(block.data(), block.size());
@@ -169,7 +182,8 @@ result<std::vector<certificate>> parse_pem_chain(std::string_view pem) {
 
 std::string to_pem(std::span<const certificate> chain) {
   std::string out;
-  for (const auto& c : chain) out += c.pem();
+  for (const auto& c : chain)
+    out += c.pem();
   return out;
 }
 
@@ -205,61 +219,113 @@ result<std::string> make_csr_der(const private_key& key, const std::vector<std::
   return out;
 }
 
+// Builds and signs one certificate; the issuer is the subject itself when `issuer` is null.
+struct certificate_builder {
+  static result<certificate> build(const private_key& subject_key, const std::string& cn,
+                                   const std::vector<std::string>& names, bool is_ca,
+                                   const certificate* issuer, const private_key& issuer_key,
+                                   sys_seconds now, std::chrono::seconds validity) {
+    ossl::x509_ptr x(X509_new());
+    if (!x) return openssl_failure(errc::crypto_failure, "certificate allocation failed");
+    X509_set_version(x.get(), 2);
+    unsigned char serial[16];
+    RAND_bytes(serial, sizeof serial);
+    serial[0] &= 0x7f;
+    ossl::bn_ptr bn(BN_bin2bn(serial, sizeof serial, nullptr));
+    BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()));
+    auto start = now - std::chrono::hours(1);
+    ASN1_TIME_set(X509_getm_notBefore(x.get()), start.time_since_epoch().count());
+    ASN1_TIME_set(X509_getm_notAfter(x.get()), (now + validity).time_since_epoch().count());
+    X509_NAME* name = X509_get_subject_name(x.get());
+    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_set_issuer_name(x.get(), issuer ? X509_get_subject_name(issuer->native()) : name);
+    X509_set_pubkey(x.get(), subject_key.native());
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer ? issuer->native() : x.get(), x.get(), nullptr, nullptr, 0);
+    std::vector<std::pair<int, std::string>> exts;
+    if (is_ca) {
+      exts = {{NID_basic_constraints, "critical,CA:TRUE"},
+              {NID_key_usage, "critical,keyCertSign,cRLSign"},
+              {NID_subject_key_identifier, "hash"}};
+    } else {
+      exts = {{NID_subject_alt_name, san_config(names)},
+              {NID_basic_constraints, "critical,CA:FALSE"},
+              {NID_ext_key_usage, "serverAuth"}};
+      if (issuer) exts.emplace_back(NID_authority_key_identifier, "keyid:always");
+    }
+    for (const auto& [nid, value] : exts) {
+      ossl::x509_extension_ptr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+      if (!ext || X509_add_ext(x.get(), ext.get(), -1) != 1) {
+        return openssl_failure(errc::invalid_name, "extension '" + value + "' rejected");
+      }
+    }
+    if (X509_sign(x.get(), issuer_key.native(), digest_for(issuer_key)) <= 0) {
+      return openssl_failure(errc::crypto_failure, "signing the certificate failed");
+    }
+    return certificate(share(x.release()));
+  }
+};
+
 result<certificate> make_self_signed(const private_key& key, const std::vector<std::string>& names,
                                      sys_seconds now, std::chrono::seconds validity) {
   if (names.empty()) return error{errc::invalid_name, "a certificate needs at least one name"};
-  ossl::x509_ptr x(X509_new());
-  if (!x) return openssl_failure(errc::crypto_failure, "certificate allocation failed");
-  X509_set_version(x.get(), 2);
-  unsigned char serial[16];
-  RAND_bytes(serial, sizeof serial);
-  serial[0] &= 0x7f;
-  ossl::bn_ptr bn(BN_bin2bn(serial, sizeof serial, nullptr));
-  BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get()));
-  auto start = now - std::chrono::hours(1);
-  ASN1_TIME_set(X509_getm_notBefore(x.get()), start.time_since_epoch().count());
-  ASN1_TIME_set(X509_getm_notAfter(x.get()), (now + validity).time_since_epoch().count());
-  X509_NAME* name = X509_get_subject_name(x.get());
   std::string cn = names.front().size() <= 64 ? names.front() : "certherd placeholder";
-  X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x.get(), name);
-  X509_set_pubkey(x.get(), key.native());
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_subject_alt_name, san_config(names)},
-                            std::pair{NID_basic_constraints, std::string("critical,CA:FALSE")},
-                            std::pair{NID_ext_key_usage, std::string("serverAuth")}}) {
-    ossl::x509_extension_ptr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
-    if (!ext || X509_add_ext(x.get(), ext.get(), -1) != 1) {
-      return openssl_failure(errc::invalid_name, "extension '" + value + "' rejected");
-    }
-  }
-  if (X509_sign(x.get(), key.native(), digest_for(key)) <= 0) {
-    return openssl_failure(errc::crypto_failure, "self-signing failed");
-  }
-  return certificate(share(x.release()));
+  return certificate_builder::build(key, cn, names, false, nullptr, key, now, validity);
 }
 
-result<void> verify_chain(const certificate& leaf, std::span<const certificate> intermediates,
-                          std::span<const certificate> anchors, std::optional<sys_seconds> at) {
+result<certificate> make_ca_certificate(const private_key& key, const std::string& common_name,
+                                        sys_seconds now, std::chrono::seconds validity) {
+  return certificate_builder::build(key, common_name, {}, true, nullptr, key, now, validity);
+}
+
+result<certificate> sign_certificate(const certificate& issuer, const private_key& issuer_key,
+                                     const private_key& subject_key,
+                                     const std::vector<std::string>& names, sys_seconds now,
+                                     std::chrono::seconds validity) {
+  if (names.empty()) return error{errc::invalid_name, "a certificate needs at least one name"};
+  std::string cn = names.front().size() <= 64 ? names.front() : names.front().substr(0, 64);
+  return certificate_builder::build(subject_key, cn, names, false, &issuer, issuer_key, now,
+                                    validity);
+}
+
+namespace {
+
+result<void> verify(const certificate& leaf, std::span<const certificate> intermediates,
+                    std::span<const certificate> anchors, std::optional<sys_seconds> at,
+                    bool check_time) {
   ossl::x509_store_ptr store(X509_STORE_new());
-  for (const auto& a : anchors) X509_STORE_add_cert(store.get(), a.native());
+  for (const auto& a : anchors)
+    X509_STORE_add_cert(store.get(), a.native());
   ossl::x509_stack_ptr untrusted(sk_X509_new_null());
-  for (const auto& c : intermediates) sk_X509_push(untrusted.get(), c.native());
+  for (const auto& c : intermediates)
+    sk_X509_push(untrusted.get(), c.native());
   ossl::x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
   if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.native(), untrusted.get()) != 1) {
     return openssl_failure(errc::crypto_failure, "verification setup failed");
   }
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER);
   if (at) X509_STORE_CTX_set_time(ctx.get(), 0, at->time_since_epoch().count());
+  if (!check_time) X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_NO_CHECK_TIME);
   if (X509_verify_cert(ctx.get()) != 1) {
     int code = X509_STORE_CTX_get_error(ctx.get());
     openssl_errors();
     return error{errc::verification_failed, X509_verify_cert_error_string(code)};
   }
   return {};
+}
+
+}  // namespace
+
+result<void> verify_chain(const certificate& leaf, std::span<const certificate> intermediates,
+                          std::span<const certificate> anchors, std::optional<sys_seconds> at) {
+  return verify(leaf, intermediates, anchors, at, true);
+}
+
+result<void> verify_issuance(const certificate& leaf, std::span<const certificate> intermediates,
+                             std::span<const certificate> anchors) {
+  return verify(leaf, intermediates, anchors, std::nullopt, false);
 }
 
 }  // namespace certherd::pki

@@ -46,8 +46,7 @@ class certificate {
   explicit certificate(std::shared_ptr<x509_st> x) : x509_(std::move(x)) {}
   std::shared_ptr<x509_st> x509_;
   friend result<std::vector<certificate>> parse_pem_chain(std::string_view pem);
-  friend result<certificate> make_self_signed(const private_key&, const std::vector<std::string>&,
-                                              sys_seconds, std::chrono::seconds);
+  friend struct certificate_builder;
 };
 
 /// \brief Every certificate of a PEM bundle, in order. Fails on an empty bundle, on a block that
@@ -64,10 +63,25 @@ result<std::string> make_csr_der(const private_key& key, const std::vector<std::
 result<certificate> make_self_signed(const private_key& key, const std::vector<std::string>& names,
                                      sys_seconds now, std::chrono::seconds validity);
 
+/// \brief A self-signed CA certificate (basicConstraints CA:TRUE) named `common_name`.
+result<certificate> make_ca_certificate(const private_key& key, const std::string& common_name,
+                                        sys_seconds now, std::chrono::seconds validity);
+
+/// \brief A TLS server certificate for `names` and `subject_key`, signed by `issuer`/`issuer_key`.
+result<certificate> sign_certificate(const certificate& issuer, const private_key& issuer_key,
+                                     const private_key& subject_key,
+                                     const std::vector<std::string>& names, sys_seconds now,
+                                     std::chrono::seconds validity);
+
 /// \brief Verifies `leaf` up to one of `anchors` through `intermediates` for TLS server use, at
 /// `at` (the current time when unset). Only the anchors are trusted, never the system store.
 result<void> verify_chain(const certificate& leaf, std::span<const certificate> intermediates,
                           std::span<const certificate> anchors,
                           std::optional<sys_seconds> at = std::nullopt);
+
+/// \brief As verify_chain, but validity periods are not checked: who issued a certificate does
+/// not change when it expires.
+result<void> verify_issuance(const certificate& leaf, std::span<const certificate> intermediates,
+                             std::span<const certificate> anchors);
 
 }  // namespace certherd::pki

@@ -10,8 +10,10 @@
 namespace certherd::pki {
 namespace {
 
-constexpr std::string_view kStd = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::string_view kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kStd =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kUrl =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string encode(std::string_view bytes, std::string_view alphabet, bool pad) {
   std::string out;
@@ -38,11 +40,16 @@ std::string encode(std::string_view bytes, std::string_view alphabet, bool pad) 
 
 }  // namespace
 
-std::string base64url_encode(std::string_view bytes) { return encode(bytes, kUrl, false); }
-std::string base64_encode(std::string_view bytes) { return encode(bytes, kStd, true); }
+std::string base64url_encode(std::string_view bytes) {
+  return encode(bytes, kUrl, false);
+}
+std::string base64_encode(std::string_view bytes) {
+  return encode(bytes, kStd, true);
+}
 
 std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  while (!text.empty() && text.back() == '=')
+    text.remove_suffix(1);
   if (text.size() % 4 == 1) return std::nullopt;
   std::string out;
   out.reserve(text.size() * 3 / 4);

@@ -12,13 +12,20 @@ class category final : public std::error_category {
   const char* name() const noexcept override { return "certherd.pki"; }
   std::string message(int ev) const override {
     switch (static_cast<errc>(ev)) {
-      case errc::invalid_pem: return "invalid PEM";
-      case errc::invalid_der: return "invalid DER";
-      case errc::unsupported_key: return "unsupported key";
-      case errc::crypto_failure: return "cryptographic operation failed";
-      case errc::invalid_name: return "invalid name";
-      case errc::verification_failed: return "certificate verification failed";
-      case errc::key_mismatch: return "key does not match certificate";
+      case errc::invalid_pem:
+        return "invalid PEM";
+      case errc::invalid_der:
+        return "invalid DER";
+      case errc::unsupported_key:
+        return "unsupported key";
+      case errc::crypto_failure:
+        return "cryptographic operation failed";
+      case errc::invalid_name:
+        return "invalid name";
+      case errc::verification_failed:
+        return "certificate verification failed";
+      case errc::key_mismatch:
+        return "key does not match certificate";
     }
     return "unknown pki error";
   }
@@ -31,7 +38,9 @@ const std::error_category& pki_category() noexcept {
   return instance;
 }
 
-std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), pki_category()}; }
+std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), pki_category()};
+}
 
 std::string error::message() const {
   std::string out = make_error_code(code).message();

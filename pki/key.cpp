@@ -10,7 +10,9 @@
 namespace certherd::pki {
 namespace {
 
-std::shared_ptr<EVP_PKEY> share(EVP_PKEY* raw) { return {raw, ossl::deleter<EVP_PKEY_free>{}}; }
+std::shared_ptr<EVP_PKEY> share(EVP_PKEY* raw) {
+  return {raw, ossl::deleter<EVP_PKEY_free>{}};
+}
 
 std::optional<key_type> classify(EVP_PKEY* pkey) {
   switch (EVP_PKEY_get_base_id(pkey)) {
@@ -25,12 +27,17 @@ std::optional<key_type> classify(EVP_PKEY* pkey) {
     }
     case EVP_PKEY_RSA:
       switch (EVP_PKEY_get_bits(pkey)) {
-        case 2048: return key_type::rsa2048;
-        case 3072: return key_type::rsa3072;
-        case 4096: return key_type::rsa4096;
-        default: return std::nullopt;
+        case 2048:
+          return key_type::rsa2048;
+        case 3072:
+          return key_type::rsa3072;
+        case 4096:
+          return key_type::rsa4096;
+        default:
+          return std::nullopt;
       }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -48,16 +55,23 @@ std::string bn_param(EVP_PKEY* pkey, const char* name, int pad_to) {
 
 std::string_view to_string(key_type t) noexcept {
   switch (t) {
-    case key_type::ec256: return "ec256";
-    case key_type::ec384: return "ec384";
-    case key_type::rsa2048: return "rsa2048";
-    case key_type::rsa3072: return "rsa3072";
-    case key_type::rsa4096: return "rsa4096";
+    case key_type::ec256:
+      return "ec256";
+    case key_type::ec384:
+      return "ec384";
+    case key_type::rsa2048:
+      return "rsa2048";
+    case key_type::rsa3072:
+      return "rsa3072";
+    case key_type::rsa4096:
+      return "rsa4096";
   }
   return "unknown";
 }
 
-std::ostream& operator<<(std::ostream& os, key_type t) { return os << to_string(t); }
+std::ostream& operator<<(std::ostream& os, key_type t) {
+  return os << to_string(t);
+}
 
 std::optional<key_type> parse_key_type(std::string_view text) noexcept {
   for (auto t : {key_type::ec256, key_type::ec384, key_type::rsa2048, key_type::rsa3072,
@@ -70,11 +84,21 @@ std::optional<key_type> parse_key_type(std::string_view text) noexcept {
 result<private_key> private_key::generate(key_type type) {
   EVP_PKEY* raw = nullptr;
   switch (type) {
-    case key_type::ec256: raw = EVP_EC_gen("P-256"); break;
-    case key_type::ec384: raw = EVP_EC_gen("P-384"); break;
-    case key_type::rsa2048: raw = EVP_RSA_gen(2048); break;
-    case key_type::rsa3072: raw = EVP_RSA_gen(3072); break;
-    case key_type::rsa4096: raw = EVP_RSA_gen(4096); break;
+    case key_type::ec256:
+      raw = EVP_EC_gen("P-256");
+      break;
+    case key_type::ec384:
+      raw = EVP_EC_gen("P-384");
+      break;
+    case key_type::rsa2048:
+      raw = EVP_RSA_gen(2048);
+      break;
+    case key_type::rsa3072:
+      raw = EVP_RSA_gen(3072);
+      break;
+    case key_type::rsa4096:
+      raw = EVP_RSA_gen(4096);
+      break;
   }
   if (!raw) return openssl_failure(errc::crypto_failure, "key generation failed");
   return private_key(share(raw), type);

@@ -14,9 +14,8 @@ bool is_ldh(char c) {
 
 bool looks_like_ip(std::string_view host) {
   if (host.find(':') != std::string_view::npos) return true;  // IPv6 literal
-  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
-    return c == '.' || (c >= '0' && c <= '9');
-  });
+  return !host.empty() && std::all_of(host.begin(), host.end(),
+                                      [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
 error bad(std::string_view host, std::string reason) {
@@ -26,8 +25,10 @@ error bad(std::string_view host, std::string reason) {
 }  // namespace
 
 std::string normalize_host(std::string_view raw) {
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front()))) raw.remove_prefix(1);
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
+    raw.remove_prefix(1);
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back())))
+    raw.remove_suffix(1);
   if (!raw.empty() && raw.back() == '.') raw.remove_suffix(1);
   std::string out(raw);
   for (char& c : out) {
@@ -55,7 +56,8 @@ result<void> check_host(std::string_view host) {
     ++labels;
     if (label.empty()) return bad(host, "empty label");
     if (label.size() > 63) {
-      return bad(host, fmt::format("label '{}' has {} characters, at most 63", label, label.size()));
+      return bad(host,
+                 fmt::format("label '{}' has {} characters, at most 63", label, label.size()));
     }
     if (!std::all_of(label.begin(), label.end(), is_ldh)) {
       return bad(host, fmt::format("label '{}' may hold only a-z, 0-9 and '-'", label));

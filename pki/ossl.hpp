@@ -37,7 +37,9 @@ using general_names_ptr = std::unique_ptr<GENERAL_NAMES, deleter<GENERAL_NAMES_f
 using ecdsa_sig_ptr = std::unique_ptr<ECDSA_SIG, deleter<ECDSA_SIG_free>>;
 using asn1_integer_ptr = std::unique_ptr<ASN1_INTEGER, deleter<ASN1_INTEGER_free>>;
 
-inline void free_x509_stack(STACK_OF(X509) * s) noexcept { sk_X509_free(s); }
+inline void free_x509_stack(STACK_OF(X509) * s) noexcept {
+  sk_X509_free(s);
+}
 using x509_stack_ptr = std::unique_ptr<STACK_OF(X509), deleter<free_x509_stack>>;
 
 /// \brief A memory BIO reading `data` (which must outlive the BIO).

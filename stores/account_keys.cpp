@@ -3,12 +3,11 @@
 #include "pki/encoding.hpp"
 #include "stores/atomic_file.hpp"
 
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-
+#include <boost/url/parse.hpp>
 
 namespace certherd::stores {
 
@@ -38,9 +37,10 @@ text_result<account_record> load_or_create_account(const std::filesystem::path& 
   if (auto pem = read_file(key_path, ec)) {
     auto key = pki::private_key::from_pem(*pem);
     if (!key) {
-      return fmt::format("account key {} is unreadable ({}); it is left as it is — move it away "
-                         "to start a new account",
-                         key_path.string(), key.error().message());
+      return fmt::format(
+          "account key {} is unreadable ({}); it is left as it is — move it away "
+          "to start a new account",
+          key_path.string(), key.error().message());
     }
     loaded = std::move(*key);
   } else if (ec == std::errc::no_such_file_or_directory) {

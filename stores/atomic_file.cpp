@@ -15,7 +15,9 @@
 namespace certherd::stores {
 namespace {
 
-std::error_code last_error() { return {errno, std::generic_category()}; }
+std::error_code last_error() {
+  return {errno, std::generic_category()};
+}
 
 std::filesystem::path temp_name(const std::filesystem::path& path) {
   static std::atomic<unsigned> counter{0};
@@ -48,8 +50,10 @@ std::error_code write_temp(const file_content& file, std::filesystem::path& temp
   while (!ec && done < file.content.size()) {
     ssize_t n = ::write(fd, file.content.data() + done, file.content.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ec = n < 0 ? last_error() : std::make_error_code(std::errc::io_error);
-    else done += static_cast<std::size_t>(n);
+    if (n <= 0)
+      ec = n < 0 ? last_error() : std::make_error_code(std::errc::io_error);
+    else
+      done += static_cast<std::size_t>(n);
   }
   if (!ec && ::fsync(fd) != 0) ec = last_error();
   if (::close(fd) != 0 && !ec) ec = last_error();
@@ -87,7 +91,8 @@ std::error_code write_files(std::span<const file_content> files, std::string& de
   for (const auto& f : files) {
     std::filesystem::path temp;
     if (auto ec = write_temp(f, temp, detail)) {
-      for (const auto& t : temps) ::unlink(t.c_str());
+      for (const auto& t : temps)
+        ::unlink(t.c_str());
       return ec;
     }
     temps.push_back(std::move(temp));
@@ -95,7 +100,8 @@ std::error_code write_files(std::span<const file_content> files, std::string& de
   for (std::size_t i = 0; i < files.size(); ++i) {
     if (::rename(temps[i].c_str(), files[i].path.c_str()) != 0) {
       auto ec = last_error();
-      for (std::size_t j = i; j < temps.size(); ++j) ::unlink(temps[j].c_str());
+      for (std::size_t j = i; j < temps.size(); ++j)
+        ::unlink(temps[j].c_str());
       detail = fmt::format("cannot put {} in place: {}", files[i].path.string(), ec.message());
       return ec;
     }
@@ -141,7 +147,7 @@ std::error_code make_directories(const std::filesystem::path& dir, mode_t mode,
       return ec;
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     detail = fmt::format("{} is not a directory", dir.string());
     return std::make_error_code(std::errc::not_a_directory);

@@ -15,18 +15,18 @@
 namespace certherd::acme {
 
 enum class errc {
-  transport = 1,         ///< no HTTP response (connect, TLS, timeout): see `detail`
-  bad_response,          ///< the server's answer is not what RFC 8555 says it must be
-  server_problem,        ///< the server answered with a problem document: see `problem`
-  bad_nonce_exhausted,   ///< badNonce on every permitted re-signing
-  account_not_valid,     ///< the account is deactivated or revoked
-  order_invalid,         ///< the order became invalid
-  authorization_failed,  ///< an authorization became invalid (validation failed)
-  unsupported_challenge, ///< no http-01 challenge offered for an identifier
-  challenge_setup_failed,///< the HTTP-01 presenter could not publish a key authorization
-  poll_exhausted,        ///< a resource stayed pending past the polling bound
-  invalid_certificate,   ///< the downloaded chain does not parse or does not match the key
-  crypto_failure,        ///< signing or key handling failed locally
+  transport = 1,           ///< no HTTP response (connect, TLS, timeout): see `detail`
+  bad_response,            ///< the server's answer is not what RFC 8555 says it must be
+  server_problem,          ///< the server answered with a problem document: see `problem`
+  bad_nonce_exhausted,     ///< badNonce on every permitted re-signing
+  account_not_valid,       ///< the account is deactivated or revoked
+  order_invalid,           ///< the order became invalid
+  authorization_failed,    ///< an authorization became invalid (validation failed)
+  unsupported_challenge,   ///< no http-01 challenge offered for an identifier
+  challenge_setup_failed,  ///< the HTTP-01 presenter could not publish a key authorization
+  poll_exhausted,          ///< a resource stayed pending past the polling bound
+  invalid_certificate,     ///< the downloaded chain does not parse or does not match the key
+  crypto_failure,          ///< signing or key handling failed locally
 };
 
 const std::error_category& acme_category() noexcept;

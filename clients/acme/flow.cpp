@@ -10,9 +10,7 @@ std::ostream& operator<<(std::ostream& os, const action& a) {
     void operator()(const send_request& s) const {
       os << "send_request{" << http::to_string(s.request.verb) << ' ' << s.request.url << '}';
     }
-    void operator()(const sleep_for& s) const {
-      os << "sleep_for{" << s.duration.count() << "ms}";
-    }
+    void operator()(const sleep_for& s) const { os << "sleep_for{" << s.duration.count() << "ms}"; }
     void operator()(const present_challenge& p) const {
       os << "present_challenge{" << p.identifier << ' ' << p.token << '}';
     }

@@ -1,13 +1,13 @@
 #include "clients/acme/http01_responder.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <set>
@@ -33,7 +33,8 @@ tcp::endpoint parse_listen(const std::string& listen) {
   }
   std::string host = listen.substr(0, colon);
   std::string port_text = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   unsigned port = 0;
   auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -77,7 +78,8 @@ struct http01_responder::state : std::enable_shared_from_this<state> {
     std::string_view target = req.target();
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     bool readable = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
-    auto it = target.starts_with(kPrefix) ? tokens.find(target.substr(kPrefix.size())) : tokens.end();
+    auto it =
+        target.starts_with(kPrefix) ? tokens.find(target.substr(kPrefix.size())) : tokens.end();
     if (readable && it != tokens.end()) {
       res.result(bhttp::status::ok);
       res.set(bhttp::field::content_type, "application/octet-stream");
@@ -132,7 +134,9 @@ http01_responder::http01_responder(asio::any_io_executor executor, const std::st
   asio::co_spawn(state_->executor, state_->accept_loop(), log_escaped);
 }
 
-http01_responder::~http01_responder() { stop(); }
+http01_responder::~http01_responder() {
+  stop();
+}
 
 std::error_code http01_responder::present(const present_challenge& c, std::string& detail) {
   if (!is_safe_token(c.token)) {
@@ -143,7 +147,9 @@ std::error_code http01_responder::present(const present_challenge& c, std::strin
   return {};
 }
 
-void http01_responder::remove(const remove_challenge& c) { state_->tokens.erase(c.token); }
+void http01_responder::remove(const remove_challenge& c) {
+  state_->tokens.erase(c.token);
+}
 
 unsigned short http01_responder::port() const noexcept {
   boost::system::error_code ec;
@@ -153,7 +159,8 @@ unsigned short http01_responder::port() const noexcept {
 void http01_responder::stop() {
   boost::system::error_code ignored;
   state_->acceptor.close(ignored);
-  for (const auto& c : state_->connections) c->socket().close(ignored);
+  for (const auto& c : state_->connections)
+    c->socket().close(ignored);
 }
 
 }  // namespace certherd::acme

@@ -37,13 +37,18 @@ std::size_t field_bytes(const pki::private_key& key) {
 
 std::string_view jws_algorithm(const pki::private_key& key) noexcept {
   switch (key.type()) {
-    case pki::key_type::ec256: return "ES256";
-    case pki::key_type::ec384: return "ES384";
-    default: return "RS256";
+    case pki::key_type::ec256:
+      return "ES256";
+    case pki::key_type::ec384:
+      return "ES384";
+    default:
+      return "RS256";
   }
 }
 
-std::string jwk_json(const pki::private_key& key) { return jwk_json(key.numbers(), key.type()); }
+std::string jwk_json(const pki::private_key& key) {
+  return jwk_json(key.numbers(), key.type());
+}
 
 std::string jwk_json(const pki::public_numbers& n, pki::key_type type) {
   rapidjson::StringBuffer buf;

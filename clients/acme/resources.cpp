@@ -73,56 +73,78 @@ constexpr authorization_status kAuthzStatuses[] = {
     authorization_status::pending, authorization_status::valid,
     authorization_status::invalid, authorization_status::deactivated,
     authorization_status::expired, authorization_status::revoked};
-constexpr challenge_status kChallengeStatuses[] = {challenge_status::pending,
-                                                   challenge_status::processing,
-                                                   challenge_status::valid, challenge_status::invalid};
+constexpr challenge_status kChallengeStatuses[] = {
+    challenge_status::pending, challenge_status::processing, challenge_status::valid,
+    challenge_status::invalid};
 
 }  // namespace
 
 std::string_view to_string(account_status s) noexcept {
   switch (s) {
-    case account_status::valid: return "valid";
-    case account_status::deactivated: return "deactivated";
-    case account_status::revoked: return "revoked";
+    case account_status::valid:
+      return "valid";
+    case account_status::deactivated:
+      return "deactivated";
+    case account_status::revoked:
+      return "revoked";
   }
   return "?";
 }
 
 std::string_view to_string(order_status s) noexcept {
   switch (s) {
-    case order_status::pending: return "pending";
-    case order_status::ready: return "ready";
-    case order_status::processing: return "processing";
-    case order_status::valid: return "valid";
-    case order_status::invalid: return "invalid";
+    case order_status::pending:
+      return "pending";
+    case order_status::ready:
+      return "ready";
+    case order_status::processing:
+      return "processing";
+    case order_status::valid:
+      return "valid";
+    case order_status::invalid:
+      return "invalid";
   }
   return "?";
 }
 
 std::string_view to_string(authorization_status s) noexcept {
   switch (s) {
-    case authorization_status::pending: return "pending";
-    case authorization_status::valid: return "valid";
-    case authorization_status::invalid: return "invalid";
-    case authorization_status::deactivated: return "deactivated";
-    case authorization_status::expired: return "expired";
-    case authorization_status::revoked: return "revoked";
+    case authorization_status::pending:
+      return "pending";
+    case authorization_status::valid:
+      return "valid";
+    case authorization_status::invalid:
+      return "invalid";
+    case authorization_status::deactivated:
+      return "deactivated";
+    case authorization_status::expired:
+      return "expired";
+    case authorization_status::revoked:
+      return "revoked";
   }
   return "?";
 }
 
 std::string_view to_string(challenge_status s) noexcept {
   switch (s) {
-    case challenge_status::pending: return "pending";
-    case challenge_status::processing: return "processing";
-    case challenge_status::valid: return "valid";
-    case challenge_status::invalid: return "invalid";
+    case challenge_status::pending:
+      return "pending";
+    case challenge_status::processing:
+      return "processing";
+    case challenge_status::valid:
+      return "valid";
+    case challenge_status::invalid:
+      return "invalid";
   }
   return "?";
 }
 
-std::ostream& operator<<(std::ostream& os, order_status s) { return os << to_string(s); }
-std::ostream& operator<<(std::ostream& os, authorization_status s) { return os << to_string(s); }
+std::ostream& operator<<(std::ostream& os, order_status s) {
+  return os << to_string(s);
+}
+std::ostream& operator<<(std::ostream& os, authorization_status s) {
+  return os << to_string(s);
+}
 
 const challenge* authorization::find(std::string_view type) const {
   for (const auto& c : challenges) {
@@ -152,7 +174,8 @@ result<directory> parse_directory(std::string_view body) {
     }
     if (auto profiles = meta->value.FindMember("profiles");
         profiles != meta->value.MemberEnd() && profiles->value.IsObject()) {
-      for (const auto& m : profiles->value.GetObject()) d.profiles.emplace_back(m.name.GetString());
+      for (const auto& m : profiles->value.GetObject())
+        d.profiles.emplace_back(m.name.GetString());
     }
   }
   return d;
@@ -182,7 +205,8 @@ result<order> parse_order(std::string_view body) {
   o.status = *status;
   if (auto ids = doc->FindMember("identifiers"); ids != doc->MemberEnd() && ids->value.IsArray()) {
     for (const auto& v : ids->value.GetArray()) {
-      if (v.IsObject()) o.identifiers.push_back({string_member(v, "type"), string_member(v, "value")});
+      if (v.IsObject())
+        o.identifiers.push_back({string_member(v, "type"), string_member(v, "value")});
     }
   }
   auto authz = doc->FindMember("authorizations");
@@ -279,7 +303,8 @@ std::string new_account_payload(const std::vector<std::string>& contact, bool on
   if (!contact.empty()) {
     w.Key("contact");
     w.StartArray();
-    for (const auto& c : contact) w.String(c.c_str(), static_cast<rapidjson::SizeType>(c.size()));
+    for (const auto& c : contact)
+      w.String(c.c_str(), static_cast<rapidjson::SizeType>(c.size()));
     w.EndArray();
   }
   if (only_return_existing) {
@@ -320,10 +345,12 @@ std::vector<std::string> link_targets(const std::vector<std::string_view>& link_
       for (std::size_t p = params.find(';'); p != std::string_view::npos;
            p = params.find(';', p + 1)) {
         std::string_view param = params.substr(p + 1, params.find(';', p + 1) - p - 1);
-        while (!param.empty() && param.front() == ' ') param.remove_prefix(1);
+        while (!param.empty() && param.front() == ' ')
+          param.remove_prefix(1);
         if (!param.starts_with("rel=")) continue;
         param.remove_prefix(4);
-        while (!param.empty() && (param.back() == ' ')) param.remove_suffix(1);
+        while (!param.empty() && (param.back() == ' '))
+          param.remove_suffix(1);
         if (param.size() >= 2 && param.front() == '"' && param.back() == '"') {
           param = param.substr(1, param.size() - 2);
         }

@@ -14,7 +14,8 @@ namespace {
 constexpr std::string_view kPemChain = "application/pem-certificate-chain";
 
 error transport_error(const action_result& r, std::string_view url) {
-  return {errc::transport, fmt::format("{}: {}", url, r.detail.empty() ? r.ec.message() : r.detail),
+  return {errc::transport,
+          fmt::format("{}: {}", url, r.detail.empty() ? r.ec.message() : r.detail),
           {}};
 }
 
@@ -118,8 +119,8 @@ flow<result<http::response>> session::signed_post(std::string url,
     signer who{&account_key_, embed_jwk ? std::string() : account_url_};
     auto body = sign_jws(who, url, *nonce, payload.value_or(""));
     if (!body) co_return body.error();
-    http::request req{http::method::post, url, {{"Content-Type", "application/jose+json"}},
-                      std::move(*body)};
+    http::request req{
+        http::method::post, url, {{"Content-Type", "application/jose+json"}}, std::move(*body)};
     if (!accept.empty()) req.headers.push_back({"Accept", accept});
     perform send{send_request{std::move(req)}};
     auto r = co_await send;
@@ -129,7 +130,8 @@ flow<result<http::response>> session::signed_post(std::string url,
     if (r.response.status < 400) co_return std::move(r.response);
     auto e = problem_error(r, url);
     if (e.server->is("badNonce")) {
-      // RFC 8555 §6.5: the answer carries a fresh nonce; re-sign with it, a bounded number of times.
+      // RFC 8555 §6.5: the answer carries a fresh nonce; re-sign with it, a bounded number of
+      // times.
       if (attempt < options_.max_bad_nonce_retries) continue;
       e.code = errc::bad_nonce_exhausted;
       e.detail = fmt::format("{} after {} re-signings", url, attempt);
@@ -148,8 +150,8 @@ flow<result<account>> session::new_account(std::string payload) {
   a->url = location_of(*r);
   if (a->url.empty()) co_return error{errc::bad_response, "newAccount: no Location header", {}};
   if (a->status != account_status::valid) {
-    co_return error{errc::account_not_valid,
-                    fmt::format("account {} is {}", a->url, to_string(a->status)), {}};
+    co_return error{
+        errc::account_not_valid, fmt::format("account {} is {}", a->url, to_string(a->status)), {}};
   }
   account_url_ = a->url;
   co_return *a;
@@ -161,11 +163,11 @@ flow<result<account>> session::register_account(account_options options) {
   std::string eab;
   if (!options.eab_kid.empty() || !options.eab_hmac.empty()) {
     if (options.eab_kid.empty() || options.eab_hmac.empty()) {
-      co_return error{errc::crypto_failure,
-                      "External Account Binding needs both a key id and an HMAC key", {}};
+      co_return error{
+          errc::crypto_failure, "External Account Binding needs both a key id and an HMAC key", {}};
     }
-    auto binding = external_account_binding(account_key_, options.eab_kid, options.eab_hmac,
-                                            d->new_account);
+    auto binding =
+        external_account_binding(account_key_, options.eab_kid, options.eab_hmac, d->new_account);
     if (!binding) co_return binding.error();
     eab = std::move(*binding);
   } else if (d->external_account_required) {
@@ -197,12 +199,15 @@ flow<result<bool>> session::await_authorization(std::string url) {
     auto a = parse_authorization(r->body);
     if (!a) co_return a.error();
     switch (a->status) {
-      case authorization_status::valid: co_return true;
-      case authorization_status::pending: break;
+      case authorization_status::valid:
+        co_return true;
+      case authorization_status::pending:
+        break;
       default: {
         const challenge* ch = a->find("http-01");
         error e{errc::authorization_failed,
-                fmt::format("{} is {}", a->id.value, to_string(a->status)), {}};
+                fmt::format("{} is {}", a->id.value, to_string(a->status)),
+                {}};
         if (ch && ch->error) e.server = ch->error;
         co_return e;
       }
@@ -227,21 +232,23 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
   for (const auto& a : authzs) {
     if (a.status == authorization_status::valid) continue;  // reused from an earlier order
     if (a.status != authorization_status::pending) {
-      co_return error{errc::authorization_failed,
-                      fmt::format("{} is {}", a.id.value, to_string(a.status)), {}};
+      co_return error{
+          errc::authorization_failed, fmt::format("{} is {}", a.id.value, to_string(a.status)), {}};
     }
     const challenge* ch = a.find("http-01");
     if (!ch) {
       co_return error{errc::unsupported_challenge,
-                      fmt::format("the CA offers no http-01 challenge for {}", a.id.value), {}};
+                      fmt::format("the CA offers no http-01 challenge for {}", a.id.value),
+                      {}};
     }
     present_challenge p{a.id.value, ch->token, key_authorization(ch->token, account_key_)};
     perform publish{p};
     auto r = co_await publish;
     if (r.ec) {
-      co_return error{errc::challenge_setup_failed,
-                      fmt::format("{}: {}", a.id.value, r.detail.empty() ? r.ec.message() : r.detail),
-                      {}};
+      co_return error{
+          errc::challenge_setup_failed,
+          fmt::format("{}: {}", a.id.value, r.detail.empty() ? r.ec.message() : r.detail),
+          {}};
     }
     presented.push_back(std::move(p));
     if (ch->status == challenge_status::pending) to_trigger.emplace_back(a.url, ch->url);
@@ -321,7 +328,8 @@ flow<result<issued_certificate>> session::issue(order_request request) {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
   std::vector<identifier> ids;
-  for (const auto& n : request.names) ids.push_back({"dns", n});
+  for (const auto& n : request.names)
+    ids.push_back({"dns", n});
   auto created = co_await post(d->new_order, new_order_payload(ids, request.profile));
   if (!created) co_return created.error();
   auto o = parse_order(created->body);
@@ -370,8 +378,8 @@ flow<result<issued_certificate>> session::issue(order_request request) {
 flow<result<bool>> session::revoke(std::string certificate_der, std::optional<int> reason) {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
-  auto payload = json_object({{"certificate", pki::base64url_encode(certificate_der)}}, reason,
-                             "reason");
+  auto payload =
+      json_object({{"certificate", pki::base64url_encode(certificate_der)}}, reason, "reason");
   auto r = co_await post(d->revoke_cert, std::move(payload));
   if (!r) co_return r.error();
   co_return true;

@@ -1,5 +1,6 @@
 #include "clients/http/client.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
-#include <fmt/format.h>
 
 #include <map>
 #include <variant>
@@ -41,7 +41,8 @@ struct target {
 result<target> parse_target(std::string_view url) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) {
-    return error{parsed.error(), fmt::format("invalid URL '{}': {}", url, parsed.error().message())};
+    return error{parsed.error(),
+                 fmt::format("invalid URL '{}': {}", url, parsed.error().message())};
   }
   const auto& u = *parsed;
   target t;
@@ -63,7 +64,8 @@ result<target> parse_target(std::string_view url) {
   t.port = default_port ? (t.tls ? "443" : "80") : std::string(u.port());
   t.path = u.encoded_target().empty() ? "/" : std::string(u.encoded_target());
   if (t.path.front() != '/') t.path.insert(t.path.begin(), '/');
-  std::string bracketed = u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
+  std::string bracketed =
+      u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
   t.host_header = default_port ? bracketed : bracketed + ":" + t.port;
   t.origin = fmt::format("{}://{}:{}", t.tls ? "https" : "http", bracketed, t.port);
   return t;
@@ -71,10 +73,14 @@ result<target> parse_target(std::string_view url) {
 
 bhttp::verb to_verb(method m) {
   switch (m) {
-    case method::get: return bhttp::verb::get;
-    case method::head: return bhttp::verb::head;
-    case method::post: return bhttp::verb::post;
-    case method::put: return bhttp::verb::put;
+    case method::get:
+      return bhttp::verb::get;
+    case method::head:
+      return bhttp::verb::head;
+    case method::post:
+      return bhttp::verb::post;
+    case method::put:
+      return bhttp::verb::put;
   }
   return bhttp::verb::get;
 }
@@ -126,9 +132,9 @@ struct client::impl {
 
   error fail(const error_code& ec, std::string_view step, const target& t) const {
     if (ec == beast::error::timeout) {
-      return {ec, fmt::format("{} {}: timed out (limits: {} ms a step, {} ms in all)", step,
-                              t.origin, options.step_timeout.count(),
-                              options.operation_timeout.count())};
+      return {ec,
+              fmt::format("{} {}: timed out (limits: {} ms a step, {} ms in all)", step, t.origin,
+                          options.step_timeout.count(), options.operation_timeout.count())};
     }
     if (ec == bhttp::error::body_limit) {
       return {ec, fmt::format("{} {}: response body over {} bytes", step, t.origin,
@@ -179,8 +185,9 @@ struct client::impl {
     beast::tcp_stream plain = std::move(std::get<beast::tcp_stream>(conn->stream));
     auto& s = conn->stream.emplace<connection::tls_stream>(std::move(plain), tls);
     if (!t.ip_literal && !SSL_set_tlsext_host_name(s.native_handle(), t.host.c_str())) {
-      co_return error{error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
-                      fmt::format("TLS {}: cannot set SNI", t.origin)};
+      co_return error{
+          error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()),
+          fmt::format("TLS {}: cannot set SNI", t.origin)};
     }
     if (options.verify_peer) {
       s.set_verify_mode(ssl::verify_peer);
@@ -220,7 +227,8 @@ struct client::impl {
     bhttp::request<bhttp::string_body> msg{to_verb(req.verb), t.path, 11};
     msg.set(bhttp::field::host, t.host_header);
     msg.set(bhttp::field::user_agent, options.user_agent);
-    for (const auto& h : req.headers) msg.insert(h.name, h.value);
+    for (const auto& h : req.headers)
+      msg.insert(h.name, h.value);
     if (req.verb == method::post || req.verb == method::put || !req.body.empty()) {
       msg.body() = std::move(req.body);
       msg.prepare_payload();
@@ -252,7 +260,8 @@ struct client::impl {
       auto& m = parser.get();
       response out;
       out.status = m.result_int();
-      for (const auto& f : m) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      for (const auto& f : m)
+        out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
       out.body = std::move(m.body());
       if (parser.keep_alive()) give_back(t.origin, std::move(conn));
       co_return out;
@@ -270,8 +279,12 @@ asio::awaitable<result<response>> client::async_request(
   return impl_->perform(std::move(req), deadline);
 }
 
-void client::close_idle() { impl_->idle.clear(); }
+void client::close_idle() {
+  impl_->idle.clear();
+}
 
-const client_options& client::options() const noexcept { return impl_->options; }
+const client_options& client::options() const noexcept {
+  return impl_->options;
+}
 
 }  // namespace certherd::http

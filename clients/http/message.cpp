@@ -6,10 +6,14 @@ namespace certherd::http {
 
 std::string_view to_string(method m) noexcept {
   switch (m) {
-    case method::get: return "GET";
-    case method::head: return "HEAD";
-    case method::post: return "POST";
-    case method::put: return "PUT";
+    case method::get:
+      return "GET";
+    case method::head:
+      return "HEAD";
+    case method::post:
+      return "POST";
+    case method::put:
+      return "PUT";
   }
   return "?";
 }

@@ -8,10 +8,12 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <netinet/in.h>
 #include <unistd.h>
+#include <tuple>
 
 namespace certherd::testing {
 namespace {
@@ -20,11 +22,17 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> issue_args(const std::string& directory, const temp_dir& tmp,
                                     const std::vector<std::string>& names) {
-  std::vector<std::string> args{"issue",       "--directory", directory,
-                                "--ca-bundle", harness("CERTHERD_TEST_CA_BUNDLE"),
-                                "--out",       (tmp / "out").string(),
-                                "--state-dir", (tmp / "state").string(),
-                                "--timeout",   "60"};
+  std::vector<std::string> args{"issue",
+                                "--directory",
+                                directory,
+                                "--ca-bundle",
+                                harness("CERTHERD_TEST_CA_BUNDLE"),
+                                "--out",
+                                (tmp / "out").string(),
+                                "--state-dir",
+                                (tmp / "state").string(),
+                                "--timeout",
+                                "60"};
   for (const auto& n : names) {
     args.push_back("-d");
     args.push_back(n);
@@ -43,7 +51,7 @@ void expect_issued(const temp_dir& tmp, const std::vector<std::string>& names,
   auto out = tmp / "out";
   std::string cert = slurp(out / "cert.pem"), chain = slurp(out / "chain.pem");
   EXPECT_EQ(slurp(out / "fullchain.pem"), cert + chain);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((out / "privkey.pem").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "the private key is readable by its owner only";
   auto key = pki::private_key::from_pem(slurp(out / "privkey.pem"));
@@ -52,48 +60,62 @@ void expect_issued(const temp_dir& tmp, const std::vector<std::string>& names,
   ASSERT_TRUE(leaf);
   EXPECT_TRUE(leaf->front().matches(*key));
   auto sans = leaf->front().subject_alt_names();
-  for (const auto& n : names) EXPECT_NE(std::find(sans.begin(), sans.end(), n), sans.end()) << n;
+  for (const auto& n : names)
+    EXPECT_NE(std::find(sans.begin(), sans.end(), n), sans.end()) << n;
   EXPECT_EQ(verify_against(cert, chain, root), "");
 }
 
-class IssueKeyType : public ::testing::TestWithParam<std::string> {};
+// Every key type, with one name and with two, through the webroot (nginx) and through the
+// built-in responder.
+using issue_case = std::tuple<std::string, bool, int>;  // key type, responder, name count
 
-TEST_P(IssueKeyType, ViaWebrootAndNginx) {
+class IssueMatrix : public ::testing::TestWithParam<issue_case> {};
+
+TEST_P(IssueMatrix, IssuesAndVerifies) {
+  auto [key_type, responder, count] = GetParam();
   temp_dir tmp;
-  std::vector<std::string> names{unique_name("kt-" + GetParam())};
-  auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, names),
-                             {"--webroot", harness("CERTHERD_TEST_WEBROOT"), "--key-type", GetParam()}));
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i)
+    names.push_back(unique_name(fmt::format("m-{}-{}", key_type, i)));
+  auto directory =
+      harness(responder ? "CERTHERD_TEST_RESPONDER_DIRECTORY" : "CERTHERD_TEST_DIRECTORY");
+  auto proof = responder ? std::vector<std::string>{"--challenge-listen",
+                                                    harness("CERTHERD_TEST_RESPONDER_LISTEN")}
+                         : std::vector<std::string>{"--webroot", harness("CERTHERD_TEST_WEBROOT")};
+  auto args = with(issue_args(directory, tmp, names), proof);
+  auto r = run_certherd(with(args, {"--key-type", key_type}));
   ASSERT_EQ(r.code, 0) << r.output;
-  expect_issued(tmp, names, harness("CERTHERD_TEST_ROOT"));
+  expect_issued(tmp, names,
+                harness(responder ? "CERTHERD_TEST_RESPONDER_ROOT" : "CERTHERD_TEST_ROOT"));
   auto key = pki::private_key::from_pem(slurp(tmp / "out" / "privkey.pem"));
-  EXPECT_EQ(pki::to_string(key->type()), GetParam());
+  ASSERT_TRUE(key);
+  EXPECT_EQ(pki::to_string(key->type()), key_type);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, IssueKeyType,
-                         ::testing::Values("ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"));
+INSTANTIATE_TEST_SUITE_P(All, IssueMatrix,
+                         ::testing::Combine(::testing::Values("ec256", "ec384", "rsa2048",
+                                                              "rsa3072", "rsa4096"),
+                                            ::testing::Bool(), ::testing::Values(1, 2)),
+                         [](const ::testing::TestParamInfo<issue_case>& info) {
+                           return fmt::format("{}_{}_{}names", std::get<0>(info.param),
+                                              std::get<1>(info.param) ? "responder" : "webroot",
+                                              std::get<2>(info.param));
+                         });
 
 TEST(Issue, SeveralNamesViaWebroot) {
   temp_dir tmp;
-  std::vector<std::string> names{unique_name("multi-a"), unique_name("multi-b"), unique_name("multi-c")};
+  std::vector<std::string> names{unique_name("multi-a"), unique_name("multi-b"),
+                                 unique_name("multi-c")};
   auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, names),
                              {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
   ASSERT_EQ(r.code, 0) << r.output;
   expect_issued(tmp, names, harness("CERTHERD_TEST_ROOT"));
 }
 
-TEST(Issue, SeveralNamesViaBuiltInResponder) {
-  temp_dir tmp;
-  std::vector<std::string> names{unique_name("resp-a"), unique_name("resp-b")};
-  auto r = run_certherd(
-      with(issue_args(harness("CERTHERD_TEST_RESPONDER_DIRECTORY"), tmp, names),
-           {"--challenge-listen", harness("CERTHERD_TEST_RESPONDER_LISTEN"), "--key-type", "rsa2048"}));
-  ASSERT_EQ(r.code, 0) << r.output;
-  expect_issued(tmp, names, harness("CERTHERD_TEST_RESPONDER_ROOT"));
-}
-
 TEST(Issue, SucceedsWithHalfOfAllNoncesRejected) {
   temp_dir tmp;
-  std::vector<std::string> names{unique_name("noisy-a"), unique_name("noisy-b"), unique_name("noisy-c")};
+  std::vector<std::string> names{unique_name("noisy-a"), unique_name("noisy-b"),
+                                 unique_name("noisy-c")};
   for (int round = 0; round < 2; ++round) {
     auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_NOISY_DIRECTORY"), tmp, names),
                                {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
@@ -141,9 +163,10 @@ TEST(Issue, AccountKeyIsKeptAndReused) {
 
 TEST(IssueFails, UnreachableDirectory) {
   temp_dir tmp;
-  auto r = run_certherd(with(
-      issue_args("https://127.0.0.1:" + harness("CERTHERD_TEST_FREE_PORT") + "/dir", tmp, {"x.example.com"}),
-      {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+  auto r = run_certherd(
+      with(issue_args("https://127.0.0.1:" + harness("CERTHERD_TEST_FREE_PORT") + "/dir", tmp,
+                      {"x.example.com"}),
+           {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("Connection refused"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(tmp / "out" / "cert.pem"));
@@ -183,13 +206,15 @@ TEST(IssueFails, UntrustedTlsCertificate) {
 }
 
 TEST(IssueFails, InvalidNames) {
-  for (std::string bad : {"*.example.com", "under_score.example.com", "10.1.2.3", "nodots",
-                          "a..example.com"}) {
+  for (std::string bad :
+       {"*.example.com", "under_score.example.com", "10.1.2.3", "nodots", "a..example.com"}) {
     temp_dir tmp;
-    auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, {"ok.example.com", bad}),
-                               {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+    auto r = run_certherd(
+        with(issue_args(harness("CERTHERD_TEST_DIRECTORY"), tmp, {"ok.example.com", bad}),
+             {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
     EXPECT_EQ(r.code, 2) << bad << ": " << r.output;
-    EXPECT_NE(r.output.find(bad), std::string::npos) << "the message names the bad name: " << r.output;
+    EXPECT_NE(r.output.find(bad), std::string::npos)
+        << "the message names the bad name: " << r.output;
     EXPECT_FALSE(fs::exists(tmp / "out")) << "nothing written for bad input";
     EXPECT_FALSE(fs::exists(tmp / "state"));
   }
@@ -200,9 +225,9 @@ TEST(IssueFails, ChallengeNotServedLeavesOldFilesAlone) {
   temp_dir tmp;
   fs::create_directories(tmp / "out");
   { std::ofstream(tmp / "out" / "privkey.pem") << "previous key"; }
-  auto r = run_certherd(with(issue_args(harness("CERTHERD_TEST_RESPONDER_DIRECTORY"), tmp,
-                                        {unique_name("unserved")}),
-                             {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
+  auto r = run_certherd(
+      with(issue_args(harness("CERTHERD_TEST_RESPONDER_DIRECTORY"), tmp, {unique_name("unserved")}),
+           {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("authorization failed"), std::string::npos) << r.output;
   EXPECT_EQ(slurp(tmp / "out" / "privkey.pem"), "previous key");
@@ -216,7 +241,8 @@ TEST(Cli, WrongUsage) {
   };
   std::vector<usage_case> cases{
       {{}, "subcommand is required"},
-      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--webroot", "/tmp"}, "--out"},
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--webroot", "/tmp"},
+       "--out"},
       {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x"},
        "exactly one of --webroot"},
       {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x",
@@ -230,6 +256,9 @@ TEST(Cli, WrongUsage) {
        "--timeout"},
       {{"frobnicate"}, "frobnicate"},
       {{"--log-level", "loud", "version"}, "log level 'loud'"},
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x",
+        "--webroot", "/tmp", "--eab-kid", "k"},
+       "--eab-kid and --eab-hmac"},
   };
   for (const auto& c : cases) {
     auto r = run_certherd(c.args);

@@ -4,10 +4,10 @@
 #include "clients/http/client.hpp"
 #include "support.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <fstream>
 
@@ -51,7 +51,8 @@ TEST(HttpClient, RefusesUnknownIssuer) {
   http::client c(ioc.get_executor(), {});  // system trust store: Pebble's test CA is not in it
   auto r = fetch(ioc, c, harness("CERTHERD_TEST_DIRECTORY"));
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().detail.find("certificate verify failed"), std::string::npos) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("certificate verify failed"), std::string::npos)
+      << r.error().detail;
 }
 
 TEST(HttpClient, ChecksTheHostName) {

@@ -5,9 +5,9 @@
 #include "pki/certificate.hpp"
 #include "support.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 namespace certherd::testing {
 namespace {
@@ -52,7 +52,8 @@ class PebbleLibrary : public ::testing::Test {
 };
 
 TEST_F(PebbleLibrary, RevokeThenRevokeAgain) {
-  acme::session s(harness("CERTHERD_TEST_DIRECTORY"), *pki::private_key::generate(pki::key_type::ec256));
+  acme::session s(harness("CERTHERD_TEST_DIRECTORY"),
+                  *pki::private_key::generate(pki::key_type::ec256));
   ASSERT_TRUE(run(s.register_account({})));
   auto key = *pki::private_key::generate(pki::key_type::ec256);
   auto issued = run(s.issue(order_for(unique_name("revoke"), key)));
@@ -101,7 +102,8 @@ TEST_F(PebbleLibrary, ConcurrentOrdersShareOneClient) {
   std::vector<std::optional<acme::result<acme::issued_certificate>>> results(kOrders);
   auto account_key = *pki::private_key::generate(pki::key_type::ec256);
   for (int i = 0; i < kOrders; ++i) {
-    sessions.push_back(std::make_unique<acme::session>(harness("CERTHERD_TEST_DIRECTORY"), account_key));
+    sessions.push_back(
+        std::make_unique<acme::session>(harness("CERTHERD_TEST_DIRECTORY"), account_key));
     keys.push_back(*pki::private_key::generate(pki::key_type::ec256));
   }
   for (int i = 0; i < kOrders; ++i) {

@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,7 +10,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,7 +52,8 @@ command_result run_certherd(const std::vector<std::string>& args) {
     std::string bin = CERTHERD_BINARY;
     argv.push_back(bin.data());
     std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
+    for (auto& a : copy)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(bin.c_str(), argv.data());
     ::_exit(127);
@@ -61,7 +62,8 @@ command_result run_certherd(const std::vector<std::string>& args) {
   command_result r;
   char buf[4096];
   ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<std::size_t>(n));
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0)
+    r.output.append(buf, static_cast<std::size_t>(n));
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -155,8 +157,12 @@ test_http_server::test_http_server(asio::io_context& ioc, std::string body, bool
       asio::detached);
 }
 
-unsigned short test_http_server::port() const { return acceptor_.local_endpoint().port(); }
-void test_http_server::stop() { acceptor_.close(); }
+unsigned short test_http_server::port() const {
+  return acceptor_.local_endpoint().port();
+}
+void test_http_server::stop() {
+  acceptor_.close();
+}
 
 test_tls_server::test_tls_server(asio::io_context& ioc, const pki::certificate& cert,
                                  const pki::private_key& key)
@@ -167,7 +173,8 @@ test_tls_server::test_tls_server(asio::io_context& ioc, const pki::certificate& 
   tls_->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem);
   asio::co_spawn(
       ioc,
-      [](tcp::acceptor& acceptor, std::shared_ptr<asio::ssl::context> tls) -> asio::awaitable<void> {
+      [](tcp::acceptor& acceptor,
+         std::shared_ptr<asio::ssl::context> tls) -> asio::awaitable<void> {
         for (;;) {
           auto [ec, socket] = co_await acceptor.async_accept(tuple_awaitable);
           if (ec) co_return;
@@ -194,7 +201,11 @@ test_tls_server::test_tls_server(asio::io_context& ioc, const pki::certificate& 
       asio::detached);
 }
 
-unsigned short test_tls_server::port() const { return acceptor_.local_endpoint().port(); }
-void test_tls_server::stop() { acceptor_.close(); }
+unsigned short test_tls_server::port() const {
+  return acceptor_.local_endpoint().port();
+}
+void test_tls_server::stop() {
+  acceptor_.close();
+}
 
 }  // namespace certherd::testing

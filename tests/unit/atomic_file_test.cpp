@@ -1,7 +1,7 @@
 // Atomic writes: content and modes as asked, existing keys never replaced, a failed batch
 // leaves the old files and no temporaries behind.
-#include "stores/account_keys.hpp"
 #include "stores/atomic_file.hpp"
+#include "stores/account_keys.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -32,7 +32,7 @@ TEST_F(AtomicFile, WritesWithMode) {
   std::string detail;
   ASSERT_FALSE(write_file({dir_ / "key.pem", "secret", 0600}, overwrite::allow, detail)) << detail;
   EXPECT_EQ(read(dir_ / "key.pem"), "secret");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((dir_ / "key.pem").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(entries(), 1u);
@@ -71,8 +71,9 @@ TEST_F(AtomicFile, AccountKeyIsCreatedOnceAndReused) {
   ASSERT_TRUE(other);
   EXPECT_NE(other->key.public_der(), first->key.public_der());
   ASSERT_TRUE(save_account_url(*second, "https://ca.example/dir", "https://ca.example/acct/1"));
-  EXPECT_EQ(load_or_create_account(dir_, "https://ca.example/dir", pki::key_type::ec256)->account_url,
-            "https://ca.example/acct/1");
+  EXPECT_EQ(
+      load_or_create_account(dir_, "https://ca.example/dir", pki::key_type::ec256)->account_url,
+      "https://ca.example/acct/1");
 }
 
 TEST_F(AtomicFile, CorruptAccountKeyIsReportedNotReplaced) {

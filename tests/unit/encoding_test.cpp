@@ -33,7 +33,8 @@ TEST(Encoding, Base64UrlRejectsForeignCharacters) {
 
 TEST(Encoding, RoundTripsEveryByte) {
   std::string all;
-  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (int i = 0; i < 256; ++i)
+    all += static_cast<char>(i);
   for (std::size_t n = 0; n <= all.size(); n += 37) {
     auto part = all.substr(0, n);
     EXPECT_EQ(base64url_decode(base64url_encode(part)), part) << n;

@@ -4,11 +4,11 @@
 #include "clients/acme/http01_responder.hpp"
 #include "clients/http/client.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -40,7 +40,7 @@ TEST(Http01, WebrootPublishesAndWithdraws) {
   std::stringstream content;
   content << in.rdbuf();
   EXPECT_EQ(content.str(), "tok_1.thumb");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
   p.remove({"a.example", "tok_1"});

@@ -54,9 +54,12 @@ bool verify(const pki::private_key& key, const jws_parts& p) {
 TEST(Jwk, Rfc7638ThumbprintVector) {
   pki::public_numbers n;
   n.n = *base64url_decode(
-      "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKR"
-      "XjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicA"
-      "taSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XP"
+      "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"
+      "BJECPebWKR"
+      "XjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
+      "FDW2QvzqY368QQMicA"
+      "taSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+      "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XP"
       "ksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw");
   n.e = *base64url_decode("AQAB");
   std::string jwk = jwk_json(n, pki::key_type::rsa2048);
@@ -143,8 +146,8 @@ TEST(Jws, KeyChangeInnerHasNoNonce) {
 TEST(Jws, ExternalAccountBinding) {
   auto key = *pki::private_key::generate(pki::key_type::ec256);
   std::string mac_key = "0123456789abcdef0123456789abcdef";
-  auto eab = external_account_binding(key, "kid-1", pki::base64url_encode(mac_key),
-                                      "https://ca/new-acct");
+  auto eab =
+      external_account_binding(key, "kid-1", pki::base64url_encode(mac_key), "https://ca/new-acct");
   ASSERT_TRUE(eab);
   auto p = split(*eab);
   EXPECT_EQ(std::string(p.header["alg"].GetString()), "HS256");

@@ -64,7 +64,8 @@ TEST(Key, ParsesTypeNames) {
 }
 
 TEST(Key, RefusesJunkAndUnsupportedKeys) {
-  auto junk = private_key::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  auto junk =
+      private_key::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
   ASSERT_FALSE(junk);
   EXPECT_EQ(junk.error().code, errc::invalid_pem);
   ossl::evp_pkey_ptr small(EVP_RSA_gen(1024));
@@ -79,7 +80,8 @@ TEST(Certificate, SelfSignedFacts) {
   auto key = *private_key::generate(key_type::ec256);
   auto cert = make_self_signed(key, {"a.example.com", "b.example.com"}, kNow, 24h);
   ASSERT_TRUE(cert) << cert.error().message();
-  EXPECT_EQ(cert->subject_alt_names(), (std::vector<std::string>{"a.example.com", "b.example.com"}));
+  EXPECT_EQ(cert->subject_alt_names(),
+            (std::vector<std::string>{"a.example.com", "b.example.com"}));
   EXPECT_EQ(cert->not_after(), kNow + 24h);
   EXPECT_EQ(cert->not_before(), kNow - 1h);
   EXPECT_TRUE(cert->is_self_issued());

@@ -32,7 +32,8 @@ TEST(RetryAfter, Garbage) {
 TEST(PollSchedule, StartsFastAndGrowsToCap) {
   poll_schedule s({100ms, 1s, 2.0, 60s, 1h});
   std::vector<std::chrono::milliseconds> got;
-  for (int i = 0; i < 6; ++i) got.push_back(*s.next(std::nullopt));
+  for (int i = 0; i < 6; ++i)
+    got.push_back(*s.next(std::nullopt));
   EXPECT_EQ(got, (std::vector<std::chrono::milliseconds>{100ms, 200ms, 400ms, 800ms, 1s, 1s}));
 }
 

@@ -49,7 +49,8 @@ TEST(Resources, InvalidOrderCarriesItsProblem) {
 }
 
 TEST(Resources, AuthorizationWithChallenges) {
-  auto a = parse_authorization(R"({"status":"pending","identifier":{"type":"dns","value":"a.example"},
+  auto a =
+      parse_authorization(R"({"status":"pending","identifier":{"type":"dns","value":"a.example"},
     "challenges":[{"type":"dns-01","url":"https://ca/c/1","token":"t1","status":"pending"},
                   {"type":"http-01","url":"https://ca/c/2","token":"t2","status":"pending"}]})");
   ASSERT_TRUE(a);
@@ -82,22 +83,24 @@ TEST(Resources, LinkTargets) {
       R"(<https://ca/dir>;rel="index")",
       R"(<https://ca/cert/1/1>;rel="alternate", <https://ca/cert/1/2>; rel=alternate)",
       R"(<https://ca/x,y>;rel="up alternate")"};
-  EXPECT_EQ(link_targets(headers, "alternate"),
-            (std::vector<std::string>{"https://ca/cert/1/1", "https://ca/cert/1/2",
-                                      "https://ca/x,y"}));
+  EXPECT_EQ(
+      link_targets(headers, "alternate"),
+      (std::vector<std::string>{"https://ca/cert/1/1", "https://ca/cert/1/2", "https://ca/x,y"}));
   EXPECT_EQ(link_targets(headers, "index"), (std::vector<std::string>{"https://ca/dir"}));
   EXPECT_TRUE(link_targets({"garbage", "<unterminated"}, "alternate").empty());
 }
 
 TEST(Resources, Payloads) {
-  EXPECT_EQ(new_order_payload({{"dns", "a.example"}, {"dns", "b.example"}}, ""),
-            R"({"identifiers":[{"type":"dns","value":"a.example"},{"type":"dns","value":"b.example"}]})");
+  EXPECT_EQ(
+      new_order_payload({{"dns", "a.example"}, {"dns", "b.example"}}, ""),
+      R"({"identifiers":[{"type":"dns","value":"a.example"},{"type":"dns","value":"b.example"}]})");
   EXPECT_EQ(new_order_payload({{"dns", "a.example"}}, "shortlived"),
             R"({"identifiers":[{"type":"dns","value":"a.example"}],"profile":"shortlived"})");
   EXPECT_EQ(new_account_payload({"mailto:a@b.example"}, false, ""),
             R"({"termsOfServiceAgreed":true,"contact":["mailto:a@b.example"]})");
-  EXPECT_EQ(new_account_payload({}, true, R"({"x":1})"),
-            R"({"termsOfServiceAgreed":true,"onlyReturnExisting":true,"externalAccountBinding":{"x":1}})");
+  EXPECT_EQ(
+      new_account_payload({}, true, R"({"x":1})"),
+      R"({"termsOfServiceAgreed":true,"onlyReturnExisting":true,"externalAccountBinding":{"x":1}})");
 }
 
 }  // namespace

@@ -42,7 +42,9 @@ action_result reply(unsigned status, std::string body, std::vector<http::header>
   return r;
 }
 
-action_result ok() { return action_result{}; }
+action_result ok() {
+  return action_result{};
+}
 
 action_result refused() {
   action_result r;
@@ -117,14 +119,12 @@ class Session : public ::testing::Test {
   }
 
   std::string chain(std::string_view issuer_cn) {
-    auto leaf = *pki::make_self_signed(cert_key_, {"a.example", "b.example"},
-                                       std::chrono::time_point_cast<std::chrono::seconds>(
-                                           std::chrono::system_clock::now()),
-                                       24h);
-    auto top = *pki::make_self_signed(cert_key_, {std::string(issuer_cn)},
-                                      std::chrono::time_point_cast<std::chrono::seconds>(
-                                          std::chrono::system_clock::now()),
-                                      24h);
+    auto leaf = *pki::make_self_signed(
+        cert_key_, {"a.example", "b.example"},
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()), 24h);
+    auto top = *pki::make_self_signed(
+        cert_key_, {std::string(issuer_cn)},
+        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()), 24h);
     return leaf.pem() + top.pem();
   }
 
@@ -149,7 +149,9 @@ class Session : public ::testing::Test {
 
   order_request request(std::string preferred = "") {
     return {{"a.example", "b.example"},
-            *pki::make_csr_der(cert_key_, {"a.example", "b.example"}), "", preferred};
+            *pki::make_csr_der(cert_key_, {"a.example", "b.example"}),
+            "",
+            preferred};
   }
 
   // The whole issuance: a.example's authorization is reused (already valid), b.example is proved.
@@ -264,7 +266,7 @@ TEST_F(Session, FailingAnyStepEndsWithAnErrorAndWithdrawsChallenges) {
     auto r = runner.get();
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, script[k].expect.starts_with("present") ? errc::challenge_setup_failed
-                                                                        : errc::transport);
+                                                                      : errc::transport);
     EXPECT_NE(r.error().message().find("Connection refused"), std::string::npos) << r.error();
     if (presented) {
       EXPECT_TRUE(removed) << "a published challenge is always withdrawn";
@@ -276,7 +278,8 @@ TEST_F(Session, BadNonceIsReSignedWithTheFreshNonce) {
   auto s = make();
   s.set_account_url("https://ca/acct/1");
   std::vector<action> seen;
-  auto bad = reply(400, problem_body("badNonce", "stale"), {{"Content-Type", "application/problem+json"}});
+  auto bad =
+      reply(400, problem_body("badNonce", "stale"), {{"Content-Type", "application/problem+json"}});
   std::string fresh = bad.response.headers.back().value;
   auto r = run(s.post("https://ca/x", std::string("{}")),
                {{"GET https://ca/dir", reply(200, kDirectory)},
@@ -307,12 +310,12 @@ TEST_F(Session, BadNonceRetriesAreCapped) {
 TEST_F(Session, RateLimitCarriesRetryAfter) {
   auto s = make();
   s.set_account_url("https://ca/acct/1");
-  auto r = run(s.issue(request()),
-               {{"GET https://ca/dir", reply(200, kDirectory)},
-                {"HEAD https://ca/nonce", reply(200, "")},
-                {"POST https://ca/new-order",
-                 reply(429, problem_body("rateLimited", "too many certificates"),
-                       {{"Retry-After", "3600"}})}});
+  auto r =
+      run(s.issue(request()), {{"GET https://ca/dir", reply(200, kDirectory)},
+                               {"HEAD https://ca/nonce", reply(200, "")},
+                               {"POST https://ca/new-order",
+                                reply(429, problem_body("rateLimited", "too many certificates"),
+                                      {{"Retry-After", "3600"}})}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::server_problem);
   ASSERT_TRUE(r.error().server);
@@ -340,8 +343,9 @@ TEST_F(Session, DirectoryFailures) {
     s.set_account_url("https://ca/acct/1");
     action_result no_nonce;
     no_nonce.response.status = 200;
-    auto r = run(s.post("https://ca/x", std::nullopt),
-                 {{"GET https://ca/dir", reply(200, kDirectory)}, {"HEAD https://ca/nonce", no_nonce}});
+    auto r =
+        run(s.post("https://ca/x", std::nullopt),
+            {{"GET https://ca/dir", reply(200, kDirectory)}, {"HEAD https://ca/nonce", no_nonce}});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::bad_response);
   }
@@ -353,8 +357,8 @@ TEST_F(Session, AccountFailures) {
     auto r = run(s.register_account({}),
                  {{"GET https://ca/dir", reply(200, kDirectory)},
                   {"HEAD https://ca/nonce", reply(200, "")},
-                  {"POST https://ca/new-acct",
-                   reply(200, R"({"status":"deactivated"})", {{"Location", "https://ca/acct/1"}})}});
+                  {"POST https://ca/new-acct", reply(200, R"({"status":"deactivated"})",
+                                                     {{"Location", "https://ca/acct/1"}})}});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::account_not_valid);
     EXPECT_TRUE(s.account_url().empty());
@@ -370,7 +374,8 @@ TEST_F(Session, AccountFailures) {
   }
   {
     std::string eab_dir = kDirectory;
-    eab_dir.insert(eab_dir.rfind('}', eab_dir.rfind('}') - 1), R"(,"externalAccountRequired":true)");
+    eab_dir.insert(eab_dir.rfind('}', eab_dir.rfind('}') - 1),
+                   R"(,"externalAccountRequired":true)");
     auto s = make();
     auto r = run(s.register_account({}), {{"GET https://ca/dir", reply(200, eab_dir)}});
     ASSERT_FALSE(r);
@@ -401,26 +406,26 @@ class IssueFailure : public Session {
   result<issued_certificate> issue_with(std::vector<step> tail) {
     auto s = make();
     s.set_account_url("https://ca/acct/1");
-    std::vector<step> script{{"GET https://ca/dir", reply(200, kDirectory)},
-                             {"HEAD https://ca/nonce", reply(200, "")},
-                             {"POST https://ca/new-order",
-                              reply(201, order("pending"), {{"Location", "https://ca/order/1"}})},
-                             {"POST https://ca/authz/a.example",
-                              reply(200, authz("a.example", "valid", "valid"))}};
+    std::vector<step> script{
+        {"GET https://ca/dir", reply(200, kDirectory)},
+        {"HEAD https://ca/nonce", reply(200, "")},
+        {"POST https://ca/new-order",
+         reply(201, order("pending"), {{"Location", "https://ca/order/1"}})},
+        {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))}};
     script.insert(script.end(), tail.begin(), tail.end());
     return run(s.issue(request()), script);
   }
 };
 
 TEST_F(IssueFailure, ValidationFails) {
-  auto r = issue_with(
-      {{"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
-       {"present b.example", ok()},
-       {"POST https://ca/chall/b.example", reply(200, "{}")},
-       {"POST https://ca/authz/b.example",
-        reply(200, authz("b.example", "invalid", "invalid",
-                         "http-01", problem_body("connection", "Connection refused")))},
-       {"remove b.example", ok()}});
+  auto r =
+      issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
+                  {"present b.example", ok()},
+                  {"POST https://ca/chall/b.example", reply(200, "{}")},
+                  {"POST https://ca/authz/b.example",
+                   reply(200, authz("b.example", "invalid", "invalid", "http-01",
+                                    problem_body("connection", "Connection refused")))},
+                  {"remove b.example", ok()}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::authorization_failed);
   ASSERT_TRUE(r.error().server);
@@ -429,7 +434,8 @@ TEST_F(IssueFailure, ValidationFails) {
 }
 
 TEST_F(IssueFailure, AuthorizationAlreadyDead) {
-  auto r = issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "deactivated"))}});
+  auto r = issue_with(
+      {{"POST https://ca/authz/b.example", reply(200, authz("b.example", "deactivated"))}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::authorization_failed);
 }
@@ -445,8 +451,9 @@ TEST_F(IssueFailure, PresenterFails) {
   action_result failed;
   failed.ec = std::make_error_code(std::errc::permission_denied);
   failed.detail = "cannot write /srv/webroot/.well-known/acme-challenge/tok: Permission denied";
-  auto r = issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
-                       {"present b.example", failed}});
+  auto r =
+      issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
+                  {"present b.example", failed}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::challenge_setup_failed);
   EXPECT_NE(r.error().detail.find("Permission denied"), std::string::npos);
@@ -454,10 +461,12 @@ TEST_F(IssueFailure, PresenterFails) {
 
 TEST_F(IssueFailure, OrderTurnsInvalidAtFinalize) {
   std::string invalid = order("invalid");
-  invalid.insert(invalid.rfind('}'), R"(,"error":{"type":"urn:ietf:params:acme:error:badCSR","detail":"bad"})");
-  auto r = issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
-                       {"POST https://ca/order/1", reply(200, order("ready"))},
-                       {"POST https://ca/fin/1", reply(200, invalid)}});
+  invalid.insert(invalid.rfind('}'),
+                 R"(,"error":{"type":"urn:ietf:params:acme:error:badCSR","detail":"bad"})");
+  auto r = issue_with(
+      {{"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
+       {"POST https://ca/order/1", reply(200, order("ready"))},
+       {"POST https://ca/fin/1", reply(200, invalid)}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::order_invalid);
   ASSERT_TRUE(r.error().server);
@@ -465,9 +474,10 @@ TEST_F(IssueFailure, OrderTurnsInvalidAtFinalize) {
 }
 
 TEST_F(IssueFailure, NotAPemChain) {
-  auto r = issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
-                       {"POST https://ca/order/1", reply(200, order("valid", "https://ca/cert/1"))},
-                       {"POST https://ca/cert/1", reply(200, "<html>")}});
+  auto r = issue_with(
+      {{"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
+       {"POST https://ca/order/1", reply(200, order("valid", "https://ca/cert/1"))},
+       {"POST https://ca/cert/1", reply(200, "<html>")}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::invalid_certificate);
 }
@@ -478,12 +488,13 @@ TEST_F(Session, PollingGivesUpAtItsBound) {
   // The order stays pending: a first look, three more in the 300 ms bound, then it gives up.
   auto s2 = make(o);
   s2.set_account_url("https://ca/acct/1");
-  std::vector<step> order_script{{"GET https://ca/dir", reply(200, kDirectory)},
-                                 {"HEAD https://ca/nonce", reply(200, "")},
-                                 {"POST https://ca/new-order",
-                                  reply(201, order("pending"), {{"Location", "https://ca/order/1"}})},
-                                 {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))},
-                                 {"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))}};
+  std::vector<step> order_script{
+      {"GET https://ca/dir", reply(200, kDirectory)},
+      {"HEAD https://ca/nonce", reply(200, "")},
+      {"POST https://ca/new-order",
+       reply(201, order("pending"), {{"Location", "https://ca/order/1"}})},
+      {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))},
+      {"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))}};
   order_script.push_back({"POST https://ca/order/1", reply(200, order("pending"))});
   for (int i = 0; i < 3; ++i) {
     order_script.push_back({"sleep", ok()});
@@ -500,15 +511,17 @@ TEST_F(Session, PreferredChainFromAlternates) {
   for (auto [preferred, expected] : {std::pair{"Root B", b}, std::pair{"Root C", a}}) {
     auto s = make();
     s.set_account_url("https://ca/acct/1");
-    auto r = run(s.issue(request(preferred)),
-                 {{"GET https://ca/dir", reply(200, kDirectory)},
-                  {"HEAD https://ca/nonce", reply(200, "")},
-                  {"POST https://ca/new-order",
-                   reply(201, order("valid", "https://ca/cert/1"), {{"Location", "https://ca/order/1"}})},
-                  {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))},
-                  {"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
-                  {"POST https://ca/cert/1", reply(200, a, {{"Link", R"(<https://ca/cert/1/1>;rel="alternate")"}})},
-                  {"POST https://ca/cert/1/1", reply(200, b)}});
+    auto r = run(
+        s.issue(request(preferred)),
+        {{"GET https://ca/dir", reply(200, kDirectory)},
+         {"HEAD https://ca/nonce", reply(200, "")},
+         {"POST https://ca/new-order",
+          reply(201, order("valid", "https://ca/cert/1"), {{"Location", "https://ca/order/1"}})},
+         {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))},
+         {"POST https://ca/authz/b.example", reply(200, authz("b.example", "valid", "valid"))},
+         {"POST https://ca/cert/1",
+          reply(200, a, {{"Link", R"(<https://ca/cert/1/1>;rel="alternate")"}})},
+         {"POST https://ca/cert/1/1", reply(200, b)}});
     ASSERT_TRUE(r) << r.error();
     EXPECT_EQ(r->chain_pem, expected) << preferred;
   }
@@ -518,9 +531,10 @@ TEST_F(Session, RevokeSendsCertificateAndReason) {
   auto s = make();
   s.set_account_url("https://ca/acct/1");
   std::vector<action> seen;
-  auto r = run(s.revoke("DER", 4), {{"GET https://ca/dir", reply(200, kDirectory)},
-                                    {"HEAD https://ca/nonce", reply(200, "")},
-                                    {"POST https://ca/revoke", reply(200, "")}},
+  auto r = run(s.revoke("DER", 4),
+               {{"GET https://ca/dir", reply(200, kDirectory)},
+                {"HEAD https://ca/nonce", reply(200, "")},
+                {"POST https://ca/revoke", reply(200, "")}},
                &seen);
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(decode(seen[2]).payload, R"({"certificate":"REVS","reason":4})");
@@ -531,9 +545,10 @@ TEST_F(Session, KeyChangeNestsAnInnerJwsByTheNewKey) {
   s.set_account_url("https://ca/acct/1");
   auto new_key = *pki::private_key::generate(pki::key_type::ec384);
   std::vector<action> seen;
-  auto r = run(s.change_key(new_key), {{"GET https://ca/dir", reply(200, kDirectory)},
-                                       {"HEAD https://ca/nonce", reply(200, "")},
-                                       {"POST https://ca/key-change", reply(200, "{}")}},
+  auto r = run(s.change_key(new_key),
+               {{"GET https://ca/dir", reply(200, kDirectory)},
+                {"HEAD https://ca/nonce", reply(200, "")},
+                {"POST https://ca/key-change", reply(200, "{}")}},
                &seen);
   ASSERT_TRUE(r) << r.error();
   auto outer = decode(seen[2]);

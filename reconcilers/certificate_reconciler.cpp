@@ -1,0 +1,125 @@
+#include "reconcilers/certificate_reconciler.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ostream>
+
+namespace certherd::reconcilers {
+namespace {
+
+std::string when(sys_seconds t) { return fmt::format("{:%FT%TZ}", t); }
+
+std::string short_fp(const std::string& fp) { return fp.substr(0, 12); }
+
+void earliest(std::optional<sys_seconds>& slot, sys_seconds t) {
+  if (!slot || t < *slot) slot = t;
+}
+
+}  // namespace
+
+std::string_view to_string(action_kind k) noexcept {
+  switch (k) {
+    case action_kind::issue: return "issue";
+    case action_kind::push: return "push";
+    case action_kind::bootstrap: return "bootstrap";
+    case action_kind::conflict: return "conflict";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, const planned_action& a) {
+  os << to_string(a.kind);
+  if (!a.target.empty()) os << ' ' << a.target;
+  return os << " (" << a.reason << ')';
+}
+
+std::string mismatch(const cert_spec& spec, const local_copy& local) {
+  if (!local.present) return "no certificate held";
+  if (local.hosts != spec.hosts) {
+    return fmt::format("hosts changed: held [{}], wanted [{}]", fmt::join(local.hosts, ","),
+                       fmt::join(spec.hosts, ","));
+  }
+  if (local.directory != spec.directory) {
+    return fmt::format("held certificate comes from {}, wanted {}", local.directory,
+                       spec.directory);
+  }
+  if (spec.expected_class && local.issuer != *spec.expected_class) {
+    return fmt::format("held certificate is {}, wanted {}", pki::to_string(local.issuer),
+                       pki::to_string(*spec.expected_class));
+  }
+  if (local.key_type != spec.key_type) {
+    return fmt::format("key type changed: held {}, wanted {}", pki::to_string(local.key_type),
+                       pki::to_string(spec.key_type));
+  }
+  return {};
+}
+
+plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
+                 const std::vector<target_copy>& targets, sys_seconds now,
+                 const reconcile_policy& policy) {
+  plan_result out;
+  std::vector<std::string> notes;
+  const bool held = local && local->present;
+  const bool servable = held && now < local->not_after;
+
+  // 1. Is the local copy good?
+  std::string why = local ? mismatch(spec, *local) : "no certificate held";
+  std::optional<sys_seconds> renew_at;
+  if (why.empty()) {
+    renew_at = renewal_time(local->not_before, local->not_after, policy.renewal,
+                            local->fingerprint);
+    if (now >= local->not_after) {
+      why = fmt::format("expired at {}", when(local->not_after));
+    } else if (now >= *renew_at) {
+      why = fmt::format("renewal due since {}", when(*renew_at));
+    }
+  }
+  if (why.empty()) {
+    earliest(out.requeue_at, *renew_at);
+    notes.push_back(fmt::format("valid until {}, renewal at {}", when(local->not_after),
+                                when(*renew_at)));
+  } else if (local && local->failures > 0 && now < local->next_retry) {
+    earliest(out.requeue_at, local->next_retry);
+    notes.push_back(fmt::format("{}; waiting until {} after {} failure{} (last: {})", why,
+                                when(local->next_retry), local->failures,
+                                local->failures == 1 ? "" : "s", local->last_error));
+  } else {
+    out.actions.push_back({action_kind::issue, {}, why});
+    notes.push_back("issue: " + why);
+  }
+
+  // 2. Does every target serve the local copy?
+  for (const auto& name : spec.targets) {
+    auto it = std::find_if(targets.begin(), targets.end(),
+                           [&](const target_copy& t) { return t.target == name; });
+    const target_copy* t = it == targets.end() ? nullptr : &*it;
+    const bool has = t && t->present;
+    if (has && held && t->fingerprint == local->fingerprint) continue;  // in sync
+    if (has && t->issuer == pki::issuer_class::foreign && now < t->not_after &&
+        !policy.adopt_foreign) {
+      std::string r = fmt::format("{} holds a valid certificate of another CA ({}), left alone",
+                                  name, short_fp(t->fingerprint));
+      out.actions.push_back({action_kind::conflict, name, r});
+      notes.push_back(r);
+      continue;
+    }
+    if (servable) {
+      std::string r = has ? fmt::format("{} serves {} ({}), local is {}", name,
+                                        short_fp(t->fingerprint), pki::to_string(t->issuer),
+                                        short_fp(local->fingerprint))
+                          : fmt::format("{} has no certificate", name);
+      out.actions.push_back({action_kind::push, name, r});
+      notes.push_back("push: " + r);
+    } else if (!has && policy.bootstrap_placeholders) {
+      std::string r = fmt::format("{} has nothing to serve until a certificate is issued", name);
+      out.actions.push_back({action_kind::bootstrap, name, r});
+      notes.push_back("bootstrap: " + r);
+    }
+  }
+  out.reason = notes.empty() ? "nothing to do" : fmt::format("{}", fmt::join(notes, "; "));
+  return out;
+}
+
+}  // namespace certherd::reconcilers

@@ -1,0 +1,55 @@
+// plan(): the declarative heart of certherd. Given the desired certificate, the store's copy, what
+// each target serves, the time and the policy, it returns what to do, when to look again and why,
+// in words a person can read. It does no I/O: every branch of the original project's
+// cert_manager() flowchart (ARCHITECTURE.md) is a row of tests/unit/certificate_reconciler_test.cpp.
+#pragma once
+
+#include "reconcilers/certificate_state.hpp"
+#include "reconcilers/renewal_policy.hpp"
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certherd::reconcilers {
+
+enum class action_kind {
+  issue,      ///< obtain a new certificate for the spec from its directory
+  push,       ///< put the local copy on `target` (update in place or create)
+  bootstrap,  ///< put a self-signed placeholder on `target`, which has nothing to serve
+  conflict,   ///< `target` holds a valid certificate of another CA: leave it, report it
+};
+
+std::string_view to_string(action_kind k) noexcept;
+
+struct planned_action {
+  action_kind kind;
+  std::string target;  ///< empty for issue
+  std::string reason;
+  friend bool operator==(const planned_action&, const planned_action&) = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const planned_action& a);
+
+struct reconcile_policy {
+  renewal_policy renewal;
+  bool adopt_foreign = false;          ///< overwrite valid certificates of other CAs
+  bool bootstrap_placeholders = false; ///< serve a self-signed certificate until one is issued
+};
+
+struct plan_result {
+  std::vector<planned_action> actions;
+  std::optional<sys_seconds> requeue_at;  ///< when to reconcile again (none: on events only)
+  std::string reason;                     ///< one line: the state and what is done about it
+};
+
+/// \brief Decides what to do for one certificate. Pure: same inputs, same plan.
+plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
+                 const std::vector<target_copy>& targets, sys_seconds now,
+                 const reconcile_policy& policy);
+
+/// \brief Why the local copy does not serve the spec, or empty when it does (renewal aside).
+std::string mismatch(const cert_spec& spec, const local_copy& local);
+
+}  // namespace certherd::reconcilers

@@ -1,0 +1,56 @@
+// The reconcile model's data: what is wanted for one certificate (cert_spec) and what is observed
+// (local_copy in the store, target_copy per place that serves it). Plain values, no I/O: sources
+// fill cert_spec, the store and the targets fill the observations, plan() compares them.
+#pragma once
+
+#include "pki/classification.hpp"
+#include "pki/key.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certherd::reconcilers {
+
+using sys_seconds = std::chrono::sys_seconds;
+
+/// \brief The desired certificate.
+struct cert_spec {
+  std::string name;                ///< the certificate's name: the host, with one per host
+  std::vector<std::string> hosts;  ///< sorted, unique
+  std::string directory;           ///< ACME directory URL
+  /// How certificates of `directory` classify (production, staging, custom); nullopt when it
+  /// cannot be known (a custom CA whose roots were not configured): then the recorded
+  /// directory alone decides.
+  std::optional<pki::issuer_class> expected_class;
+  pki::key_type key_type = pki::key_type::ec256;
+  std::vector<std::string> targets;  ///< names of the targets that must serve it
+};
+
+/// \brief The store's record for a certificate name: the certificate (when one is held) and the
+/// failure state, which outlives failed attempts and restarts.
+struct local_copy {
+  bool present = false;
+  std::vector<std::string> hosts;  ///< SANs of the held certificate, sorted
+  std::string directory;           ///< the directory that issued it
+  pki::issuer_class issuer = pki::issuer_class::foreign;
+  pki::key_type key_type = pki::key_type::ec256;
+  sys_seconds not_before{};
+  sys_seconds not_after{};
+  std::string fingerprint;
+  int failures = 0;  ///< consecutive failed issuances
+  sys_seconds next_retry{};
+  std::string last_error;
+};
+
+/// \brief What one target serves under the certificate's name.
+struct target_copy {
+  std::string target;
+  bool present = false;
+  std::string fingerprint;
+  sys_seconds not_after{};
+  pki::issuer_class issuer = pki::issuer_class::foreign;
+};
+
+}  // namespace certherd::reconcilers
