@@ -24,6 +24,16 @@ struct account_record {
 template <class T>
 using text_result = boost::system::result<T, std::string>;
 
+/// \brief `return failed{reason};` from a function returning any text_result (a bare string is
+/// ambiguous there when T is an aggregate whose first member is a string).
+struct failed {
+  std::string why;
+  template <class T>
+  operator text_result<T>() const {
+    return text_result<T>(boost::system::in_place_error, why);
+  }
+};
+
 /// \brief The folder for a CA directory URL: "<host>-<first 12 hex of SHA-256(url)>".
 std::filesystem::path account_folder(const std::filesystem::path& state_dir,
                                      const std::string& directory_url);

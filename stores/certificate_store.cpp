@@ -1,0 +1,162 @@
+#include "stores/certificate_store.hpp"
+
+#include "stores/atomic_file.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <algorithm>
+
+namespace certherd::stores {
+namespace {
+
+constexpr int kFormat = 1;
+constexpr std::string_view kSuffix = ".json";
+
+bool safe_name(const std::string& name) {
+  return !name.empty() && name.size() <= 255 && name.front() != '.' &&
+         name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+std::string member_string(const rapidjson::Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
+}
+
+}  // namespace
+
+std::string to_json(const stored_certificate& r) {
+  rapidjson::StringBuffer buf;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+  auto str = [&](const char* k, const std::string& v) {
+    w.Key(k);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.StartObject();
+  w.Key("format");
+  w.Int(kFormat);
+  str("name", r.name);
+  w.Key("hosts");
+  w.StartArray();
+  for (const auto& h : r.hosts) w.String(h.c_str());
+  w.EndArray();
+  str("directory", r.directory);
+  str("key_type", std::string(pki::to_string(r.key_type)));
+  w.Key("not_after");
+  w.Int64(r.not_after.time_since_epoch().count());
+  str("fingerprint_sha256", r.fingerprint);
+  w.Key("failures");
+  w.Int(r.failures);
+  w.Key("next_retry");
+  w.Int64(r.next_retry.time_since_epoch().count());
+  str("last_error", r.last_error);
+  w.Key("ari");  // reserved for RFC 9773 renewal information
+  w.StartObject();
+  w.EndObject();
+  str("chain", r.chain_pem);
+  str("key", r.key_pem);
+  w.EndObject();
+  return std::string(buf.GetString()) + "\n";
+}
+
+text_result<stored_certificate> from_json(std::string_view text) {
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  if (doc.HasParseError() || !doc.IsObject()) return failed{"not a JSON object"};
+  if (!doc.HasMember("format") || !doc["format"].IsInt() || doc["format"].GetInt() != kFormat) {
+    return failed{fmt::format("unknown record format (this certherd reads format {})", kFormat)};
+  }
+  stored_certificate r;
+  r.name = member_string(doc, "name");
+  if (r.name.empty()) return failed{"no name"};
+  if (auto h = doc.FindMember("hosts"); h != doc.MemberEnd() && h->value.IsArray()) {
+    for (const auto& v : h->value.GetArray()) {
+      if (!v.IsString()) return failed{"hosts must be strings"};
+      r.hosts.emplace_back(v.GetString());
+    }
+  } else {
+    return failed{"no hosts"};
+  }
+  r.directory = member_string(doc, "directory");
+  auto kt = pki::parse_key_type(member_string(doc, "key_type"));
+  if (!kt) return failed{"unknown key_type"};
+  r.key_type = *kt;
+  auto int64 = [&](const char* k) -> long long {
+    auto it = doc.FindMember(k);
+    return it != doc.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+  };
+  r.not_after = sys_seconds{std::chrono::seconds(int64("not_after"))};
+  r.next_retry = sys_seconds{std::chrono::seconds(int64("next_retry"))};
+  r.failures = static_cast<int>(int64("failures"));
+  r.fingerprint = member_string(doc, "fingerprint_sha256");
+  r.last_error = member_string(doc, "last_error");
+  r.chain_pem = member_string(doc, "chain");
+  r.key_pem = member_string(doc, "key");
+  if (r.chain_pem.empty() != r.key_pem.empty()) return failed{"chain and key must come together"};
+  return r;
+}
+
+fs_store::fs_store(std::filesystem::path state_dir) : dir_(std::move(state_dir) / "certificates") {}
+
+text_result<bool> fs_store::open() {
+  std::string detail;
+  if (make_directories(dir_, 0700, detail)) return detail;
+  // Prove now that records can be written, rather than at the first issuance.
+  auto probe = dir_ / ".write-test";
+  if (write_file({probe, "", 0600}, overwrite::allow, detail)) {
+    return fmt::format("state directory is not writable: {}", detail);
+  }
+  std::filesystem::remove(probe);
+  return true;
+}
+
+std::filesystem::path fs_store::path_of(const std::string& name) const {
+  return dir_ / (name + std::string(kSuffix));
+}
+
+text_result<std::optional<stored_certificate>> fs_store::load(const std::string& name) {
+  if (!safe_name(name)) return failed{fmt::format("'{}' cannot name a record", name)};
+  std::error_code ec;
+  auto text = read_file(path_of(name), ec);
+  if (!text) {
+    if (ec == std::errc::no_such_file_or_directory) return std::optional<stored_certificate>();
+    return failed{fmt::format("cannot read {}: {}", path_of(name).string(), ec.message())};
+  }
+  auto r = from_json(*text);
+  if (!r) {
+    return failed{fmt::format("{} is not a certificate record ({}); it is left as it is",
+                              path_of(name).string(), r.error())};
+  }
+  if (r->name != name) {
+    return failed{fmt::format("{} holds the record of '{}'; it is left as it is",
+                              path_of(name).string(), r->name)};
+  }
+  return std::optional<stored_certificate>(std::move(*r));
+}
+
+text_result<bool> fs_store::save(const stored_certificate& record) {
+  auto existing = load(record.name);  // never replace what we cannot read
+  if (!existing) return existing.error();
+  std::string detail;
+  if (write_file({path_of(record.name), to_json(record), 0600}, overwrite::allow, detail)) {
+    return detail;
+  }
+  return true;
+}
+
+text_result<std::vector<std::string>> fs_store::names() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string file = it->path().filename().string();
+    if (file.starts_with(".") || !file.ends_with(kSuffix)) continue;
+    out.push_back(file.substr(0, file.size() - kSuffix.size()));
+  }
+  if (ec) return fmt::format("cannot list {}: {}", dir_.string(), ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace certherd::stores

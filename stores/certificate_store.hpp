@@ -1,0 +1,68 @@
+// The certificate store: per certificate name, the chain, its private key and the state the
+// reconciler keeps across restarts (failures, next retry). `fs_store` is the default: one JSON
+// record per name under <state_dir>/certificates/, 0600 because it holds the key, written
+// atomically. A record that does not parse is reported and never overwritten.
+#pragma once
+
+#include "pki/key.hpp"
+#include "stores/account_keys.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certherd::stores {
+
+using sys_seconds = std::chrono::sys_seconds;
+
+struct stored_certificate {
+  std::string name;
+  std::vector<std::string> hosts;  ///< the hosts it was ordered for, sorted
+  std::string directory;           ///< the ACME directory that issued it
+  pki::key_type key_type = pki::key_type::ec256;
+  std::string chain_pem;  ///< leaf first; empty while none was ever issued
+  std::string key_pem;    ///< secret: never logged
+  int failures = 0;
+  sys_seconds next_retry{};
+  std::string last_error;
+  // Informational copies of what the chain says, for people reading the file.
+  sys_seconds not_after{};
+  std::string fingerprint;
+};
+
+class certificate_store {
+ public:
+  virtual ~certificate_store() = default;
+  /// \brief The record of `name`; nullopt when there is none; an error when it is unreadable.
+  virtual text_result<std::optional<stored_certificate>> load(const std::string& name) = 0;
+  /// \brief Replaces the record atomically; refuses to replace a record it cannot read.
+  virtual text_result<bool> save(const stored_certificate& record) = 0;
+  /// \brief Every name with a record, sorted.
+  virtual text_result<std::vector<std::string>> names() = 0;
+};
+
+class fs_store final : public certificate_store {
+ public:
+  /// \brief A store under `state_dir`/certificates (created 0700 by `open`).
+  explicit fs_store(std::filesystem::path state_dir);
+  /// \brief Creates the folder; fails with the reason when the state directory is unusable.
+  text_result<bool> open();
+
+  text_result<std::optional<stored_certificate>> load(const std::string& name) override;
+  text_result<bool> save(const stored_certificate& record) override;
+  text_result<std::vector<std::string>> names() override;
+
+  std::filesystem::path path_of(const std::string& name) const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+/// \brief The JSON form of a record (it contains the private key).
+std::string to_json(const stored_certificate& record);
+/// \brief Parses a record; the error says what is missing or wrong.
+text_result<stored_certificate> from_json(std::string_view text);
+
+}  // namespace certherd::stores

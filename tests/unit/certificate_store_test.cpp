@@ -1,0 +1,104 @@
+// The file store: records round-trip, keys stay 0600, and a record it cannot read is reported
+// and never replaced.
+#include "stores/certificate_store.hpp"
+
+#include "stores/atomic_file.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+namespace certherd::stores {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class FsStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/certherd-store-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static stored_certificate record(const std::string& name) {
+    stored_certificate r;
+    r.name = name;
+    r.hosts = {name, "www." + name};
+    r.directory = "https://ca.example/dir";
+    r.key_type = pki::key_type::ec384;
+    r.chain_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    r.key_pem = "-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n";
+    r.failures = 2;
+    r.next_retry = sys_seconds{1'900'000'000s};
+    r.last_error = "authorization failed: \"quoted\"";
+    r.not_after = sys_seconds{1'900'100'000s};
+    r.fingerprint = "ab12";
+    return r;
+  }
+  fs::path dir_;
+};
+
+TEST_F(FsStore, RoundTripsAndKeepsTheKeyPrivate) {
+  fs_store store(dir_);
+  ASSERT_TRUE(store.open());
+  ASSERT_TRUE(store.save(record("a.example")));
+  auto back = store.load("a.example");
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(*back);
+  const auto& r = **back;
+  EXPECT_EQ(r.hosts, (std::vector<std::string>{"a.example", "www.a.example"}));
+  EXPECT_EQ(r.key_type, pki::key_type::ec384);
+  EXPECT_EQ(r.key_pem, record("a.example").key_pem);
+  EXPECT_EQ(r.failures, 2);
+  EXPECT_EQ(r.next_retry, sys_seconds{1'900'000'000s});
+  EXPECT_EQ(r.last_error, "authorization failed: \"quoted\"");
+  struct stat st{};
+  ASSERT_EQ(::stat(store.path_of("a.example").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto missing = store.load("b.example");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+  ASSERT_TRUE(store.save(record("b.example")));
+  EXPECT_EQ(*store.names(), (std::vector<std::string>{"a.example", "b.example"}));
+}
+
+TEST_F(FsStore, CorruptRecordIsReportedAndNeverOverwritten) {
+  fs_store store(dir_);
+  ASSERT_TRUE(store.open());
+  { std::ofstream(store.path_of("a.example")) << "{ half a record"; }
+  auto r = store.load("a.example");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("a.example.json"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("left as it is"), std::string::npos) << r.error();
+  EXPECT_FALSE(store.save(record("a.example")));
+  std::ifstream in(store.path_of("a.example"));
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, "{ half a record");
+}
+
+TEST_F(FsStore, RecordUnderTheWrongNameOrFormat) {
+  fs_store store(dir_);
+  ASSERT_TRUE(store.open());
+  ASSERT_TRUE(store.save(record("a.example")));
+  fs::copy_file(store.path_of("a.example"), store.path_of("c.example"));
+  auto r = store.load("c.example");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("holds the record of 'a.example'"), std::string::npos) << r.error();
+  EXPECT_FALSE(from_json(R"({"format":99,"name":"x"})"));
+  EXPECT_FALSE(from_json(R"({"format":1,"name":"x","hosts":["x"],"key_type":"ec256","chain":"c"})"))
+      << "a chain without its key is refused";
+  EXPECT_FALSE(store.load("../escape"));
+}
+
+TEST_F(FsStore, UnusableStateDirectory) {
+  fs_store store("/proc/certherd-cannot-exist");
+  auto r = store.open();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("/proc/certherd-cannot-exist"), std::string::npos) << r.error();
+}
+
+}  // namespace
+}  // namespace certherd::stores
