@@ -2,6 +2,7 @@
 // 2 wrong usage or bad input.
 #include "controller/issue_command.hpp"
 #include "controller/logging.hpp"
+#include "controller/run_command.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -56,6 +57,18 @@ int main(int argc, char** argv) {
       ->envname("STATE_DIR")
       ->capture_default_str();
 
+  std::map<std::string, std::string> run_flags, plan_flags;
+  auto* run_cmd = app.add_subcommand("run", "Keep every desired certificate valid (the main job)");
+  auto* plan_cmd = app.add_subcommand("plan", "Print what run would do for each certificate, and why");
+  for (auto* sub : {run_cmd, plan_cmd}) {
+    auto& target = sub == run_cmd ? run_flags : plan_flags;
+    for (const auto& [flag, variable] : setting_flags()) {
+      sub->add_option_function<std::string>(
+          flag, [&target, variable = variable](const std::string& v) { target[variable] = v; },
+          "same as " + variable);
+    }
+  }
+
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "certherd " << CERTHERD_VERSION << "\n";
   });
@@ -90,5 +103,7 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   if (cmd->parsed()) return run_issue(issue);
+  if (run_cmd->parsed()) return run_controller(run_flags);
+  if (plan_cmd->parsed()) return print_plan(plan_flags);
   return exit_ok;
 }

@@ -1,0 +1,119 @@
+#include "controller/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cctype>
+
+extern char** environ;
+
+namespace certherd::controller {
+namespace {
+
+std::optional<std::string> get(const std::map<std::string, std::string>& env,
+                               std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (auto it = env.find(n); it != env.end() && !it->second.empty()) return it->second;
+  }
+  return std::nullopt;
+}
+
+long long integer(const char* name, const std::string& value, long long min, long long max) {
+  long long v = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || p != value.data() + value.size() || v < min || v > max) {
+    throw config_error(fmt::format("{}='{}' is not a whole number from {} to {}", name, value, min,
+                                   max));
+  }
+  return v;
+}
+
+}  // namespace
+
+std::optional<bool> parse_bool(std::string_view text) {
+  std::string t(text);
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (t == "true" || t == "1" || t == "yes") return true;
+  if (t == "false" || t == "0" || t == "no") return false;
+  return std::nullopt;
+}
+
+std::string config::effective_directory() const {
+  if (!directory.empty()) return directory;
+  return staging ? kLetsEncryptStaging : kLetsEncryptProduction;
+}
+
+config load_config(const std::map<std::string, std::string>& env) {
+  config c;
+  if (auto v = get(env, {"DOMAINS"})) c.domains = *v;
+  if (auto v = get(env, {"STAGING"})) {
+    auto b = parse_bool(*v);
+    if (!b) throw config_error(fmt::format("STAGING='{}' is not one of true, false, 1, 0, yes, no", *v));
+    c.staging = *b;
+  }
+  if (auto v = get(env, {"ACME_DIRECTORY"})) {
+    if (!v->starts_with("https://") && !v->starts_with("http://")) {
+      throw config_error(fmt::format("ACME_DIRECTORY='{}' is not an http(s) URL", *v));
+    }
+    c.directory = *v;
+  }
+  if (auto v = get(env, {"ACME_EMAIL", "CERTBOT_EMAIL"})) {
+    if (v->find('@') == std::string::npos || v->find_first_of(" ,") != std::string::npos) {
+      throw config_error(fmt::format("ACME_EMAIL='{}' is not one e-mail address", *v));
+    }
+    c.email = *v;
+  }
+  if (auto v = get(env, {"ACME_CA_BUNDLE"})) c.ca_bundle = *v;
+  if (auto v = get(env, {"ACME_ROOTS"})) c.ca_roots = *v;
+  if (auto v = get(env, {"ACME_PROFILE"})) c.profile = *v;
+  if (auto v = get(env, {"ACME_EAB_KID"})) c.eab_kid = *v;
+  if (auto v = get(env, {"ACME_EAB_HMAC"})) c.eab_hmac = *v;
+  if (c.eab_kid.empty() != c.eab_hmac.empty()) {
+    throw config_error("ACME_EAB_KID and ACME_EAB_HMAC go together: set both or neither");
+  }
+  if (auto v = get(env, {"WEBROOT", "CERTBOT_WEBROOT"})) c.webroot = *v;
+  if (auto v = get(env, {"CHALLENGE_LISTEN"})) c.challenge_listen = *v;
+  if (!c.webroot.empty() && !c.challenge_listen.empty()) {
+    throw config_error("WEBROOT and CHALLENGE_LISTEN exclude each other: set one");
+  }
+  if (c.webroot.empty() && c.challenge_listen.empty()) {
+    throw config_error("set WEBROOT (a directory a web server serves) or CHALLENGE_LISTEN "
+                       "(host:port for the built-in responder)");
+  }
+  if (auto v = get(env, {"RENEW_BEFORE_DAYS"})) {
+    c.renew_before_days = static_cast<int>(integer("RENEW_BEFORE_DAYS", *v, 1, 365));
+  }
+  if (auto v = get(env, {"LOOP_TIME"})) {
+    c.loop_time = std::chrono::seconds(integer("LOOP_TIME", *v, 10, 7 * 86400));
+  }
+  if (auto v = get(env, {"KEY_TYPE"})) {
+    auto kt = pki::parse_key_type(*v);
+    if (!kt) {
+      throw config_error(fmt::format(
+          "KEY_TYPE='{}' is not one of ec256, ec384, rsa2048, rsa3072, rsa4096", *v));
+    }
+    c.key_type = *kt;
+  }
+  if (auto v = get(env, {"STATE_DIR"})) c.state_dir = *v;
+  if (auto v = get(env, {"OUTPUT_DIR"})) c.output_dir = *v;
+  if (auto v = get(env, {"OUTPUT_RELOAD_COMMAND"})) c.output_reload = *v;
+  if (auto v = get(env, {"CONCURRENCY"})) {
+    c.concurrency = static_cast<int>(integer("CONCURRENCY", *v, 1, 256));
+  }
+  if (auto v = get(env, {"SYSTEM_TRUST_STORE"})) c.trust_store = *v;
+  return c;
+}
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace certherd::controller

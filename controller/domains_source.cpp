@@ -1,0 +1,47 @@
+#include "controller/domains_source.hpp"
+
+#include "pki/names.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace certherd::controller {
+
+parsed_domains parse_domains(std::string_view text) {
+  parsed_domains out;
+  const bool blank = std::all_of(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+  std::size_t index = 0;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view raw = text.substr(start, end - start);
+    ++index;
+    start = end + 1;
+    std::string host = pki::normalize_host(raw);
+    if (host.empty()) {
+      if (!blank) out.problems.push_back(fmt::format("DOMAINS item {} is empty; skipped", index));
+      continue;
+    }
+    if (auto ok = pki::check_host(host); !ok) {
+      out.problems.push_back(fmt::format("DOMAINS item {}: {}; skipped", index, ok.error().detail));
+      continue;
+    }
+    std::string_view trimmed = raw;
+    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
+    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) trimmed.remove_suffix(1);
+    if (trimmed != host) {
+      out.problems.push_back(fmt::format("DOMAINS item {} '{}' is used as '{}'", index, trimmed, host));
+    }
+    if (std::find(out.hosts.begin(), out.hosts.end(), host) != out.hosts.end()) {
+      out.problems.push_back(fmt::format("DOMAINS item {}: {} is listed twice; once is enough", index, host));
+      continue;
+    }
+    out.hosts.push_back(std::move(host));
+  }
+  return out;
+}
+
+}  // namespace certherd::controller

@@ -1,0 +1,21 @@
+// The DOMAINS source: a comma-separated host list (the original project's variable) turned into
+// one certificate spec per host. Items are trimmed and lower-cased, a trailing dot is dropped,
+// empty items are skipped; anything that cannot get a certificate over HTTP-01 (wildcards, IP
+// addresses, bad characters, over-long names or labels, non-ASCII not in punycode) is reported
+// with its reason and skipped, so one typo does not stop the other certificates.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace certherd::controller {
+
+struct parsed_domains {
+  std::vector<std::string> hosts;     ///< valid, normalized, unique, in the given order
+  std::vector<std::string> problems;  ///< one line per item that was changed or skipped
+};
+
+parsed_domains parse_domains(std::string_view text);
+
+}  // namespace certherd::controller

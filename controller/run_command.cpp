@@ -1,0 +1,200 @@
+#include "controller/run_command.hpp"
+
+#include "clients/acme/http01_responder.hpp"
+#include "controller/config.hpp"
+#include "controller/domains_source.hpp"
+#include "controller/issue_command.hpp"
+#include "controller/runtime.hpp"
+#include "reconcilers/files_target.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+namespace certherd::controller {
+
+namespace asio = boost::asio;
+using reconcilers::cert_spec;
+
+const std::vector<std::pair<std::string, std::string>>& setting_flags() {
+  static const std::vector<std::pair<std::string, std::string>> flags{
+      {"--domains", "DOMAINS"},
+      {"--staging", "STAGING"},
+      {"--directory", "ACME_DIRECTORY"},
+      {"--email", "ACME_EMAIL"},
+      {"--ca-bundle", "ACME_CA_BUNDLE"},
+      {"--ca-roots", "ACME_ROOTS"},
+      {"--profile", "ACME_PROFILE"},
+      {"--eab-kid", "ACME_EAB_KID"},
+      {"--eab-hmac", "ACME_EAB_HMAC"},
+      {"--webroot", "WEBROOT"},
+      {"--challenge-listen", "CHALLENGE_LISTEN"},
+      {"--renew-before-days", "RENEW_BEFORE_DAYS"},
+      {"--loop-time", "LOOP_TIME"},
+      {"--key-type", "KEY_TYPE"},
+      {"--state-dir", "STATE_DIR"},
+      {"--output-dir", "OUTPUT_DIR"},
+      {"--output-reload-command", "OUTPUT_RELOAD_COMMAND"},
+      {"--concurrency", "CONCURRENCY"},
+      {"--system-trust-store", "SYSTEM_TRUST_STORE"},
+  };
+  return flags;
+}
+
+namespace {
+
+struct setup {
+  config cfg;
+  std::unique_ptr<stores::fs_store> store;
+  pki::trust_anchors anchors;
+  std::map<std::string, cert_spec> specs;
+  std::vector<std::unique_ptr<reconcilers::target>> targets;
+};
+
+// Reads the configuration and the store; prints one line and returns null on a bad start. The
+// setup lives on the heap and never moves: targets keep references to its anchors.
+std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, int& code,
+                               asio::io_context& ioc) {
+  auto env = environment();
+  for (const auto& [k, v] : flags) env[k] = v;
+  auto owned = std::make_unique<setup>();
+  setup& s = *owned;
+  try {
+    s.cfg = load_config(env);
+  } catch (const config_error& e) {
+    std::cerr << "certherd: " << e.what() << "\n";
+    code = exit_usage;
+    return nullptr;
+  }
+  auto domains = parse_domains(s.cfg.domains);
+  for (const auto& p : domains.problems) spdlog::warn("event=domains_item {}", p);
+  if (domains.hosts.empty()) spdlog::warn("event=no_domains reason=\"DOMAINS names no usable host\"");
+
+  s.store = std::make_unique<stores::fs_store>(s.cfg.state_dir);
+  if (auto opened = s.store->open(); !opened) {
+    std::cerr << "certherd: STATE_DIR=" << s.cfg.state_dir << ": " << opened.error() << "\n";
+    code = exit_failed;
+    return nullptr;
+  }
+  auto anchors = pki::load_trust_anchors(s.cfg.trust_store, s.cfg.ca_roots);
+  if (!anchors) {
+    std::cerr << "certherd: trust anchors (SYSTEM_TRUST_STORE, ACME_ROOTS): "
+              << anchors.error().message() << "\n";
+    code = exit_usage;
+    return nullptr;
+  }
+  s.anchors = std::move(*anchors);
+
+  std::vector<std::string> target_names;
+  if (!s.cfg.output_dir.empty()) {
+    s.targets.push_back(std::make_unique<reconcilers::files_target>(
+        ioc.get_executor(), s.cfg.output_dir, s.anchors, s.cfg.output_reload));
+    target_names.push_back("files");
+  }
+  std::string directory = s.cfg.effective_directory();
+  std::optional<pki::issuer_class> expected;
+  if (directory == kLetsEncryptProduction) expected = pki::issuer_class::production;
+  else if (directory == kLetsEncryptStaging) expected = pki::issuer_class::staging;
+  else if (!s.cfg.ca_roots.empty()) expected = pki::issuer_class::custom;
+  for (const auto& host : domains.hosts) {
+    s.specs[host] = cert_spec{host, {host}, directory, expected, s.cfg.key_type, target_names};
+  }
+  return owned;
+}
+
+reconcilers::reconcile_policy policy_of(const config& cfg) {
+  reconcilers::reconcile_policy p;
+  if (cfg.renew_before_days) p.renewal.renew_before = std::chrono::days(*cfg.renew_before_days);
+  return p;
+}
+
+std::vector<reconcilers::target*> raw(const std::vector<std::unique_ptr<reconcilers::target>>& v) {
+  std::vector<reconcilers::target*> out;
+  for (const auto& t : v) out.push_back(t.get());
+  return out;
+}
+
+std::chrono::sys_seconds now_seconds() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+int run_controller(const std::map<std::string, std::string>& flags) {
+  asio::io_context ioc;
+  int code = exit_ok;
+  auto s = prepare(flags, code, ioc);
+  if (!s) return code;
+
+  http::client_options http_options;
+  http_options.ca_bundle = s->cfg.ca_bundle;
+  std::unique_ptr<http::client> client;
+  std::unique_ptr<acme::challenge_presenter> presenter;
+  try {
+    client = std::make_unique<http::client>(ioc.get_executor(), http_options);
+    if (!s->cfg.webroot.empty()) {
+      presenter = std::make_unique<acme::webroot_presenter>(s->cfg.webroot);
+    } else {
+      presenter = std::make_unique<acme::http01_responder>(ioc.get_executor(), s->cfg.challenge_listen);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "certherd: " << e.what() << "\n";
+    return exit_usage;
+  }
+  reconcilers::acme_issuer_options issuer_options;
+  issuer_options.state_dir = s->cfg.state_dir;
+  if (!s->cfg.email.empty()) issuer_options.account.contact.push_back("mailto:" + s->cfg.email);
+  issuer_options.account.eab_kid = s->cfg.eab_kid;
+  issuer_options.account.eab_hmac = s->cfg.eab_hmac;
+  issuer_options.profile = s->cfg.profile;
+  reconcilers::acme_issuer issuer(*client, *presenter, issuer_options);
+
+  reconcilers::executor_deps deps{*s->store, s->anchors, &issuer, raw(s->targets), policy_of(s->cfg),
+                                  now_seconds};
+  runtime rt(ioc, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
+  spdlog::info("event=start directory={} certificates={} targets={} state_dir={}",
+               s->cfg.effective_directory(), s->specs.size(), s->targets.size(), s->cfg.state_dir);
+  rt.set_desired(s->specs);
+  rt.start();
+  ioc.run();
+  return exit_ok;
+}
+
+int print_plan(const std::map<std::string, std::string>& flags) {
+  asio::io_context ioc;
+  int code = exit_ok;
+  auto s = prepare(flags, code, ioc);
+  if (!s) return code;
+  reconcilers::executor_deps deps{*s->store, s->anchors, nullptr, raw(s->targets), policy_of(s->cfg),
+                                  now_seconds};
+  std::cout << fmt::format("directory {}; {} certificate{}\n", s->cfg.effective_directory(),
+                           s->specs.size(), s->specs.size() == 1 ? "" : "s");
+  for (const auto& [name, spec] : s->specs) {
+    asio::co_spawn(
+        ioc,
+        [](cert_spec spec, reconcilers::executor_deps& deps) -> asio::awaitable<void> {
+          auto r = co_await reconcilers::reconcile(spec, deps, false);
+          std::string actions;
+          for (const auto& a : r.decision.actions) {
+            if (!actions.empty()) actions += ", ";
+            actions += std::string(reconcilers::to_string(a.kind)) +
+                       (a.target.empty() ? "" : " " + a.target);
+          }
+          std::cout << fmt::format("{}: {}\n  why: {}\n", spec.name,
+                                   actions.empty() ? "nothing to do" : actions, r.decision.reason);
+          if (r.requeue_at) std::cout << fmt::format("  next look: {:%FT%TZ}\n", *r.requeue_at);
+        }(spec, deps),
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    ioc.run();
+    ioc.restart();
+  }
+  return exit_ok;
+}
+
+}  // namespace certherd::controller

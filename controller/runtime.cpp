@@ -1,0 +1,144 @@
+#include "controller/runtime.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/chrono.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+namespace certherd::controller {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool same_spec(const reconcilers::cert_spec& a, const reconcilers::cert_spec& b) {
+  return a.hosts == b.hosts && a.directory == b.directory && a.key_type == b.key_type &&
+         a.targets == b.targets && a.expected_class == b.expected_class;
+}
+
+void log_escaped(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::critical("event=task_failed error=\"{}\"", x.what());
+  }
+}
+
+}  // namespace
+
+struct runtime::signals {
+  asio::signal_set set;
+  explicit signals(asio::io_context& ioc) : set(ioc, SIGINT, SIGTERM) {}
+};
+
+runtime::runtime(asio::io_context& ioc, reconcilers::executor_deps& deps, runtime_options options)
+    : ioc_(ioc),
+      deps_(deps),
+      options_(options),
+      queue_(ioc.get_executor()),
+      resync_(ioc),
+      signals_(std::make_unique<signals>(ioc)) {}
+
+runtime::~runtime() = default;
+
+void runtime::set_desired(std::map<std::string, reconcilers::cert_spec> specs) {
+  for (const auto& [name, spec] : specs) {
+    auto it = desired_.find(name);
+    if (it == desired_.end() || !same_spec(it->second, spec)) queue_.push(name);
+  }
+  for (const auto& [name, spec] : desired_) {
+    if (!specs.count(name)) {
+      // No longer wanted: stop renewing. Its certificate stays where it is (never deleted).
+      spdlog::info("event=unmanaged cert={} reason=\"no source wants it any more; left in place\"",
+                   name);
+      if (auto t = timers_.find(name); t != timers_.end()) {
+        t->second->cancel();
+        timers_.erase(t);
+      }
+    }
+  }
+  desired_ = std::move(specs);
+}
+
+void runtime::start() {
+  for (int i = 0; i < options_.workers; ++i) {
+    ++running_workers_;
+    asio::co_spawn(ioc_, worker(), log_escaped);
+  }
+  asio::co_spawn(ioc_, resync_loop(), log_escaped);
+  signals_->set.async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("event=shutdown signal={} in_flight={}", sig, queue_.active());
+    stop();
+  });
+}
+
+void runtime::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  queue_.close();
+  resync_.cancel();
+  for (auto& [name, timer] : timers_) timer->cancel();
+  timers_.clear();
+  boost::system::error_code ignored;
+  signals_->set.cancel(ignored);
+  if (running_workers_ == 0) {
+    ioc_.stop();
+    return;
+  }
+  // In-flight reconciles have until the grace period ends; then everything stops.
+  auto grace = std::make_shared<asio::steady_timer>(ioc_, options_.shutdown_grace);
+  grace->async_wait([this, grace](boost::system::error_code ec) {
+    if (!ec) {
+      spdlog::warn("event=shutdown_forced in_flight={}", queue_.active());
+      ioc_.stop();
+    }
+  });
+}
+
+void runtime::schedule(const std::string& name, reconcilers::sys_seconds at) {
+  auto& timer = timers_[name];
+  if (!timer) timer = std::make_unique<asio::steady_timer>(ioc_);
+  auto delay = at - std::chrono::system_clock::now();
+  timer->expires_after(std::max<std::chrono::steady_clock::duration>(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay),
+      std::chrono::seconds(0)));
+  timer->async_wait([this, name](boost::system::error_code ec) {
+    if (!ec) queue_.push(name);
+  });
+}
+
+asio::awaitable<void> runtime::worker() {
+  while (auto name = co_await queue_.pop()) {
+    auto it = desired_.find(*name);
+    if (it != desired_.end()) {
+      ++reconciles_;
+      auto report = co_await reconcilers::reconcile(it->second, deps_, true);
+      if (report.requeue_at && !stopping_ && desired_.count(*name)) {
+        schedule(*name, *report.requeue_at);
+        spdlog::debug("event=requeue cert={} at={:%FT%TZ}", *name, *report.requeue_at);
+      }
+    }
+    queue_.done(*name);
+  }
+  if (--running_workers_ == 0 && stopping_) {
+    spdlog::info("event=stopped reconciles={}", reconciles_);
+    ioc_.stop();
+  }
+}
+
+asio::awaitable<void> runtime::resync_loop() {
+  while (!stopping_) {
+    resync_.expires_after(options_.resync_interval);
+    auto [ec] = co_await resync_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || stopping_) break;
+    for (const auto& [name, spec] : desired_) queue_.push(name);
+  }
+}
+
+}  // namespace certherd::controller

@@ -1,0 +1,61 @@
+// The event-driven runtime of `certherd run`: sources set the desired certificates, changed names
+// go into the work queue, a bounded number of workers reconcile them, and each certificate is
+// woken again by its own timer at the time its plan asked for — no loop over all certificates.
+// LOOP_TIME adds a full resync as a safety net. SIGTERM/SIGINT stop intake, let in-flight
+// reconciles finish within a deadline, then stop.
+#pragma once
+
+#include "controller/work_queue.hpp"
+#include "reconcilers/certificate_executor.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace certherd::controller {
+
+struct runtime_options {
+  int workers = 8;
+  std::chrono::seconds resync_interval{300};
+  std::chrono::seconds shutdown_grace{30};
+};
+
+class runtime {
+ public:
+  runtime(boost::asio::io_context& ioc, reconcilers::executor_deps& deps, runtime_options options);
+  ~runtime();
+
+  /// \brief Replaces the desired set; queues every name that is new or changed.
+  void set_desired(std::map<std::string, reconcilers::cert_spec> specs);
+  /// \brief Starts the workers, the resync timer and the signal handling.
+  void start();
+  /// \brief Stops intake; in-flight work gets the grace period, then the io_context stops.
+  void stop();
+
+  std::size_t reconciles() const noexcept { return reconciles_; }
+
+ private:
+  boost::asio::awaitable<void> worker();
+  boost::asio::awaitable<void> resync_loop();
+  void schedule(const std::string& name, reconcilers::sys_seconds at);
+
+  boost::asio::io_context& ioc_;
+  reconcilers::executor_deps& deps_;
+  runtime_options options_;
+  work_queue queue_;
+  std::map<std::string, reconcilers::cert_spec> desired_;
+  std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;
+  boost::asio::steady_timer resync_;
+  struct signals;
+  std::unique_ptr<signals> signals_;
+  int running_workers_ = 0;
+  bool stopping_ = false;
+  std::size_t reconciles_ = 0;
+};
+
+}  // namespace certherd::controller

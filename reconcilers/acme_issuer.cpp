@@ -1,0 +1,102 @@
+#include "reconcilers/acme_issuer.hpp"
+
+#include "stores/account_keys.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace certherd::reconcilers {
+
+namespace asio = boost::asio;
+
+acme_issuer::acme_issuer(http::client& client, acme::challenge_presenter& presenter,
+                         acme_issuer_options options)
+    : client_(client), presenter_(presenter), options_(std::move(options)) {}
+
+asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(const std::string& directory) {
+  auto& st = accounts_[directory];
+  if (!st.url.empty()) co_return &st;
+  if (!st.key) {
+    auto record = stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
+    if (!record) {
+      st.error = record.error();
+      co_return &st;
+    }
+    st.key = record->key;
+    st.url = record->account_url;
+    if (!st.url.empty()) co_return &st;
+  }
+  // newAccount is idempotent for a key: a registration that races another finds the same account.
+  acme::session session(directory, *st.key, options_.session);
+  acme::driver driver(client_, &presenter_, std::chrono::steady_clock::now() + options_.order_timeout);
+  auto acct = co_await driver.async_run(session.register_account(options_.account));
+  if (!acct) {
+    st.error = acct.error().message();
+    co_return &st;
+  }
+  st.url = acct->url;
+  st.error.clear();
+  spdlog::info("event=account_ready directory={} account={}", directory, st.url);
+  auto record = stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
+  if (record) {
+    if (auto saved = stores::save_account_url(*record, directory, st.url); !saved) {
+      spdlog::warn("event=account_not_recorded error=\"{}\"", saved.error());
+    }
+  }
+  co_return &st;
+}
+
+asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
+  issue_outcome out;
+  auto* account = co_await account_for(spec.directory);
+  if (account->url.empty()) {
+    out.error = "no ACME account: " + account->error;
+    co_return out;
+  }
+  auto key = pki::private_key::generate(spec.key_type);
+  if (!key) {
+    out.error = key.error().message();
+    co_return out;
+  }
+  auto csr = pki::make_csr_der(*key, spec.hosts);
+  if (!csr) {
+    out.error = csr.error().message();
+    co_return out;
+  }
+  acme::session session(spec.directory, *account->key, options_.session);
+  session.set_account_url(account->url);
+  acme::driver driver(client_, &presenter_, std::chrono::steady_clock::now() + options_.order_timeout);
+  acme::order_request order{spec.hosts, *csr, options_.profile, {}};
+  auto issued = co_await driver.async_run(session.issue(std::move(order)));
+  if (!issued) {
+    out.error = issued.error().message();
+    if (issued.error().server) out.retry_after = issued.error().server->retry_after;
+    if (issued.error().server && issued.error().server->is("accountDoesNotExist")) {
+      account->url.clear();  // the CA forgot us (a reset test CA): register again next time
+    }
+    co_return out;
+  }
+  auto chain = pki::parse_pem_chain(issued->chain_pem);
+  if (!chain) {
+    out.error = "the CA returned an unreadable chain: " + chain.error().message();
+    co_return out;
+  }
+  if (!chain->front().matches(*key)) {
+    out.error = "the CA returned a certificate for another key";
+    co_return out;
+  }
+  auto sans = chain->front().subject_alt_names();
+  for (const auto& h : spec.hosts) {
+    if (std::find(sans.begin(), sans.end(), h) == sans.end()) {
+      out.error = fmt::format("the issued certificate does not cover {}", h);
+      co_return out;
+    }
+  }
+  out.chain = std::move(*chain);
+  out.key = std::move(*key);
+  co_return out;
+}
+
+}  // namespace certherd::reconcilers

@@ -1,0 +1,60 @@
+// Issuance for the reconciler: one ACME account per directory (registered on first use, its key
+// from the store), a fresh certificate key per order, and the checks the reconciler relies on
+// (the leaf is for that key and covers every host). Many orders run at once, each in a session
+// of its own over one shared HTTP client.
+#pragma once
+
+#include "clients/acme/driver.hpp"
+#include "clients/acme/session.hpp"
+#include "pki/certificate.hpp"
+#include "reconcilers/certificate_state.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certherd::reconcilers {
+
+struct issue_outcome {
+  std::vector<pki::certificate> chain;  ///< empty on failure
+  std::optional<pki::private_key> key;
+  std::string error;                    ///< one line, on failure
+  std::optional<std::chrono::seconds> retry_after;  ///< the CA's, on failure
+};
+
+struct acme_issuer_options {
+  std::filesystem::path state_dir;
+  acme::account_options account;
+  std::string profile;
+  std::chrono::seconds order_timeout{std::chrono::minutes(5)};
+  acme::session_options session;
+};
+
+class acme_issuer {
+ public:
+  acme_issuer(http::client& client, acme::challenge_presenter& presenter,
+              acme_issuer_options options);
+
+  /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
+  boost::asio::awaitable<issue_outcome> issue(cert_spec spec);
+
+ private:
+  struct account_state {
+    std::optional<pki::private_key> key;
+    std::string url;
+    std::string error;
+  };
+  boost::asio::awaitable<account_state*> account_for(const std::string& directory);
+
+  http::client& client_;
+  acme::challenge_presenter& presenter_;
+  acme_issuer_options options_;
+  std::map<std::string, account_state> accounts_;
+};
+
+}  // namespace certherd::reconcilers

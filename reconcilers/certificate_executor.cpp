@@ -1,0 +1,178 @@
+#include "reconcilers/certificate_executor.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace certherd::reconcilers {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+local_copy to_local_copy(const stores::stored_certificate& record,
+                         const pki::trust_anchors& anchors) {
+  local_copy l;
+  l.failures = record.failures;
+  l.next_retry = record.next_retry;
+  l.last_error = record.last_error;
+  l.directory = record.directory;
+  l.key_type = record.key_type;
+  if (record.chain_pem.empty()) return l;
+  auto chain = pki::parse_pem_chain(record.chain_pem);
+  if (!chain) return l;  // unreadable chain: as if none is held, so a new one is issued
+  const auto& leaf = chain->front();
+  l.present = true;
+  l.hosts = leaf.subject_alt_names();
+  std::sort(l.hosts.begin(), l.hosts.end());
+  l.issuer = pki::classify(*chain, anchors);
+  l.not_before = leaf.not_before();
+  l.not_after = leaf.not_after();
+  l.fingerprint = leaf.fingerprint_sha256();
+  if (auto key = pki::private_key::from_pem(record.key_pem)) l.key_type = key->type();
+  return l;
+}
+
+namespace {
+
+target* find_target(executor_deps& deps, const std::string& name) {
+  for (auto* t : deps.targets) {
+    if (t->name() == name) return t;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps, bool act) {
+  reconcile_report report;
+  for (int round = 0; round < 4; ++round) {
+    auto now = deps.clock();
+    auto loaded = deps.store.load(spec.name);
+    if (!loaded) {
+      report.failed = true;
+      report.outcomes.push_back("store: " + loaded.error());
+      report.requeue_at = now + 10min;
+      spdlog::error("event=store_unreadable cert={} error=\"{}\"", spec.name, loaded.error());
+      co_return report;
+    }
+    stores::stored_certificate record;
+    if (*loaded) record = std::move(**loaded);
+    record.name = spec.name;
+    std::optional<local_copy> local;
+    if (*loaded) local = to_local_copy(record, deps.anchors);
+
+    std::vector<target_copy> observed;
+    for (const auto& tname : spec.targets) {
+      auto* t = find_target(deps, tname);
+      if (!t) continue;
+      auto seen = co_await t->observe(spec.name);
+      if (seen) {
+        observed.push_back(*seen);
+      } else {
+        report.outcomes.push_back(fmt::format("observe {}: {}", tname, seen.error()));
+        spdlog::warn("event=target_unreadable cert={} target={} error=\"{}\"", spec.name, tname,
+                     seen.error());
+      }
+    }
+
+    plan_result p = plan(spec, local, observed, now, deps.policy);
+    if (round == 0) {
+      report.decision = p;
+      spdlog::info("event=decision cert={} actions={} reason=\"{}\"", spec.name, p.actions.size(),
+                   p.reason);
+    }
+    report.requeue_at = p.requeue_at;
+    if (!act || p.actions.empty()) co_return report;
+    bool all_conflicts = std::all_of(p.actions.begin(), p.actions.end(), [](const auto& a) {
+      return a.kind == action_kind::conflict;
+    });
+
+    bool stop = false;
+    for (const auto& a : p.actions) {
+      switch (a.kind) {
+        case action_kind::issue: {
+          if (!deps.issuer) break;
+          auto outcome = co_await deps.issuer->issue(spec);
+          now = deps.clock();
+          if (outcome.chain.empty()) {
+            record.failures += 1;
+            record.next_retry = next_retry_time(record.failures, now, outcome.retry_after);
+            record.last_error = outcome.error;
+            report.failed = true;
+            report.outcomes.push_back("issue failed: " + outcome.error);
+            spdlog::error("event=issue_failed cert={} failures={} next_retry={:%FT%TZ} error=\"{}\"",
+                          spec.name, record.failures, record.next_retry, outcome.error);
+          } else {
+            const auto& leaf = outcome.chain.front();
+            record.hosts = spec.hosts;
+            record.directory = spec.directory;
+            record.key_type = spec.key_type;
+            record.chain_pem = pki::to_pem(outcome.chain);
+            record.key_pem = outcome.key->to_pem();
+            record.failures = 0;
+            record.next_retry = {};
+            record.last_error.clear();
+            record.not_after = leaf.not_after();
+            record.fingerprint = leaf.fingerprint_sha256();
+            report.outcomes.push_back(fmt::format("issued, valid until {:%FT%TZ}", leaf.not_after()));
+            spdlog::info("event=issued cert={} hosts={} not_after={:%FT%TZ} fingerprint={}",
+                         spec.name, fmt::join(spec.hosts, ","), leaf.not_after(),
+                         record.fingerprint);
+          }
+          if (auto saved = deps.store.save(record); !saved) {
+            report.failed = true;
+            report.outcomes.push_back("store: " + saved.error());
+            spdlog::error("event=store_write_failed cert={} error=\"{}\"", spec.name, saved.error());
+            stop = true;
+          }
+          if (outcome.chain.empty()) stop = true;  // the next plan shows the backoff
+          break;
+        }
+        case action_kind::push: {
+          auto* t = find_target(deps, a.target);
+          auto chain = pki::parse_pem_chain(record.chain_pem);
+          auto key = pki::private_key::from_pem(record.key_pem);
+          if (!t || !chain || !key) break;
+          auto pushed = co_await t->push(spec.name, *chain, *key);
+          if (pushed) {
+            report.outcomes.push_back("pushed to " + a.target);
+            spdlog::info("event=pushed cert={} target={} fingerprint={}", spec.name, a.target,
+                         chain->front().fingerprint_sha256());
+          } else {
+            report.failed = true;
+            report.outcomes.push_back(fmt::format("push to {} failed: {}", a.target, pushed.error()));
+            spdlog::error("event=push_failed cert={} target={} error=\"{}\"", spec.name, a.target,
+                          pushed.error());
+            report.requeue_at = now + 1min;
+            stop = true;
+          }
+          break;
+        }
+        case action_kind::bootstrap: {
+          auto* t = find_target(deps, a.target);
+          auto key = pki::private_key::generate(pki::key_type::ec256);
+          if (!t || !key) break;
+          auto cert = pki::make_self_signed(*key, spec.hosts, now, std::chrono::days(7));
+          if (!cert) break;
+          std::vector<pki::certificate> placeholder{*cert};  // named: see clients/acme/flow.hpp
+          auto pushed = co_await t->push(spec.name, std::move(placeholder), *key);
+          report.outcomes.push_back(pushed ? "placeholder pushed to " + a.target
+                                           : "placeholder push failed: " + pushed.error());
+          break;
+        }
+        case action_kind::conflict:
+          report.outcomes.push_back(a.reason);
+          spdlog::warn("event=conflict cert={} target={} reason=\"{}\"", spec.name, a.target,
+                       a.reason);
+          break;
+      }
+      if (stop) break;
+    }
+    if (stop || all_conflicts) co_return report;
+  }
+  co_return report;
+}
+
+}  // namespace certherd::reconcilers

@@ -1,0 +1,44 @@
+// Carries plans out. One reconcile of a certificate: observe the store's record and every
+// target, plan(), then act — issue, push, bootstrap, report conflicts — and observe again until
+// nothing is left to do (a few rounds at most). Failures are recorded in the store with their
+// backoff, so neither a retry storm nor a restart resets them.
+#pragma once
+
+#include "reconcilers/acme_issuer.hpp"
+#include "reconcilers/certificate_reconciler.hpp"
+#include "reconcilers/target.hpp"
+#include "stores/certificate_store.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certherd::reconcilers {
+
+struct executor_deps {
+  stores::certificate_store& store;
+  const pki::trust_anchors& anchors;
+  acme_issuer* issuer = nullptr;  ///< null: plan only
+  std::vector<target*> targets;
+  reconcile_policy policy;
+  std::function<sys_seconds()> clock;
+};
+
+struct reconcile_report {
+  plan_result decision;               ///< the first plan, before anything was done
+  std::vector<std::string> outcomes;  ///< what was done, one line each
+  std::optional<sys_seconds> requeue_at;
+  bool failed = false;
+};
+
+/// \brief The local_copy a stored record amounts to (classification needs the anchors).
+local_copy to_local_copy(const stores::stored_certificate& record,
+                         const pki::trust_anchors& anchors);
+
+/// \brief Observes and plans; with `act`, also carries the plan out.
+boost::asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps, bool act);
+
+}  // namespace certherd::reconcilers

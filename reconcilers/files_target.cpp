@@ -1,0 +1,106 @@
+#include "reconcilers/files_target.hpp"
+
+#include "stores/atomic_file.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <signal.h>
+#include <cstring>
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char** environ;
+
+namespace certherd::reconcilers {
+
+namespace asio = boost::asio;
+
+files_target::files_target(asio::any_io_executor executor, std::filesystem::path dir,
+                           const pki::trust_anchors& anchors, std::string reload_command,
+                           std::chrono::seconds reload_timeout)
+    : executor_(std::move(executor)),
+      dir_(std::move(dir)),
+      anchors_(anchors),
+      reload_command_(std::move(reload_command)),
+      reload_timeout_(reload_timeout) {}
+
+asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert_name) {
+  target_copy out;
+  out.target = std::string(name());
+  std::error_code ec;
+  auto pem = stores::read_file(dir_ / cert_name / "fullchain.pem", ec);
+  if (!pem) {
+    if (ec == std::errc::no_such_file_or_directory) co_return out;
+    co_return failed{fmt::format("cannot read {}: {}", (dir_ / cert_name / "fullchain.pem").string(),
+                                 ec.message())};
+  }
+  auto chain = pki::parse_pem_chain(*pem);
+  if (!chain) co_return out;  // unreadable: as good as absent, it will be replaced
+  out.present = true;
+  out.fingerprint = chain->front().fingerprint_sha256();
+  out.not_after = chain->front().not_after();
+  out.issuer = pki::classify(*chain, anchors_);
+  co_return out;
+}
+
+asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
+                                                      std::vector<pki::certificate> chain,
+                                                      pki::private_key key) {
+  auto folder = dir_ / cert_name;
+  std::string detail;
+  if (stores::make_directories(folder, 0755, detail)) co_return failed{detail};
+  std::string leaf = chain.front().pem();
+  std::string full = pki::to_pem(chain);
+  std::string intermediates = full.substr(leaf.size());
+  std::string key_pem = key.to_pem();
+  std::vector<stores::file_content> files{
+      {folder / "privkey.pem", key_pem, 0600},
+      {folder / "cert.pem", leaf, 0644},
+      {folder / "chain.pem", intermediates, 0644},
+      {folder / "combined.pem", full + key_pem, 0600},
+      {folder / "fullchain.pem", full, 0644},  // last: observe() reads it
+  };
+  if (stores::write_files(files, detail)) co_return failed{detail};
+  if (!reload_command_.empty()) {
+    auto err = co_await run_command(executor_, reload_command_, reload_timeout_);
+    if (!err.empty()) {
+      co_return failed{fmt::format("files written, but the reload command failed: {}", err)};
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<std::string> run_command(asio::any_io_executor executor, std::string command,
+                                         std::chrono::seconds timeout) {
+  pid_t pid = 0;
+  std::string sh = "/bin/sh", flag = "-c";
+  char* argv[] = {sh.data(), flag.data(), command.data(), nullptr};
+  if (int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, environ); rc != 0) {
+    co_return fmt::format("cannot start '{}': {}", command, std::strerror(rc));
+  }
+  // Poll for the exit so the io_context never blocks on the child.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  asio::steady_timer timer(executor);
+  while (true) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) co_return std::string();
+      if (WIFEXITED(status)) co_return fmt::format("'{}' exited with {}", command, WEXITSTATUS(status));
+      co_return fmt::format("'{}' ended by signal {}", command, WTERMSIG(status));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      co_return fmt::format("'{}' did not finish within {} s and was killed", command,
+                            timeout.count());
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+}  // namespace certherd::reconcilers

@@ -1,0 +1,41 @@
+// The files target (OUTPUT_DIR): per certificate <dir>/<name>/ with cert.pem, chain.pem,
+// fullchain.pem, privkey.pem (0600) and combined.pem (full chain then key, 0600, as HAProxy
+// reads it), all replaced together and atomically; then an optional reload command, bounded by a
+// timeout, so a web server that reads files at reload picks the new certificate up.
+#pragma once
+
+#include "reconcilers/target.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <filesystem>
+
+namespace certherd::reconcilers {
+
+class files_target final : public target {
+ public:
+  files_target(boost::asio::any_io_executor executor, std::filesystem::path dir,
+               const pki::trust_anchors& anchors, std::string reload_command = {},
+               std::chrono::seconds reload_timeout = std::chrono::seconds(30));
+
+  std::string_view name() const override { return "files"; }
+  boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) override;
+  boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
+                                                 std::vector<pki::certificate> chain,
+                                                 pki::private_key key) override;
+
+ private:
+  boost::asio::any_io_executor executor_;
+  std::filesystem::path dir_;
+  const pki::trust_anchors& anchors_;
+  std::string reload_command_;
+  std::chrono::seconds reload_timeout_;
+};
+
+/// \brief Runs `command` with /bin/sh, waiting at most `timeout`; a command still running then is
+/// killed. Returns an empty string on exit status 0, else what went wrong.
+boost::asio::awaitable<std::string> run_command(boost::asio::any_io_executor executor,
+                                                std::string command, std::chrono::seconds timeout);
+
+}  // namespace certherd::reconcilers

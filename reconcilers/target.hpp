@@ -1,0 +1,33 @@
+// A target is a place that serves certificates to clients: files for a web server or load
+// balancer, HAProxy's runtime API, Rancher's certificate store. The executor observes what a
+// target serves under a certificate name and pushes the local copy to it.
+#pragma once
+
+#include "pki/certificate.hpp"
+#include "reconcilers/certificate_state.hpp"
+#include "stores/account_keys.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace certherd::reconcilers {
+
+using stores::failed;
+using stores::text_result;
+
+class target {
+ public:
+  virtual ~target() = default;
+  virtual std::string_view name() const = 0;
+  /// \brief What the target serves under `cert_name` (present=false when nothing).
+  virtual boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) = 0;
+  /// \brief Makes the target serve `chain` (leaf first) with `key` under `cert_name`.
+  virtual boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
+                                                         std::vector<pki::certificate> chain,
+                                                         pki::private_key key) = 0;
+};
+
+}  // namespace certherd::reconcilers
