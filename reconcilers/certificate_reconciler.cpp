@@ -97,7 +97,7 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
     const target_copy* t = it == targets.end() ? nullptr : &*it;
     const bool has = t && t->present;
     if (has && held && t->fingerprint == local->fingerprint) continue;  // in sync
-    if (has && t->issuer == pki::issuer_class::foreign && now < t->not_after &&
+    if (has && !t->exclusive && t->issuer == pki::issuer_class::foreign && now < t->not_after &&
         !policy.adopt_foreign) {
       std::string r = fmt::format("{} holds a valid certificate of another CA ({}), left alone",
                                   name, short_fp(t->fingerprint));

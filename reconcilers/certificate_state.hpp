@@ -51,6 +51,9 @@ struct target_copy {
   std::string fingerprint;
   sys_seconds not_after{};
   pki::issuer_class issuer = pki::issuer_class::foreign;
+  /// The place is certherd's alone (its own output files): whatever it holds was put there for
+  /// certherd, so nothing in it is another party's certificate to protect.
+  bool exclusive = false;
 };
 
 }  // namespace certherd::reconcilers

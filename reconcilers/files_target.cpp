@@ -30,6 +30,7 @@ files_target::files_target(asio::any_io_executor executor, std::filesystem::path
 asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert_name) {
   target_copy out;
   out.target = std::string(name());
+  out.exclusive = true;  // OUTPUT_DIR is certherd's own
   std::error_code ec;
   auto pem = stores::read_file(dir_ / cert_name / "fullchain.pem", ec);
   if (!pem) {

@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +71,70 @@ command_result run_certherd(const std::vector<std::string>& args) {
   ::waitpid(pid, &status, 0);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+background_certherd::background_certherd(
+    const std::vector<std::string>& args,
+    const std::vector<std::pair<std::string, std::string>>& env, std::filesystem::path log)
+    : log_(std::move(log)) {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    std::string bin = CERTHERD_BINARY;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+}
+
+background_certherd::~background_certherd() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+void background_certherd::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int background_certherd::wait(std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (pid_ > 0) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    ::usleep(20'000);
+  }
+  return -1;
+}
+
+std::string background_certherd::log() const { return slurp(log_); }
+
+int background_certherd::count(const std::string& fragment) const {
+  std::istringstream in(log());
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(fragment) != std::string::npos;
+  return n;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    ::usleep(50'000);
+  }
+  return true;
 }
 
 temp_dir::temp_dir() {

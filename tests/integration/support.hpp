@@ -11,7 +11,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <sys/types.h>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +31,29 @@ struct command_result {
 
 /// \brief Runs the certherd binary with `args`, waiting for it to exit.
 command_result run_certherd(const std::vector<std::string>& args);
+
+/// \brief certherd running in the background with extra environment variables, its output
+/// going to a file; killed (SIGKILL) on destruction if still running.
+class background_certherd {
+ public:
+  background_certherd(const std::vector<std::string>& args,
+                      const std::vector<std::pair<std::string, std::string>>& env,
+                      std::filesystem::path log);
+  ~background_certherd();
+  void signal(int sig);
+  /// \brief Waits for the exit; returns its code, or -1 if still running after `limit`.
+  int wait(std::chrono::seconds limit);
+  std::string log() const;
+  /// \brief How many lines of the log contain `fragment`.
+  int count(const std::string& fragment) const;
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path log_;
+};
+
+/// \brief Polls `done` every 50 ms until it holds or `limit` passes; returns whether it held.
+bool eventually(const std::function<bool()>& done, std::chrono::seconds limit);
 
 class temp_dir {
  public:

@@ -126,6 +126,13 @@ INSTANTIATE_TEST_SUITE_P(
             "nothing to serve", bootstrap_policy()}),
     [](const auto& info) { return info.param.name; });
 
+// certherd's own output files once held a certificate of a CA it no longer uses.
+target_copy exclusive_foreign() {
+  auto t = in_target("other-ca", issuer_class::foreign);
+  t.exclusive = true;
+  return t;
+}
+
 cert_spec two_hosts() {
   auto s = spec();
   s.hosts = {"a.example", "b.example"};
@@ -167,6 +174,8 @@ INSTANTIATE_TEST_SUITE_P(
             {in_target("other-ca", issuer_class::foreign)}, {K::conflict}, "another CA"},
         row{"foreign_valid_adopted", spec(), good(), {in_target("other-ca", issuer_class::foreign)},
             {K::push}, "other-ca", adopt_policy()},
+        row{"foreign_on_exclusive_target_replaced", spec(), good(), {exclusive_foreign()},
+            {K::push}, "other-ca"},
         row{"foreign_expired_replaced", spec(), good(),
             {in_target("other-ca", issuer_class::foreign, T - days(1))}, {K::push}, "foreign"},
         row{"backoff_in_force", spec(), failing(2, T + 5min), {}, {}, "waiting until"},

@@ -1,0 +1,198 @@
+// `certherd run` against the real Pebble and nginx: DOMAINS issues every certificate; a restart
+// (clean, or kill -9 in the middle of issuing) converges without reissuing what is held; a
+// switched directory reissues from the new one; a certificate near the end of its (20-second)
+// validity is renewed; bad input is handled as documented.
+#include "stores/certificate_store.hpp"
+#include "support.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+namespace certherd::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using env_list = std::vector<std::pair<std::string, std::string>>;
+
+env_list run_env(const temp_dir& tmp, const std::string& domains,
+                 const std::string& directory = harness("CERTHERD_TEST_DIRECTORY"),
+                 const std::string& root = harness("CERTHERD_TEST_ROOT")) {
+  return {{"DOMAINS", domains},
+          {"ACME_DIRECTORY", directory},
+          {"ACME_ROOTS", root},
+          {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+          {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
+          {"STATE_DIR", (tmp / "state").string()},
+          {"OUTPUT_DIR", (tmp / "out").string()},
+          {"LOG_LEVEL", "info"}};
+}
+
+std::string fingerprint_of(const temp_dir& tmp, const std::string& host) {
+  auto chain = pki::parse_pem_chain(slurp(tmp / "out" / host / "fullchain.pem"));
+  return chain ? chain->front().fingerprint_sha256() : "";
+}
+
+bool all_served(const temp_dir& tmp, const std::vector<std::string>& hosts) {
+  for (const auto& h : hosts) {
+    if (fingerprint_of(tmp, h).empty()) return false;
+  }
+  return true;
+}
+
+TEST(Run, IssuesEveryDomainThenRestartsWithoutReissuing) {
+  temp_dir tmp;
+  std::vector<std::string> hosts{unique_name("run-a"), unique_name("run-b"), unique_name("run-c")};
+  std::string domains = fmt::format("{},{},{}", hosts[0], hosts[1], hosts[2]);
+  std::map<std::string, std::string> first;
+  {
+    background_certherd run({"run"}, run_env(tmp, domains), tmp / "run1.log");
+    ASSERT_TRUE(eventually([&] { return all_served(tmp, hosts); }, 60s)) << run.log();
+    for (const auto& h : hosts) first[h] = fingerprint_of(tmp, h);
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait(40s), 0) << run.log();
+    EXPECT_EQ(run.count("event=issued"), 3) << run.log();
+    EXPECT_EQ(run.count("event=stopped"), 1) << "graceful shutdown: " << run.log();
+  }
+  for (const auto& h : hosts) {
+    EXPECT_EQ(verify_against(slurp(tmp / "out" / h / "cert.pem"), slurp(tmp / "out" / h / "chain.pem"),
+                             harness("CERTHERD_TEST_ROOT")),
+              "");
+  }
+  background_certherd again({"run"}, run_env(tmp, domains), tmp / "run2.log");
+  ASSERT_TRUE(eventually([&] { return again.count("event=decision") == 3; }, 30s)) << again.log();
+  again.signal(SIGTERM);
+  EXPECT_EQ(again.wait(40s), 0);
+  EXPECT_EQ(again.count("event=issued"), 0) << "nothing reissued after a restart: " << again.log();
+  for (const auto& h : hosts) EXPECT_EQ(fingerprint_of(tmp, h), first[h]);
+}
+
+TEST(Run, KillDuringIssuanceConverges) {
+  temp_dir tmp;
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 8; ++i) hosts.push_back(unique_name(fmt::format("kill{}", i)));
+  std::string domains = fmt::format("{}", fmt::join(hosts, ","));
+  {
+    background_certherd run({"run"}, run_env(tmp, domains), tmp / "run1.log");
+    // Strike while orders are in flight: after the first certificate is issued.
+    ASSERT_TRUE(eventually([&] { return run.count("event=issued") >= 1; }, 60s)) << run.log();
+    run.signal(SIGKILL);
+    run.wait(10s);
+  }
+  // What the store holds now must survive the restart untouched.
+  stores::fs_store store(tmp / "state");
+  ASSERT_TRUE(store.open());
+  std::map<std::string, std::string> held;
+  for (const auto& h : hosts) {
+    auto r = store.load(h);
+    ASSERT_TRUE(r) << "no record is half-written: " << r.error();
+    if (*r && !(*r)->chain_pem.empty()) held[h] = (*r)->fingerprint;
+  }
+  ASSERT_FALSE(held.empty());
+  background_certherd again({"run"}, run_env(tmp, domains), tmp / "run2.log");
+  ASSERT_TRUE(eventually([&] { return all_served(tmp, hosts); }, 60s)) << again.log();
+  again.signal(SIGTERM);
+  EXPECT_EQ(again.wait(40s), 0);
+  EXPECT_EQ(again.count("event=issued"), static_cast<int>(hosts.size() - held.size()))
+      << "only the missing ones are issued: " << again.log();
+  for (const auto& [h, fp] : held) EXPECT_EQ(fingerprint_of(tmp, h), fp) << h;
+  for (const auto& h : hosts) {
+    auto key = pki::private_key::from_pem(slurp(tmp / "out" / h / "privkey.pem"));
+    auto leaf = pki::parse_pem_chain(slurp(tmp / "out" / h / "cert.pem"));
+    ASSERT_TRUE(key && leaf);
+    EXPECT_TRUE(leaf->front().matches(*key)) << h;
+  }
+}
+
+TEST(Run, SwitchingTheDirectoryReissuesFromTheNewOne) {
+  temp_dir tmp;
+  std::string host = unique_name("switch");
+  std::string before;
+  {
+    background_certherd run({"run"}, run_env(tmp, host), tmp / "run1.log");
+    ASSERT_TRUE(eventually([&] { return all_served(tmp, {host}); }, 60s)) << run.log();
+    before = fingerprint_of(tmp, host);
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait(40s), 0);
+  }
+  background_certherd run({"run"},
+                          run_env(tmp, host, harness("CERTHERD_TEST_NOISY_DIRECTORY"),
+                                  harness("CERTHERD_TEST_NOISY_ROOT")),
+                          tmp / "run2.log");
+  ASSERT_TRUE(eventually([&] { return fingerprint_of(tmp, host) != before; }, 60s)) << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+  EXPECT_NE(run.log().find("comes from"), std::string::npos) << run.log();
+  EXPECT_EQ(verify_against(slurp(tmp / "out" / host / "cert.pem"),
+                           slurp(tmp / "out" / host / "chain.pem"),
+                           harness("CERTHERD_TEST_NOISY_ROOT")),
+            "");
+}
+
+TEST(Run, RenewsBeforeExpiry) {
+  temp_dir tmp;
+  std::string host = unique_name("renew");
+  background_certherd run({"run"},
+                          run_env(tmp, host, harness("CERTHERD_TEST_SHORT_DIRECTORY"),
+                                  harness("CERTHERD_TEST_SHORT_ROOT")),
+                          tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return all_served(tmp, {host}); }, 60s)) << run.log();
+  std::string first = fingerprint_of(tmp, host);
+  auto leaf = pki::parse_pem_chain(slurp(tmp / "out" / host / "cert.pem"))->front();
+  // 20-second certificates renew at half their lifetime: well before they expire.
+  ASSERT_TRUE(eventually([&] { return fingerprint_of(tmp, host) != first; }, 40s)) << run.log();
+  EXPECT_LT(std::chrono::system_clock::now(), leaf.not_after()) << "renewed before expiry";
+  EXPECT_NE(run.log().find("renewal due"), std::string::npos) << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+}
+
+TEST(Run, BadDomainsAreReportedAndTheRestIssued) {
+  temp_dir tmp;
+  std::string good = unique_name("good");
+  background_certherd run({"run"}, run_env(tmp, "*.wild.example.com, ," + good + ",10.0.0.1,UPPER..x"),
+                          tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return all_served(tmp, {good}); }, 60s)) << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+  auto log = run.log();
+  EXPECT_NE(log.find("wildcard names need DNS-01"), std::string::npos) << log;
+  EXPECT_NE(log.find("IP addresses are not supported"), std::string::npos) << log;
+  EXPECT_NE(log.find("is empty; skipped"), std::string::npos) << log;
+  EXPECT_NE(log.find("empty label"), std::string::npos) << log;
+  EXPECT_EQ(run.count("event=issued"), 1);
+}
+
+TEST(Run, StartupErrorsAreOneClearLine) {
+  temp_dir tmp;
+  auto env = run_env(tmp, unique_name("x"));
+  {
+    auto bad = env;
+    bad.emplace_back("STATE_DIR", "/proc/certherd-unwritable");
+    background_certherd run({"run"}, bad, tmp / "state.log");
+    EXPECT_EQ(run.wait(20s), 1);
+    EXPECT_NE(run.log().find("STATE_DIR=/proc/certherd-unwritable"), std::string::npos) << run.log();
+  }
+  {
+    auto bad = env;
+    bad.emplace_back("STAGING", "perhaps");
+    background_certherd run({"run"}, bad, tmp / "staging.log");
+    EXPECT_EQ(run.wait(20s), 2);
+    EXPECT_NE(run.log().find("STAGING='perhaps'"), std::string::npos) << run.log();
+  }
+}
+
+TEST(Plan, ChangesNothingAndSaysWhy) {
+  temp_dir tmp;
+  std::string host = unique_name("plan");
+  background_certherd plan({"plan"}, run_env(tmp, host), tmp / "plan.log");
+  EXPECT_EQ(plan.wait(30s), 0);
+  EXPECT_NE(plan.log().find(host + ": issue"), std::string::npos) << plan.log();
+  EXPECT_NE(plan.log().find("no certificate held"), std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp / "out" / host)) << "plan changes nothing";
+}
+
+}  // namespace
+}  // namespace certherd::testing

@@ -1,0 +1,161 @@
+// Configuration and the DOMAINS source: every bad value names its variable and what it accepts;
+// every odd DOMAINS item is handled as README documents. And the work queue's guarantees.
+#include "controller/config.hpp"
+#include "controller/domains_source.hpp"
+#include "controller/work_queue.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+namespace certherd::controller {
+namespace {
+
+std::map<std::string, std::string> base() { return {{"WEBROOT", "/srv/www"}}; }
+
+std::map<std::string, std::string> with(std::map<std::string, std::string> env, std::string k,
+                                        std::string v) {
+  env[std::move(k)] = std::move(v);
+  return env;
+}
+
+std::string error_of(const std::map<std::string, std::string>& env) {
+  try {
+    load_config(env);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, StagingTakesBooleansInAnyCase) {
+  for (std::string t : {"true", "TRUE", "True", "1", "yes", "YES"}) {
+    EXPECT_TRUE(load_config(with(base(), "STAGING", t)).staging) << t;
+  }
+  for (std::string f : {"false", "False", "0", "no", "NO"}) {
+    EXPECT_FALSE(load_config(with(base(), "STAGING", f)).staging) << f;
+  }
+  EXPECT_TRUE(load_config(base()).staging) << "the original project's default";
+  EXPECT_EQ(error_of(with(base(), "STAGING", "maybe")),
+            "STAGING='maybe' is not one of true, false, 1, 0, yes, no");
+}
+
+TEST(Config, DirectoryFollowsStagingUnlessGiven) {
+  EXPECT_EQ(load_config(base()).effective_directory(), kLetsEncryptStaging);
+  EXPECT_EQ(load_config(with(base(), "STAGING", "false")).effective_directory(),
+            kLetsEncryptProduction);
+  auto custom = with(base(), "ACME_DIRECTORY", "https://ca.example/dir");
+  EXPECT_EQ(load_config(custom).effective_directory(), "https://ca.example/dir");
+  EXPECT_NE(error_of(with(base(), "ACME_DIRECTORY", "ca.example")).find("ACME_DIRECTORY"),
+            std::string::npos);
+}
+
+TEST(Config, OriginalNamesAreAliases) {
+  auto c = load_config({{"CERTBOT_WEBROOT", "/var/www"}, {"CERTBOT_EMAIL", "ops@example.com"}});
+  EXPECT_EQ(c.webroot, "/var/www");
+  EXPECT_EQ(c.email, "ops@example.com");
+  auto both = load_config({{"CERTBOT_WEBROOT", "/old"}, {"WEBROOT", "/new"}});
+  EXPECT_EQ(both.webroot, "/new") << "the newer name wins";
+}
+
+TEST(Config, BadValuesNameTheirVariable) {
+  struct bad {
+    std::map<std::string, std::string> env;
+    std::string says;
+  };
+  std::vector<bad> cases{
+      {{}, "WEBROOT"},
+      {{{"WEBROOT", "/a"}, {"CHALLENGE_LISTEN", ":80"}}, "exclude each other"},
+      {with(base(), "RENEW_BEFORE_DAYS", "soon"), "RENEW_BEFORE_DAYS='soon'"},
+      {with(base(), "RENEW_BEFORE_DAYS", "0"), "RENEW_BEFORE_DAYS='0'"},
+      {with(base(), "LOOP_TIME", "-1"), "LOOP_TIME"},
+      {with(base(), "KEY_TYPE", "dsa"), "KEY_TYPE='dsa'"},
+      {with(base(), "CONCURRENCY", "1000"), "CONCURRENCY"},
+      {with(base(), "ACME_EMAIL", "not-an-address"), "ACME_EMAIL"},
+      {with(base(), "ACME_EAB_KID", "kid"), "ACME_EAB_KID and ACME_EAB_HMAC"},
+  };
+  for (const auto& c : cases) {
+    auto e = error_of(c.env);
+    EXPECT_NE(e.find(c.says), std::string::npos) << "got: " << e;
+  }
+  auto ok = load_config(with(with(base(), "RENEW_BEFORE_DAYS", "14"), "KEY_TYPE", "rsa2048"));
+  EXPECT_EQ(ok.renew_before_days, 14);
+  EXPECT_EQ(ok.key_type, pki::key_type::rsa2048);
+}
+
+TEST(Domains, NormalizesAndReportsEveryOddItem) {
+  auto d = parse_domains(" a.example.com ,B.Example.COM,,c.example.com.,*.w.example.com,10.0.0.1,"
+                         "a.example.com,bücher.example," + std::string(64, 'x') + ".example.com");
+  EXPECT_EQ(d.hosts, (std::vector<std::string>{"a.example.com", "b.example.com", "c.example.com"}));
+  auto has = [&](const std::string& fragment) {
+    return std::any_of(d.problems.begin(), d.problems.end(),
+                       [&](const std::string& p) { return p.find(fragment) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("item 2 'B.Example.COM' is used as 'b.example.com'"));
+  EXPECT_TRUE(has("item 3 is empty"));
+  EXPECT_TRUE(has("item 4 'c.example.com.' is used as 'c.example.com'"));
+  EXPECT_TRUE(has("item 5: '*.w.example.com': wildcard"));
+  EXPECT_TRUE(has("item 6: '10.0.0.1': IP addresses"));
+  EXPECT_TRUE(has("item 7: a.example.com is listed twice"));
+  EXPECT_TRUE(has("punycode"));
+  EXPECT_TRUE(has("at most 63"));
+  EXPECT_FALSE(has("item 1")) << "surrounding spaces alone are not worth a word";
+}
+
+TEST(Domains, EmptyIsNothing) {
+  EXPECT_TRUE(parse_domains("").hosts.empty());
+  EXPECT_TRUE(parse_domains("").problems.empty());
+  EXPECT_TRUE(parse_domains("  ").problems.empty());
+}
+
+TEST(WorkQueue, DeduplicatesAndRequeuesWhatChangedWhileActive) {
+  boost::asio::io_context ioc;
+  work_queue q(ioc.get_executor());
+  std::vector<std::string> order;
+  q.push("a");
+  q.push("b");
+  q.push("a");  // already queued
+  EXPECT_EQ(q.depth(), 2u);
+  boost::asio::co_spawn(
+      ioc,
+      [](work_queue& q, std::vector<std::string>& order) -> boost::asio::awaitable<void> {
+        while (auto name = co_await q.pop()) {
+          order.push_back(*name);
+          if (*name == "a" && order.size() == 1) q.push("a");  // changed while active
+          q.done(*name);
+          if (order.size() == 3) q.close();
+        }
+      }(q, order),
+      boost::asio::detached);
+  ioc.run();
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "a"}));
+}
+
+TEST(WorkQueue, WorkersWaitWithoutPolling) {
+  boost::asio::io_context ioc;
+  work_queue q(ioc.get_executor());
+  int got = 0;
+  for (int w = 0; w < 3; ++w) {
+    boost::asio::co_spawn(
+        ioc,
+        [](work_queue& q, int& got) -> boost::asio::awaitable<void> {
+          while (auto name = co_await q.pop()) {
+            ++got;
+            q.done(*name);
+          }
+        }(q, got),
+        boost::asio::detached);
+  }
+  ioc.poll();  // all three now wait
+  EXPECT_EQ(got, 0);
+  for (int i = 0; i < 5; ++i) q.push("n" + std::to_string(i));
+  ioc.poll();
+  EXPECT_EQ(got, 5);
+  q.close();
+  ioc.run();  // every worker ends
+  EXPECT_EQ(got, 5);
+}
+
+}  // namespace
+}  // namespace certherd::controller
