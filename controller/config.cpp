@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 
 extern char** environ;
 
@@ -23,8 +23,8 @@ long long integer(const char* name, const std::string& value, long long min, lon
   long long v = 0;
   auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (ec != std::errc() || p != value.data() + value.size() || v < min || v > max) {
-    throw config_error(fmt::format("{}='{}' is not a whole number from {} to {}", name, value, min,
-                                   max));
+    throw config_error(
+        fmt::format("{}='{}' is not a whole number from {} to {}", name, value, min, max));
   }
   return v;
 }
@@ -49,7 +49,8 @@ config load_config(const std::map<std::string, std::string>& env) {
   if (auto v = get(env, {"DOMAINS"})) c.domains = *v;
   if (auto v = get(env, {"STAGING"})) {
     auto b = parse_bool(*v);
-    if (!b) throw config_error(fmt::format("STAGING='{}' is not one of true, false, 1, 0, yes, no", *v));
+    if (!b)
+      throw config_error(fmt::format("STAGING='{}' is not one of true, false, 1, 0, yes, no", *v));
     c.staging = *b;
   }
   if (auto v = get(env, {"ACME_DIRECTORY"})) {
@@ -78,8 +79,9 @@ config load_config(const std::map<std::string, std::string>& env) {
     throw config_error("WEBROOT and CHALLENGE_LISTEN exclude each other: set one");
   }
   if (c.webroot.empty() && c.challenge_listen.empty()) {
-    throw config_error("set WEBROOT (a directory a web server serves) or CHALLENGE_LISTEN "
-                       "(host:port for the built-in responder)");
+    throw config_error(
+        "set WEBROOT (a directory a web server serves) or CHALLENGE_LISTEN "
+        "(host:port for the built-in responder)");
   }
   if (auto v = get(env, {"RENEW_BEFORE_DAYS"})) {
     c.renew_before_days = static_cast<int>(integer("RENEW_BEFORE_DAYS", *v, 1, 365));
@@ -90,8 +92,8 @@ config load_config(const std::map<std::string, std::string>& env) {
   if (auto v = get(env, {"KEY_TYPE"})) {
     auto kt = pki::parse_key_type(*v);
     if (!kt) {
-      throw config_error(fmt::format(
-          "KEY_TYPE='{}' is not one of ec256, ec384, rsa2048, rsa3072, rsa4096", *v));
+      throw config_error(
+          fmt::format("KEY_TYPE='{}' is not one of ec256, ec384, rsa2048, rsa3072, rsa4096", *v));
     }
     c.key_type = *kt;
   }

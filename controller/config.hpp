@@ -14,7 +14,8 @@
 
 namespace certherd::controller {
 
-inline constexpr const char* kLetsEncryptProduction = "https://acme-v02.api.letsencrypt.org/directory";
+inline constexpr const char* kLetsEncryptProduction =
+    "https://acme-v02.api.letsencrypt.org/directory";
 inline constexpr const char* kLetsEncryptStaging =
     "https://acme-staging-v02.api.letsencrypt.org/directory";
 
@@ -24,23 +25,23 @@ struct config_error : std::runtime_error {
 };
 
 struct config {
-  std::string domains;              ///< DOMAINS
-  bool staging = true;              ///< STAGING (the original project's default)
-  std::string directory;            ///< ACME_DIRECTORY, else from STAGING
-  std::string email;                ///< ACME_EMAIL / CERTBOT_EMAIL
-  std::string ca_bundle;            ///< ACME_CA_BUNDLE: roots to trust for the ACME server
-  std::string ca_roots;             ///< ACME_ROOTS: roots of a custom directory's certificates
-  std::string profile;              ///< ACME_PROFILE
-  std::string eab_kid, eab_hmac;    ///< ACME_EAB_KID / ACME_EAB_HMAC
-  std::string webroot;              ///< WEBROOT / CERTBOT_WEBROOT
-  std::string challenge_listen;     ///< CHALLENGE_LISTEN
+  std::string domains;                   ///< DOMAINS
+  bool staging = true;                   ///< STAGING (the original project's default)
+  std::string directory;                 ///< ACME_DIRECTORY, else from STAGING
+  std::string email;                     ///< ACME_EMAIL / CERTBOT_EMAIL
+  std::string ca_bundle;                 ///< ACME_CA_BUNDLE: roots to trust for the ACME server
+  std::string ca_roots;                  ///< ACME_ROOTS: roots of a custom directory's certificates
+  std::string profile;                   ///< ACME_PROFILE
+  std::string eab_kid, eab_hmac;         ///< ACME_EAB_KID / ACME_EAB_HMAC
+  std::string webroot;                   ///< WEBROOT / CERTBOT_WEBROOT
+  std::string challenge_listen;          ///< CHALLENGE_LISTEN
   std::optional<int> renew_before_days;  ///< RENEW_BEFORE_DAYS
   std::chrono::seconds loop_time{300};   ///< LOOP_TIME: full resync interval
   pki::key_type key_type = pki::key_type::ec256;  ///< KEY_TYPE
   std::string state_dir = "/var/lib/certherd";    ///< STATE_DIR
-  std::string output_dir;           ///< OUTPUT_DIR: files target
-  std::string output_reload;        ///< OUTPUT_RELOAD_COMMAND: run after files change
-  int concurrency = 8;              ///< CONCURRENCY: orders in flight at once
+  std::string output_dir;                         ///< OUTPUT_DIR: files target
+  std::string output_reload;                      ///< OUTPUT_RELOAD_COMMAND: run after files change
+  int concurrency = 8;                            ///< CONCURRENCY: orders in flight at once
   std::string trust_store = "/etc/ssl/certs/ca-certificates.crt";  ///< SYSTEM_TRUST_STORE
 
   /// \brief The directory URL in force: ACME_DIRECTORY, else Let's Encrypt by STAGING.

@@ -11,7 +11,8 @@ namespace certherd::controller {
 
 parsed_domains parse_domains(std::string_view text) {
   parsed_domains out;
-  const bool blank = std::all_of(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+  const bool blank = std::all_of(
+      text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
   std::size_t index = 0;
   std::size_t start = 0;
   while (start <= text.size()) {
@@ -30,13 +31,17 @@ parsed_domains parse_domains(std::string_view text) {
       continue;
     }
     std::string_view trimmed = raw;
-    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
-    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) trimmed.remove_suffix(1);
+    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
+      trimmed.remove_prefix(1);
+    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t'))
+      trimmed.remove_suffix(1);
     if (trimmed != host) {
-      out.problems.push_back(fmt::format("DOMAINS item {} '{}' is used as '{}'", index, trimmed, host));
+      out.problems.push_back(
+          fmt::format("DOMAINS item {} '{}' is used as '{}'", index, trimmed, host));
     }
     if (std::find(out.hosts.begin(), out.hosts.end(), host) != out.hosts.end()) {
-      out.problems.push_back(fmt::format("DOMAINS item {}: {} is listed twice; once is enough", index, host));
+      out.problems.push_back(
+          fmt::format("DOMAINS item {}: {} is listed twice; once is enough", index, host));
       continue;
     }
     out.hosts.push_back(std::move(host));

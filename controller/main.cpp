@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
 
   std::map<std::string, std::string> run_flags, plan_flags;
   auto* run_cmd = app.add_subcommand("run", "Keep every desired certificate valid (the main job)");
-  auto* plan_cmd = app.add_subcommand("plan", "Print what run would do for each certificate, and why");
+  auto* plan_cmd =
+      app.add_subcommand("plan", "Print what run would do for each certificate, and why");
   for (auto* sub : {run_cmd, plan_cmd}) {
     auto& target = sub == run_cmd ? run_flags : plan_flags;
     for (const auto& [flag, variable] : setting_flags()) {

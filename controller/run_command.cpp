@@ -9,9 +9,12 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <csignal>
 
 #include <iostream>
 
@@ -60,7 +63,8 @@ struct setup {
 std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, int& code,
                                asio::io_context& ioc) {
   auto env = environment();
-  for (const auto& [k, v] : flags) env[k] = v;
+  for (const auto& [k, v] : flags)
+    env[k] = v;
   auto owned = std::make_unique<setup>();
   setup& s = *owned;
   try {
@@ -71,8 +75,10 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
     return nullptr;
   }
   auto domains = parse_domains(s.cfg.domains);
-  for (const auto& p : domains.problems) spdlog::warn("event=domains_item {}", p);
-  if (domains.hosts.empty()) spdlog::warn("event=no_domains reason=\"DOMAINS names no usable host\"");
+  for (const auto& p : domains.problems)
+    spdlog::warn("event=domains_item {}", p);
+  if (domains.hosts.empty())
+    spdlog::warn("event=no_domains reason=\"DOMAINS names no usable host\"");
 
   s.store = std::make_unique<stores::fs_store>(s.cfg.state_dir);
   if (auto opened = s.store->open(); !opened) {
@@ -97,9 +103,12 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
   }
   std::string directory = s.cfg.effective_directory();
   std::optional<pki::issuer_class> expected;
-  if (directory == kLetsEncryptProduction) expected = pki::issuer_class::production;
-  else if (directory == kLetsEncryptStaging) expected = pki::issuer_class::staging;
-  else if (!s.cfg.ca_roots.empty()) expected = pki::issuer_class::custom;
+  if (directory == kLetsEncryptProduction)
+    expected = pki::issuer_class::production;
+  else if (directory == kLetsEncryptStaging)
+    expected = pki::issuer_class::staging;
+  else if (!s.cfg.ca_roots.empty())
+    expected = pki::issuer_class::custom;
   for (const auto& host : domains.hosts) {
     s.specs[host] = cert_spec{host, {host}, directory, expected, s.cfg.key_type, target_names};
   }
@@ -114,7 +123,8 @@ reconcilers::reconcile_policy policy_of(const config& cfg) {
 
 std::vector<reconcilers::target*> raw(const std::vector<std::unique_ptr<reconcilers::target>>& v) {
   std::vector<reconcilers::target*> out;
-  for (const auto& t : v) out.push_back(t.get());
+  for (const auto& t : v)
+    out.push_back(t.get());
   return out;
 }
 
@@ -126,6 +136,7 @@ std::chrono::sys_seconds now_seconds() {
 
 int run_controller(const std::map<std::string, std::string>& flags) {
   asio::io_context ioc;
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);  // first: a stop during start-up is graceful too
   int code = exit_ok;
   auto s = prepare(flags, code, ioc);
   if (!s) return code;
@@ -139,7 +150,8 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     if (!s->cfg.webroot.empty()) {
       presenter = std::make_unique<acme::webroot_presenter>(s->cfg.webroot);
     } else {
-      presenter = std::make_unique<acme::http01_responder>(ioc.get_executor(), s->cfg.challenge_listen);
+      presenter =
+          std::make_unique<acme::http01_responder>(ioc.get_executor(), s->cfg.challenge_listen);
     }
   } catch (const std::exception& e) {
     std::cerr << "certherd: " << e.what() << "\n";
@@ -153,9 +165,9 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   issuer_options.profile = s->cfg.profile;
   reconcilers::acme_issuer issuer(*client, *presenter, issuer_options);
 
-  reconcilers::executor_deps deps{*s->store, s->anchors, &issuer, raw(s->targets), policy_of(s->cfg),
-                                  now_seconds};
-  runtime rt(ioc, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
+  reconcilers::executor_deps deps{*s->store,       s->anchors,        &issuer,
+                                  raw(s->targets), policy_of(s->cfg), now_seconds};
+  runtime rt(ioc, signals, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
   spdlog::info("event=start directory={} certificates={} targets={} state_dir={}",
                s->cfg.effective_directory(), s->specs.size(), s->targets.size(), s->cfg.state_dir);
   rt.set_desired(s->specs);
@@ -169,8 +181,8 @@ int print_plan(const std::map<std::string, std::string>& flags) {
   int code = exit_ok;
   auto s = prepare(flags, code, ioc);
   if (!s) return code;
-  reconcilers::executor_deps deps{*s->store, s->anchors, nullptr, raw(s->targets), policy_of(s->cfg),
-                                  now_seconds};
+  reconcilers::executor_deps deps{*s->store,       s->anchors,        nullptr,
+                                  raw(s->targets), policy_of(s->cfg), now_seconds};
   std::cout << fmt::format("directory {}; {} certificate{}\n", s->cfg.effective_directory(),
                            s->specs.size(), s->specs.size() == 1 ? "" : "s");
   for (const auto& [name, spec] : s->specs) {

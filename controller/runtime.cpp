@@ -1,11 +1,11 @@
 #include "controller/runtime.hpp"
 
+#include <fmt/chrono.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/chrono.h>
-#include <spdlog/spdlog.h>
 
 #include <csignal>
 
@@ -31,18 +31,14 @@ void log_escaped(std::exception_ptr e) {
 
 }  // namespace
 
-struct runtime::signals {
-  asio::signal_set set;
-  explicit signals(asio::io_context& ioc) : set(ioc, SIGINT, SIGTERM) {}
-};
-
-runtime::runtime(asio::io_context& ioc, reconcilers::executor_deps& deps, runtime_options options)
+runtime::runtime(asio::io_context& ioc, asio::signal_set& signals, reconcilers::executor_deps& deps,
+                 runtime_options options)
     : ioc_(ioc),
       deps_(deps),
       options_(options),
       queue_(ioc.get_executor()),
       resync_(ioc),
-      signals_(std::make_unique<signals>(ioc)) {}
+      signals_(signals) {}
 
 runtime::~runtime() = default;
 
@@ -71,7 +67,7 @@ void runtime::start() {
     asio::co_spawn(ioc_, worker(), log_escaped);
   }
   asio::co_spawn(ioc_, resync_loop(), log_escaped);
-  signals_->set.async_wait([this](boost::system::error_code ec, int sig) {
+  signals_.async_wait([this](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("event=shutdown signal={} in_flight={}", sig, queue_.active());
     stop();
@@ -83,10 +79,11 @@ void runtime::stop() {
   stopping_ = true;
   queue_.close();
   resync_.cancel();
-  for (auto& [name, timer] : timers_) timer->cancel();
+  for (auto& [name, timer] : timers_)
+    timer->cancel();
   timers_.clear();
   boost::system::error_code ignored;
-  signals_->set.cancel(ignored);
+  signals_.cancel(ignored);
   if (running_workers_ == 0) {
     ioc_.stop();
     return;
@@ -137,7 +134,8 @@ asio::awaitable<void> runtime::resync_loop() {
     resync_.expires_after(options_.resync_interval);
     auto [ec] = co_await resync_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec || stopping_) break;
-    for (const auto& [name, spec] : desired_) queue_.push(name);
+    for (const auto& [name, spec] : desired_)
+      queue_.push(name);
   }
 }
 

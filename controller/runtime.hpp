@@ -10,6 +10,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -27,7 +28,10 @@ struct runtime_options {
 
 class runtime {
  public:
-  runtime(boost::asio::io_context& ioc, reconcilers::executor_deps& deps, runtime_options options);
+  /// \param signals SIGINT/SIGTERM, registered by the caller as early as it can (a signal that
+  /// arrives during start-up must still mean a graceful stop).
+  runtime(boost::asio::io_context& ioc, boost::asio::signal_set& signals,
+          reconcilers::executor_deps& deps, runtime_options options);
   ~runtime();
 
   /// \brief Replaces the desired set; queues every name that is new or changed.
@@ -51,8 +55,7 @@ class runtime {
   std::map<std::string, reconcilers::cert_spec> desired_;
   std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;
   boost::asio::steady_timer resync_;
-  struct signals;
-  std::unique_ptr<signals> signals_;
+  boost::asio::signal_set& signals_;
   int running_workers_ = 0;
   bool stopping_ = false;
   std::size_t reconciles_ = 0;

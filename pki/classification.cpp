@@ -8,16 +8,23 @@ namespace certherd::pki {
 
 std::string_view to_string(issuer_class c) noexcept {
   switch (c) {
-    case issuer_class::production: return "production";
-    case issuer_class::staging: return "staging";
-    case issuer_class::custom: return "custom";
-    case issuer_class::self_signed: return "self-signed";
-    case issuer_class::foreign: return "foreign";
+    case issuer_class::production:
+      return "production";
+    case issuer_class::staging:
+      return "staging";
+    case issuer_class::custom:
+      return "custom";
+    case issuer_class::self_signed:
+      return "self-signed";
+    case issuer_class::foreign:
+      return "foreign";
   }
   return "?";
 }
 
-std::ostream& operator<<(std::ostream& os, issuer_class c) { return os << to_string(c); }
+std::ostream& operator<<(std::ostream& os, issuer_class c) {
+  return os << to_string(c);
+}
 
 result<std::vector<certificate>> read_pem_bundle(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);

@@ -15,11 +15,13 @@ acme_issuer::acme_issuer(http::client& client, acme::challenge_presenter& presen
                          acme_issuer_options options)
     : client_(client), presenter_(presenter), options_(std::move(options)) {}
 
-asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(const std::string& directory) {
+asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
+    const std::string& directory) {
   auto& st = accounts_[directory];
   if (!st.url.empty()) co_return &st;
   if (!st.key) {
-    auto record = stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
+    auto record =
+        stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
     if (!record) {
       st.error = record.error();
       co_return &st;
@@ -30,7 +32,8 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(const std:
   }
   // newAccount is idempotent for a key: a registration that races another finds the same account.
   acme::session session(directory, *st.key, options_.session);
-  acme::driver driver(client_, &presenter_, std::chrono::steady_clock::now() + options_.order_timeout);
+  acme::driver driver(client_, &presenter_,
+                      std::chrono::steady_clock::now() + options_.order_timeout);
   auto acct = co_await driver.async_run(session.register_account(options_.account));
   if (!acct) {
     st.error = acct.error().message();
@@ -67,7 +70,8 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
   }
   acme::session session(spec.directory, *account->key, options_.session);
   session.set_account_url(account->url);
-  acme::driver driver(client_, &presenter_, std::chrono::steady_clock::now() + options_.order_timeout);
+  acme::driver driver(client_, &presenter_,
+                      std::chrono::steady_clock::now() + options_.order_timeout);
   acme::order_request order{spec.hosts, *csr, options_.profile, {}};
   auto issued = co_await driver.async_run(session.issue(std::move(order)));
   if (!issued) {

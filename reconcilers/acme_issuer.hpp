@@ -23,7 +23,7 @@ namespace certherd::reconcilers {
 struct issue_outcome {
   std::vector<pki::certificate> chain;  ///< empty on failure
   std::optional<pki::private_key> key;
-  std::string error;                    ///< one line, on failure
+  std::string error;                                ///< one line, on failure
   std::optional<std::chrono::seconds> retry_after;  ///< the CA's, on failure
 };
 

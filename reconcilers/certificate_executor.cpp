@@ -85,9 +85,8 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
     }
     report.requeue_at = p.requeue_at;
     if (!act || p.actions.empty()) co_return report;
-    bool all_conflicts = std::all_of(p.actions.begin(), p.actions.end(), [](const auto& a) {
-      return a.kind == action_kind::conflict;
-    });
+    bool all_conflicts = std::all_of(p.actions.begin(), p.actions.end(),
+                                     [](const auto& a) { return a.kind == action_kind::conflict; });
 
     bool stop = false;
     for (const auto& a : p.actions) {
@@ -102,8 +101,9 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             record.last_error = outcome.error;
             report.failed = true;
             report.outcomes.push_back("issue failed: " + outcome.error);
-            spdlog::error("event=issue_failed cert={} failures={} next_retry={:%FT%TZ} error=\"{}\"",
-                          spec.name, record.failures, record.next_retry, outcome.error);
+            spdlog::error(
+                "event=issue_failed cert={} failures={} next_retry={:%FT%TZ} error=\"{}\"",
+                spec.name, record.failures, record.next_retry, outcome.error);
           } else {
             const auto& leaf = outcome.chain.front();
             record.hosts = spec.hosts;
@@ -116,7 +116,8 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             record.last_error.clear();
             record.not_after = leaf.not_after();
             record.fingerprint = leaf.fingerprint_sha256();
-            report.outcomes.push_back(fmt::format("issued, valid until {:%FT%TZ}", leaf.not_after()));
+            report.outcomes.push_back(
+                fmt::format("issued, valid until {:%FT%TZ}", leaf.not_after()));
             spdlog::info("event=issued cert={} hosts={} not_after={:%FT%TZ} fingerprint={}",
                          spec.name, fmt::join(spec.hosts, ","), leaf.not_after(),
                          record.fingerprint);
@@ -124,7 +125,8 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           if (auto saved = deps.store.save(record); !saved) {
             report.failed = true;
             report.outcomes.push_back("store: " + saved.error());
-            spdlog::error("event=store_write_failed cert={} error=\"{}\"", spec.name, saved.error());
+            spdlog::error("event=store_write_failed cert={} error=\"{}\"", spec.name,
+                          saved.error());
             stop = true;
           }
           if (outcome.chain.empty()) stop = true;  // the next plan shows the backoff
@@ -142,7 +144,8 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
                          chain->front().fingerprint_sha256());
           } else {
             report.failed = true;
-            report.outcomes.push_back(fmt::format("push to {} failed: {}", a.target, pushed.error()));
+            report.outcomes.push_back(
+                fmt::format("push to {} failed: {}", a.target, pushed.error()));
             spdlog::error("event=push_failed cert={} target={} error=\"{}\"", spec.name, a.target,
                           pushed.error());
             report.requeue_at = now + 1min;

@@ -9,9 +9,13 @@
 namespace certherd::reconcilers {
 namespace {
 
-std::string when(sys_seconds t) { return fmt::format("{:%FT%TZ}", t); }
+std::string when(sys_seconds t) {
+  return fmt::format("{:%FT%TZ}", t);
+}
 
-std::string short_fp(const std::string& fp) { return fp.substr(0, 12); }
+std::string short_fp(const std::string& fp) {
+  return fp.substr(0, 12);
+}
 
 void earliest(std::optional<sys_seconds>& slot, sys_seconds t) {
   if (!slot || t < *slot) slot = t;
@@ -21,10 +25,14 @@ void earliest(std::optional<sys_seconds>& slot, sys_seconds t) {
 
 std::string_view to_string(action_kind k) noexcept {
   switch (k) {
-    case action_kind::issue: return "issue";
-    case action_kind::push: return "push";
-    case action_kind::bootstrap: return "bootstrap";
-    case action_kind::conflict: return "conflict";
+    case action_kind::issue:
+      return "issue";
+    case action_kind::push:
+      return "push";
+    case action_kind::bootstrap:
+      return "bootstrap";
+    case action_kind::conflict:
+      return "conflict";
   }
   return "?";
 }
@@ -68,8 +76,8 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
   std::string why = local ? mismatch(spec, *local) : "no certificate held";
   std::optional<sys_seconds> renew_at;
   if (why.empty()) {
-    renew_at = renewal_time(local->not_before, local->not_after, policy.renewal,
-                            local->fingerprint);
+    renew_at =
+        renewal_time(local->not_before, local->not_after, policy.renewal, local->fingerprint);
     if (now >= local->not_after) {
       why = fmt::format("expired at {}", when(local->not_after));
     } else if (now >= *renew_at) {
@@ -78,8 +86,8 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
   }
   if (why.empty()) {
     earliest(out.requeue_at, *renew_at);
-    notes.push_back(fmt::format("valid until {}, renewal at {}", when(local->not_after),
-                                when(*renew_at)));
+    notes.push_back(
+        fmt::format("valid until {}, renewal at {}", when(local->not_after), when(*renew_at)));
   } else if (local && local->failures > 0 && now < local->next_retry) {
     earliest(out.requeue_at, local->next_retry);
     notes.push_back(fmt::format("{}; waiting until {} after {} failure{} (last: {})", why,
@@ -106,10 +114,10 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
       continue;
     }
     if (servable) {
-      std::string r = has ? fmt::format("{} serves {} ({}), local is {}", name,
-                                        short_fp(t->fingerprint), pki::to_string(t->issuer),
-                                        short_fp(local->fingerprint))
-                          : fmt::format("{} has no certificate", name);
+      std::string r =
+          has ? fmt::format("{} serves {} ({}), local is {}", name, short_fp(t->fingerprint),
+                            pki::to_string(t->issuer), short_fp(local->fingerprint))
+              : fmt::format("{} has no certificate", name);
       out.actions.push_back({action_kind::push, name, r});
       notes.push_back("push: " + r);
     } else if (!has && policy.bootstrap_placeholders) {

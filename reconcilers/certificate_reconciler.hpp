@@ -1,7 +1,8 @@
 // plan(): the declarative heart of certherd. Given the desired certificate, the store's copy, what
 // each target serves, the time and the policy, it returns what to do, when to look again and why,
 // in words a person can read. It does no I/O: every branch of the original project's
-// cert_manager() flowchart (ARCHITECTURE.md) is a row of tests/unit/certificate_reconciler_test.cpp.
+// cert_manager() flowchart (ARCHITECTURE.md) is a row of
+// tests/unit/certificate_reconciler_test.cpp.
 #pragma once
 
 #include "reconcilers/certificate_state.hpp"
@@ -34,8 +35,8 @@ std::ostream& operator<<(std::ostream& os, const planned_action& a);
 
 struct reconcile_policy {
   renewal_policy renewal;
-  bool adopt_foreign = false;          ///< overwrite valid certificates of other CAs
-  bool bootstrap_placeholders = false; ///< serve a self-signed certificate until one is issued
+  bool adopt_foreign = false;           ///< overwrite valid certificates of other CAs
+  bool bootstrap_placeholders = false;  ///< serve a self-signed certificate until one is issued
 };
 
 struct plan_result {

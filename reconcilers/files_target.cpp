@@ -2,15 +2,15 @@
 
 #include "stores/atomic_file.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include <signal.h>
-#include <cstring>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <cstring>
 
 extern char** environ;
 
@@ -35,8 +35,8 @@ asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert
   auto pem = stores::read_file(dir_ / cert_name / "fullchain.pem", ec);
   if (!pem) {
     if (ec == std::errc::no_such_file_or_directory) co_return out;
-    co_return failed{fmt::format("cannot read {}: {}", (dir_ / cert_name / "fullchain.pem").string(),
-                                 ec.message())};
+    co_return failed{fmt::format("cannot read {}: {}",
+                                 (dir_ / cert_name / "fullchain.pem").string(), ec.message())};
   }
   auto chain = pki::parse_pem_chain(*pem);
   if (!chain) co_return out;  // unreadable: as good as absent, it will be replaced
@@ -58,10 +58,8 @@ asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
   std::string intermediates = full.substr(leaf.size());
   std::string key_pem = key.to_pem();
   std::vector<stores::file_content> files{
-      {folder / "privkey.pem", key_pem, 0600},
-      {folder / "cert.pem", leaf, 0644},
-      {folder / "chain.pem", intermediates, 0644},
-      {folder / "combined.pem", full + key_pem, 0600},
+      {folder / "privkey.pem", key_pem, 0600},     {folder / "cert.pem", leaf, 0644},
+      {folder / "chain.pem", intermediates, 0644}, {folder / "combined.pem", full + key_pem, 0600},
       {folder / "fullchain.pem", full, 0644},  // last: observe() reads it
   };
   if (stores::write_files(files, detail)) co_return failed{detail};
@@ -90,7 +88,8 @@ asio::awaitable<std::string> run_command(asio::any_io_executor executor, std::st
     pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) {
       if (WIFEXITED(status) && WEXITSTATUS(status) == 0) co_return std::string();
-      if (WIFEXITED(status)) co_return fmt::format("'{}' exited with {}", command, WEXITSTATUS(status));
+      if (WIFEXITED(status))
+        co_return fmt::format("'{}' exited with {}", command, WEXITSTATUS(status));
       co_return fmt::format("'{}' ended by signal {}", command, WTERMSIG(status));
     }
     if (std::chrono::steady_clock::now() >= deadline) {

@@ -28,19 +28,23 @@ sys_seconds renewal_time(sys_seconds not_before, sys_seconds not_after, const re
   auto max_jitter = std::min(p.max_jitter, std::chrono::seconds(lifetime / 20));
   std::chrono::seconds jitter{0};
   if (max_jitter.count() > 0) {
-    jitter = std::chrono::seconds(fnv1a(seed) %
-                                  static_cast<std::uint64_t>(max_jitter.count()));
+    jitter = std::chrono::seconds(fnv1a(seed) % static_cast<std::uint64_t>(max_jitter.count()));
   }
   return not_after - window - jitter;
 }
 
 std::chrono::seconds backoff_delay(int failures) {
   switch (failures) {
-    case 0: return 0s;
-    case 1: return 1min;
-    case 2: return 10min;
-    case 3: return 100min;
-    default: return std::chrono::days(1);
+    case 0:
+      return 0s;
+    case 1:
+      return 1min;
+    case 2:
+      return 10min;
+    case 3:
+      return 100min;
+    default:
+      return std::chrono::days(1);
   }
 }
 

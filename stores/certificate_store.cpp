@@ -40,7 +40,8 @@ std::string to_json(const stored_certificate& r) {
   str("name", r.name);
   w.Key("hosts");
   w.StartArray();
-  for (const auto& h : r.hosts) w.String(h.c_str());
+  for (const auto& h : r.hosts)
+    w.String(h.c_str());
   w.EndArray();
   str("directory", r.directory);
   str("key_type", std::string(pki::to_string(r.key_type)));

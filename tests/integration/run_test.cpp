@@ -50,15 +50,16 @@ TEST(Run, IssuesEveryDomainThenRestartsWithoutReissuing) {
   {
     background_certherd run({"run"}, run_env(tmp, domains), tmp / "run1.log");
     ASSERT_TRUE(eventually([&] { return all_served(tmp, hosts); }, 60s)) << run.log();
-    for (const auto& h : hosts) first[h] = fingerprint_of(tmp, h);
+    for (const auto& h : hosts)
+      first[h] = fingerprint_of(tmp, h);
     run.signal(SIGTERM);
     EXPECT_EQ(run.wait(40s), 0) << run.log();
     EXPECT_EQ(run.count("event=issued"), 3) << run.log();
     EXPECT_EQ(run.count("event=stopped"), 1) << "graceful shutdown: " << run.log();
   }
   for (const auto& h : hosts) {
-    EXPECT_EQ(verify_against(slurp(tmp / "out" / h / "cert.pem"), slurp(tmp / "out" / h / "chain.pem"),
-                             harness("CERTHERD_TEST_ROOT")),
+    EXPECT_EQ(verify_against(slurp(tmp / "out" / h / "cert.pem"),
+                             slurp(tmp / "out" / h / "chain.pem"), harness("CERTHERD_TEST_ROOT")),
               "");
   }
   background_certherd again({"run"}, run_env(tmp, domains), tmp / "run2.log");
@@ -66,18 +67,20 @@ TEST(Run, IssuesEveryDomainThenRestartsWithoutReissuing) {
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(40s), 0);
   EXPECT_EQ(again.count("event=issued"), 0) << "nothing reissued after a restart: " << again.log();
-  for (const auto& h : hosts) EXPECT_EQ(fingerprint_of(tmp, h), first[h]);
+  for (const auto& h : hosts)
+    EXPECT_EQ(fingerprint_of(tmp, h), first[h]);
 }
 
 TEST(Run, KillDuringIssuanceConverges) {
   temp_dir tmp;
   std::vector<std::string> hosts;
-  for (int i = 0; i < 8; ++i) hosts.push_back(unique_name(fmt::format("kill{}", i)));
+  for (int i = 0; i < 24; ++i)
+    hosts.push_back(unique_name(fmt::format("kill{}", i)));
   std::string domains = fmt::format("{}", fmt::join(hosts, ","));
   {
     background_certherd run({"run"}, run_env(tmp, domains), tmp / "run1.log");
-    // Strike while orders are in flight: after the first certificate is issued.
-    ASSERT_TRUE(eventually([&] { return run.count("event=issued") >= 1; }, 60s)) << run.log();
+    // Strike while orders are in flight: once the first certificate is stored and served.
+    ASSERT_TRUE(eventually([&] { return run.count("event=pushed") >= 1; }, 60s)) << run.log();
     run.signal(SIGKILL);
     run.wait(10s);
   }
@@ -92,12 +95,19 @@ TEST(Run, KillDuringIssuanceConverges) {
   }
   ASSERT_FALSE(held.empty());
   background_certherd again({"run"}, run_env(tmp, domains), tmp / "run2.log");
-  ASSERT_TRUE(eventually([&] { return all_served(tmp, hosts); }, 60s)) << again.log();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return again.count("event=decision") >= static_cast<int>(hosts.size()) &&
+               all_served(tmp, hosts);
+      },
+      60s))
+      << again.log();
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(40s), 0);
   EXPECT_EQ(again.count("event=issued"), static_cast<int>(hosts.size() - held.size()))
       << "only the missing ones are issued: " << again.log();
-  for (const auto& [h, fp] : held) EXPECT_EQ(fingerprint_of(tmp, h), fp) << h;
+  for (const auto& [h, fp] : held)
+    EXPECT_EQ(fingerprint_of(tmp, h), fp) << h;
   for (const auto& h : hosts) {
     auto key = pki::private_key::from_pem(slurp(tmp / "out" / h / "privkey.pem"));
     auto leaf = pki::parse_pem_chain(slurp(tmp / "out" / h / "cert.pem"));
@@ -125,10 +135,10 @@ TEST(Run, SwitchingTheDirectoryReissuesFromTheNewOne) {
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0);
   EXPECT_NE(run.log().find("comes from"), std::string::npos) << run.log();
-  EXPECT_EQ(verify_against(slurp(tmp / "out" / host / "cert.pem"),
-                           slurp(tmp / "out" / host / "chain.pem"),
-                           harness("CERTHERD_TEST_NOISY_ROOT")),
-            "");
+  EXPECT_EQ(
+      verify_against(slurp(tmp / "out" / host / "cert.pem"),
+                     slurp(tmp / "out" / host / "chain.pem"), harness("CERTHERD_TEST_NOISY_ROOT")),
+      "");
 }
 
 TEST(Run, RenewsBeforeExpiry) {
@@ -152,7 +162,8 @@ TEST(Run, RenewsBeforeExpiry) {
 TEST(Run, BadDomainsAreReportedAndTheRestIssued) {
   temp_dir tmp;
   std::string good = unique_name("good");
-  background_certherd run({"run"}, run_env(tmp, "*.wild.example.com, ," + good + ",10.0.0.1,UPPER..x"),
+  background_certherd run({"run"},
+                          run_env(tmp, "*.wild.example.com, ," + good + ",10.0.0.1,UPPER..x"),
                           tmp / "run.log");
   ASSERT_TRUE(eventually([&] { return all_served(tmp, {good}); }, 60s)) << run.log();
   run.signal(SIGTERM);
@@ -173,7 +184,8 @@ TEST(Run, StartupErrorsAreOneClearLine) {
     bad.emplace_back("STATE_DIR", "/proc/certherd-unwritable");
     background_certherd run({"run"}, bad, tmp / "state.log");
     EXPECT_EQ(run.wait(20s), 1);
-    EXPECT_NE(run.log().find("STATE_DIR=/proc/certherd-unwritable"), std::string::npos) << run.log();
+    EXPECT_NE(run.log().find("STATE_DIR=/proc/certherd-unwritable"), std::string::npos)
+        << run.log();
   }
   {
     auto bad = env;

@@ -82,12 +82,14 @@ background_certherd::background_certherd(
     int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    for (const auto& [k, v] : env)
+      ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
     std::string bin = CERTHERD_BINARY;
     argv.push_back(bin.data());
     std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
+    for (auto& a : copy)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(bin.c_str(), argv.data());
     ::_exit(127);
@@ -119,12 +121,15 @@ int background_certherd::wait(std::chrono::seconds limit) {
   return -1;
 }
 
-std::string background_certherd::log() const { return slurp(log_); }
+std::string background_certherd::log() const {
+  return slurp(log_);
+}
 
 int background_certherd::count(const std::string& fragment) const {
   std::istringstream in(log());
   int n = 0;
-  for (std::string line; std::getline(in, line);) n += line.find(fragment) != std::string::npos;
+  for (std::string line; std::getline(in, line);)
+    n += line.find(fragment) != std::string::npos;
   return n;
 }
 

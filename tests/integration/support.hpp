@@ -11,10 +11,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <sys/types.h>
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <sys/types.h>
 #include <memory>
 #include <string>
 #include <vector>

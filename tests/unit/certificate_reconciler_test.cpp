@@ -37,11 +37,21 @@ local_copy held(days age, std::string fp = "local-fp", issuer_class cls = issuer
   return l;
 }
 
-local_copy good() { return held(days(10)); }   // renewal at day 60
-local_copy due() { return held(days(70)); }    // 20 days left
-local_copy expired() { return held(days(91)); }
-local_copy staging() { return held(days(10), "staging-fp", issuer_class::staging, kStaging); }
-local_copy none_held() { return {}; }
+local_copy good() {
+  return held(days(10));
+}  // renewal at day 60
+local_copy due() {
+  return held(days(70));
+}  // 20 days left
+local_copy expired() {
+  return held(days(91));
+}
+local_copy staging() {
+  return held(days(10), "staging-fp", issuer_class::staging, kStaging);
+}
+local_copy none_held() {
+  return {};
+}
 
 target_copy in_target(std::string fp, issuer_class cls, sys_seconds not_after = T + days(60)) {
   return {"rancher", true, std::move(fp), not_after, cls};
@@ -59,13 +69,15 @@ struct row {
 
 std::vector<action_kind> kinds(const plan_result& p) {
   std::vector<action_kind> out;
-  for (const auto& a : p.actions) out.push_back(a.kind);
+  for (const auto& a : p.actions)
+    out.push_back(a.kind);
   return out;
 }
 
 std::string print(const std::vector<action_kind>& ks) {
   std::string s;
-  for (auto k : ks) s += std::string(to_string(k)) + " ";
+  for (auto k : ks)
+    s += std::string(to_string(k)) + " ";
   return s;
 }
 
@@ -97,33 +109,66 @@ INSTANTIATE_TEST_SUITE_P(
     OriginalFlowchart, PlanTable,
     ::testing::Values(
         // local yes, in Rancher yes: Rancher copy from staging, production wanted → issue, update
-        row{"staging_everywhere_production_wanted", spec(), staging(),
-            {in_target("staging-fp", issuer_class::staging)}, {K::issue}, "comes from"},
-        row{"rancher_staging_local_production", spec(), good(),
-            {in_target("staging-fp", issuer_class::staging)}, {K::push}, "staging"},
+        row{"staging_everywhere_production_wanted",
+            spec(),
+            staging(),
+            {in_target("staging-fp", issuer_class::staging)},
+            {K::issue},
+            "comes from"},
+        row{"rancher_staging_local_production",
+            spec(),
+            good(),
+            {in_target("staging-fp", issuer_class::staging)},
+            {K::push},
+            "staging"},
         // Rancher copy self-signed, production wanted → issue (no local), or push a good local
-        row{"rancher_self_signed_no_local", spec(), none_held(),
-            {in_target("ss-fp", issuer_class::self_signed)}, {K::issue}, "no certificate held"},
-        row{"rancher_self_signed_local_good", spec(), good(),
-            {in_target("ss-fp", issuer_class::self_signed)}, {K::push}, "self-signed"},
+        row{"rancher_self_signed_no_local",
+            spec(),
+            none_held(),
+            {in_target("ss-fp", issuer_class::self_signed)},
+            {K::issue},
+            "no certificate held"},
+        row{"rancher_self_signed_local_good",
+            spec(),
+            good(),
+            {in_target("ss-fp", issuer_class::self_signed)},
+            {K::push},
+            "self-signed"},
         // Rancher copy due, local due too → issue (renew); the target already has it
-        row{"both_due", spec(), due(), {in_target("local-fp", issuer_class::production)},
-            {K::issue}, "renewal due"},
+        row{"both_due",
+            spec(),
+            due(),
+            {in_target("local-fp", issuer_class::production)},
+            {K::issue},
+            "renewal due"},
         // Rancher copy due, local good → update in place with local
-        row{"rancher_due_local_good", spec(), good(),
-            {in_target("old-fp", issuer_class::production, T + days(5))}, {K::push}, "old-fp"},
+        row{"rancher_due_local_good",
+            spec(),
+            good(),
+            {in_target("old-fp", issuer_class::production, T + days(5))},
+            {K::push},
+            "old-fp"},
         // local yes, Rancher no: local due → issue, and serve the still-valid local meanwhile
         row{"local_due_not_in_rancher", spec(), due(), {}, {K::issue, K::push}, "no certificate"},
         row{"local_expired_not_in_rancher", spec(), expired(), {}, {K::issue}, "expired at"},
         // local yes, Rancher no: local good → create
         row{"local_good_not_in_rancher", spec(), good(), {}, {K::push}, "has no certificate"},
         // local no, Rancher yes → issue (then update in place)
-        row{"no_local_in_rancher", spec(), std::nullopt,
-            {in_target("r-fp", issuer_class::production)}, {K::issue}, "no certificate held"},
+        row{"no_local_in_rancher",
+            spec(),
+            std::nullopt,
+            {in_target("r-fp", issuer_class::production)},
+            {K::issue},
+            "no certificate held"},
         // local no, Rancher no → issue (then create); with placeholders, bootstrap first
         row{"nothing_anywhere", spec(), std::nullopt, {}, {K::issue}, "no certificate held"},
-        row{"nothing_anywhere_bootstrap", spec(), std::nullopt, {}, {K::issue, K::bootstrap},
-            "nothing to serve", bootstrap_policy()}),
+        row{"nothing_anywhere_bootstrap",
+            spec(),
+            std::nullopt,
+            {},
+            {K::issue, K::bootstrap},
+            "nothing to serve",
+            bootstrap_policy()}),
     [](const auto& info) { return info.param.name; });
 
 // certherd's own output files once held a certificate of a CA it no longer uses.
@@ -154,8 +199,8 @@ cert_spec rsa_spec() {
 }
 
 cert_spec custom_spec_without_roots() {
-  return {"a.example", {"a.example"}, "https://pebble:14000/dir", std::nullopt,
-          pki::key_type::ec256, {"rancher"}};
+  return {"a.example",  {"a.example"},        "https://pebble:14000/dir",
+          std::nullopt, pki::key_type::ec256, {"rancher"}};
 }
 
 local_copy custom_local() {
@@ -166,28 +211,64 @@ local_copy custom_local() {
 INSTANTIATE_TEST_SUITE_P(
     BeyondTheOriginal, PlanTable,
     ::testing::Values(
-        row{"hosts_changed", two_hosts(), good(), {in_target("local-fp", issuer_class::production)},
-            {K::issue}, "hosts changed"},
-        row{"in_sync", spec(), good(), {in_target("local-fp", issuer_class::production)}, {},
+        row{"hosts_changed",
+            two_hosts(),
+            good(),
+            {in_target("local-fp", issuer_class::production)},
+            {K::issue},
+            "hosts changed"},
+        row{"in_sync",
+            spec(),
+            good(),
+            {in_target("local-fp", issuer_class::production)},
+            {},
             "renewal at"},
-        row{"foreign_valid_left_alone", spec(), good(),
-            {in_target("other-ca", issuer_class::foreign)}, {K::conflict}, "another CA"},
-        row{"foreign_valid_adopted", spec(), good(), {in_target("other-ca", issuer_class::foreign)},
-            {K::push}, "other-ca", adopt_policy()},
-        row{"foreign_on_exclusive_target_replaced", spec(), good(), {exclusive_foreign()},
-            {K::push}, "other-ca"},
-        row{"foreign_expired_replaced", spec(), good(),
-            {in_target("other-ca", issuer_class::foreign, T - days(1))}, {K::push}, "foreign"},
+        row{"foreign_valid_left_alone",
+            spec(),
+            good(),
+            {in_target("other-ca", issuer_class::foreign)},
+            {K::conflict},
+            "another CA"},
+        row{"foreign_valid_adopted",
+            spec(),
+            good(),
+            {in_target("other-ca", issuer_class::foreign)},
+            {K::push},
+            "other-ca",
+            adopt_policy()},
+        row{"foreign_on_exclusive_target_replaced",
+            spec(),
+            good(),
+            {exclusive_foreign()},
+            {K::push},
+            "other-ca"},
+        row{"foreign_expired_replaced",
+            spec(),
+            good(),
+            {in_target("other-ca", issuer_class::foreign, T - days(1))},
+            {K::push},
+            "foreign"},
         row{"backoff_in_force", spec(), failing(2, T + 5min), {}, {}, "waiting until"},
         row{"backoff_over", spec(), failing(2, T - 1s), {}, {K::issue}, "no certificate held"},
-        row{"directory_switched_to_staging", spec(kStaging, issuer_class::staging), good(),
-            {in_target("local-fp", issuer_class::production)}, {K::issue}, "comes from"},
-        row{"record_says_production_chain_says_staging", spec(),
-            held(days(10), "x", issuer_class::staging, kProd), {}, {K::issue, K::push},
+        row{"directory_switched_to_staging",
+            spec(kStaging, issuer_class::staging),
+            good(),
+            {in_target("local-fp", issuer_class::production)},
+            {K::issue},
+            "comes from"},
+        row{"record_says_production_chain_says_staging",
+            spec(),
+            held(days(10), "x", issuer_class::staging, kProd),
+            {},
+            {K::issue, K::push},
             "held certificate is staging"},
         row{"key_type_changed", rsa_spec(), good(), {}, {K::issue, K::push}, "key type changed"},
-        row{"custom_directory_decided_by_record", custom_spec_without_roots(), custom_local(),
-            {in_target("local-fp", issuer_class::foreign)}, {}, "renewal at"}),
+        row{"custom_directory_decided_by_record",
+            custom_spec_without_roots(),
+            custom_local(),
+            {in_target("local-fp", issuer_class::foreign)},
+            {},
+            "renewal at"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Plan, RequeuesAtRenewalTime) {

@@ -55,7 +55,7 @@ TEST_F(FsStore, RoundTripsAndKeepsTheKeyPrivate) {
   EXPECT_EQ(r.failures, 2);
   EXPECT_EQ(r.next_retry, sys_seconds{1'900'000'000s});
   EXPECT_EQ(r.last_error, "authorization failed: \"quoted\"");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(store.path_of("a.example").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto missing = store.load("b.example");

@@ -4,15 +4,17 @@
 #include "controller/domains_source.hpp"
 #include "controller/work_queue.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 namespace certherd::controller {
 namespace {
 
-std::map<std::string, std::string> base() { return {{"WEBROOT", "/srv/www"}}; }
+std::map<std::string, std::string> base() {
+  return {{"WEBROOT", "/srv/www"}};
+}
 
 std::map<std::string, std::string> with(std::map<std::string, std::string> env, std::string k,
                                         std::string v) {
@@ -85,8 +87,10 @@ TEST(Config, BadValuesNameTheirVariable) {
 }
 
 TEST(Domains, NormalizesAndReportsEveryOddItem) {
-  auto d = parse_domains(" a.example.com ,B.Example.COM,,c.example.com.,*.w.example.com,10.0.0.1,"
-                         "a.example.com,bücher.example," + std::string(64, 'x') + ".example.com");
+  auto d = parse_domains(
+      " a.example.com ,B.Example.COM,,c.example.com.,*.w.example.com,10.0.0.1,"
+      "a.example.com,bücher.example," +
+      std::string(64, 'x') + ".example.com");
   EXPECT_EQ(d.hosts, (std::vector<std::string>{"a.example.com", "b.example.com", "c.example.com"}));
   auto has = [&](const std::string& fragment) {
     return std::any_of(d.problems.begin(), d.problems.end(),
@@ -149,7 +153,8 @@ TEST(WorkQueue, WorkersWaitWithoutPolling) {
   }
   ioc.poll();  // all three now wait
   EXPECT_EQ(got, 0);
-  for (int i = 0; i < 5; ++i) q.push("n" + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    q.push("n" + std::to_string(i));
   ioc.poll();
   EXPECT_EQ(got, 5);
   q.close();
