@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 
 extern char** environ;
 
@@ -100,6 +101,17 @@ config load_config(const std::map<std::string, std::string>& env) {
   if (auto v = get(env, {"STATE_DIR"})) c.state_dir = *v;
   if (auto v = get(env, {"OUTPUT_DIR"})) c.output_dir = *v;
   if (auto v = get(env, {"OUTPUT_RELOAD_COMMAND"})) c.output_reload = *v;
+  if (auto v = get(env, {"HAPROXY_SOCKET"})) c.haproxy_socket = *v;
+  if (auto v = get(env, {"HAPROXY_CRT_LIST"})) c.haproxy_crt_list = *v;
+  if (auto v = get(env, {"HAPROXY_CERT_DIR"})) c.haproxy_cert_dir = *v;
+  if (!c.haproxy_socket.empty() && c.haproxy_crt_list.empty()) {
+    throw config_error(
+        "HAPROXY_SOCKET needs HAPROXY_CRT_LIST: the crt-list file that HAProxy's "
+        "frontend binds, where new certificates are added");
+  }
+  if (c.haproxy_cert_dir.empty() && !c.haproxy_crt_list.empty()) {
+    c.haproxy_cert_dir = std::filesystem::path(c.haproxy_crt_list).parent_path().string();
+  }
   if (auto v = get(env, {"CONCURRENCY"})) {
     c.concurrency = static_cast<int>(integer("CONCURRENCY", *v, 1, 256));
   }

@@ -41,7 +41,10 @@ struct config {
   std::string state_dir = "/var/lib/certherd";    ///< STATE_DIR
   std::string output_dir;                         ///< OUTPUT_DIR: files target
   std::string output_reload;                      ///< OUTPUT_RELOAD_COMMAND: run after files change
-  int concurrency = 8;                            ///< CONCURRENCY: orders in flight at once
+  std::string haproxy_socket;    ///< HAPROXY_SOCKET: HAProxy's admin socket (runtime API)
+  std::string haproxy_crt_list;  ///< HAPROXY_CRT_LIST: the crt-list file the frontend binds
+  std::string haproxy_cert_dir;  ///< HAPROXY_CERT_DIR: where <name>.pem files go
+  int concurrency = 8;           ///< CONCURRENCY: orders in flight at once
   std::string trust_store = "/etc/ssl/certs/ca-certificates.crt";  ///< SYSTEM_TRUST_STORE
 
   /// \brief The directory URL in force: ACME_DIRECTORY, else Let's Encrypt by STAGING.

@@ -6,6 +6,7 @@
 #include "controller/issue_command.hpp"
 #include "controller/runtime.hpp"
 #include "reconcilers/files_target.hpp"
+#include "reconcilers/haproxy_target.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,6 +43,9 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--state-dir", "STATE_DIR"},
       {"--output-dir", "OUTPUT_DIR"},
       {"--output-reload-command", "OUTPUT_RELOAD_COMMAND"},
+      {"--haproxy-socket", "HAPROXY_SOCKET"},
+      {"--haproxy-crt-list", "HAPROXY_CRT_LIST"},
+      {"--haproxy-cert-dir", "HAPROXY_CERT_DIR"},
       {"--concurrency", "CONCURRENCY"},
       {"--system-trust-store", "SYSTEM_TRUST_STORE"},
   };
@@ -100,6 +104,11 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
     s.targets.push_back(std::make_unique<reconcilers::files_target>(
         ioc.get_executor(), s.cfg.output_dir, s.anchors, s.cfg.output_reload));
     target_names.push_back("files");
+  }
+  if (!s.cfg.haproxy_socket.empty()) {
+    s.targets.push_back(std::make_unique<reconcilers::haproxy_target>(
+        ioc.get_executor(), s.cfg.haproxy_socket, s.cfg.haproxy_crt_list, s.cfg.haproxy_cert_dir));
+    target_names.push_back("haproxy");
   }
   std::string directory = s.cfg.effective_directory();
   std::optional<pki::issuer_class> expected;

@@ -143,6 +143,13 @@ std::string certificate::fingerprint_sha256() const {
   return hex_encode(sha256(der()));
 }
 
+std::string certificate::fingerprint_sha1() const {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  X509_digest(x509_.get(), EVP_sha1(), md, &len);
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
 bool certificate::is_self_issued() const {
   return X509_NAME_cmp(X509_get_subject_name(x509_.get()), X509_get_issuer_name(x509_.get())) == 0;
 }

@@ -36,6 +36,8 @@ class certificate {
   std::string serial_hex() const;
   /// \brief SHA-256 over the DER, lower-case hex without separators.
   std::string fingerprint_sha256() const;
+  /// \brief SHA-1 over the DER, lower-case hex: only to match what HAProxy reports.
+  std::string fingerprint_sha1() const;
   bool is_self_issued() const;
   /// \brief True when the certificate's public key is the public half of `key`.
   bool matches(const private_key& key) const;

@@ -30,6 +30,7 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.not_before = leaf.not_before();
   l.not_after = leaf.not_after();
   l.fingerprint = leaf.fingerprint_sha256();
+  l.fingerprint_sha1 = leaf.fingerprint_sha1();
   if (auto key = pki::private_key::from_pem(record.key_pem)) l.key_type = key->type();
   return l;
 }

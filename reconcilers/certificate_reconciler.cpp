@@ -104,7 +104,13 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
                            [&](const target_copy& t) { return t.target == name; });
     const target_copy* t = it == targets.end() ? nullptr : &*it;
     const bool has = t && t->present;
-    if (has && held && t->fingerprint == local->fingerprint) continue;  // in sync
+    bool same = false;  // in sync: compared by the fingerprint the target reports
+    if (has && held) {
+      same = !t->fingerprint.empty()
+                 ? t->fingerprint == local->fingerprint
+                 : !t->fingerprint_sha1.empty() && t->fingerprint_sha1 == local->fingerprint_sha1;
+    }
+    if (same) continue;
     if (has && !t->exclusive && t->issuer == pki::issuer_class::foreign && now < t->not_after &&
         !policy.adopt_foreign) {
       std::string r = fmt::format("{} holds a valid certificate of another CA ({}), left alone",

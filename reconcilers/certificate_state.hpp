@@ -38,8 +38,9 @@ struct local_copy {
   pki::key_type key_type = pki::key_type::ec256;
   sys_seconds not_before{};
   sys_seconds not_after{};
-  std::string fingerprint;
-  int failures = 0;  ///< consecutive failed issuances
+  std::string fingerprint;       ///< SHA-256 of the leaf, hex
+  std::string fingerprint_sha1;  ///< SHA-1 of the leaf, hex: what HAProxy reports
+  int failures = 0;              ///< consecutive failed issuances
   sys_seconds next_retry{};
   std::string last_error;
 };
@@ -48,7 +49,8 @@ struct local_copy {
 struct target_copy {
   std::string target;
   bool present = false;
-  std::string fingerprint;
+  std::string fingerprint;       ///< SHA-256 of the leaf, when the target can tell
+  std::string fingerprint_sha1;  ///< SHA-1 of the leaf, when that is all the target reports
   sys_seconds not_after{};
   pki::issuer_class issuer = pki::issuer_class::foreign;
   /// The place is certherd's alone (its own output files): whatever it holds was put there for

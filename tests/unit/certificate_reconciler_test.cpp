@@ -54,7 +54,13 @@ local_copy none_held() {
 }
 
 target_copy in_target(std::string fp, issuer_class cls, sys_seconds not_after = T + days(60)) {
-  return {"rancher", true, std::move(fp), not_after, cls};
+  target_copy t;
+  t.target = "rancher";
+  t.present = true;
+  t.fingerprint = std::move(fp);
+  t.not_after = not_after;
+  t.issuer = cls;
+  return t;
 }
 
 struct row {

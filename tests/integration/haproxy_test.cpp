@@ -1,0 +1,161 @@
+// Zero downtime through the real HAProxy: while certherd rotates a 20-second certificate from
+// the real Pebble again and again through HAProxy's runtime API, a client opens a new TLS
+// connection for every request. No request may fail, and the served fingerprint must follow each
+// rotation certherd reports. The HAProxy here is the test's own, started from Debian's package.
+#include "support.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+
+#include <sys/wait.h>
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace certherd::testing {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+unsigned short free_port() {
+  asio::io_context ioc;
+  tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+// One request on a fresh TLS connection; returns the leaf's SHA-256, or "" on any failure.
+std::string one_request(unsigned short port, const std::string& sni, std::string& why) {
+  try {
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_verify_mode(asio::ssl::verify_none);  // we record what is served, whatever it is
+    asio::ssl::stream<tcp::socket> s(ioc, ctx);
+    SSL_set_tlsext_host_name(s.native_handle(), sni.c_str());
+    s.lowest_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    s.handshake(asio::ssl::stream_base::client);
+    X509* peer = SSL_get1_peer_certificate(s.native_handle());
+    if (!peer) {
+      why = "no peer certificate";
+      return "";
+    }
+    unsigned char* der = nullptr;
+    int len = i2d_X509(peer, &der);
+    X509_free(peer);
+    auto cert = pki::certificate::from_der(std::string_view(reinterpret_cast<char*>(der), len));
+    OPENSSL_free(der);
+    std::string req = fmt::format("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", sni);
+    asio::write(s, asio::buffer(req));
+    std::string answer;
+    boost::system::error_code ec;
+    asio::read(s, asio::dynamic_buffer(answer), ec);
+    if (answer.find("200") == std::string::npos || answer.find("ok") == std::string::npos) {
+      why = "bad answer: " + answer.substr(0, 80);
+      return "";
+    }
+    return cert->fingerprint_sha256();
+  } catch (const std::exception& e) {
+    why = e.what();
+    return "";
+  }
+}
+
+TEST(Haproxy, RotationsWithoutAFailedRequest) {
+  temp_dir tmp;
+  auto key = *pki::private_key::generate(pki::key_type::ec256);
+  auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto placeholder = *pki::make_self_signed(key, {"default.invalid"}, now, 24h);
+  { std::ofstream(tmp / "default.pem") << placeholder.pem() << key.to_pem(); }
+  { std::ofstream(tmp / "crt-list.txt"); }
+  unsigned short port = free_port();
+  {
+    std::ofstream cfg(tmp / "haproxy.cfg");
+    cfg << fmt::format(R"(global
+  stats socket {0}/admin.sock mode 600 level admin
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend https
+  bind 127.0.0.1:{1} ssl crt {0}/default.pem crt-list {0}/crt-list.txt
+  http-request return status 200 content-type text/plain string "ok"
+)",
+                       tmp.path().string(), port);
+  }
+  pid_t haproxy = ::fork();
+  if (haproxy == 0) {
+    ::execlp("haproxy", "haproxy", "-db", "-f", (tmp / "haproxy.cfg").c_str(), nullptr);
+    ::_exit(127);
+  }
+  std::string why;
+  ASSERT_TRUE(eventually([&] { return !one_request(port, "x", why).empty(); }, 10s))
+      << "HAProxy did not come up: " << why;
+
+  std::string host = unique_name("lb");
+  background_certherd run({"run"},
+                          {{"DOMAINS", host},
+                           {"ACME_DIRECTORY", harness("CERTHERD_TEST_SHORT_DIRECTORY")},
+                           {"ACME_ROOTS", harness("CERTHERD_TEST_SHORT_ROOT")},
+                           {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+                           {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
+                           {"STATE_DIR", (tmp / "state").string()},
+                           {"HAPROXY_SOCKET", (tmp / "admin.sock").string()},
+                           {"HAPROXY_CRT_LIST", (tmp / "crt-list.txt").string()},
+                           {"HAPROXY_CERT_DIR", (tmp / "certs").string()}},
+                          tmp / "run.log");
+
+  // New connection per request, for long enough to see the first certificate and two renewals.
+  std::vector<std::string> served;  // distinct fingerprints in the order first seen
+  int requests = 0, failures = 0;
+  std::string first_failure;
+  auto end = std::chrono::steady_clock::now() + 28s;
+  while (std::chrono::steady_clock::now() < end && requests < 20000) {
+    std::string fp = one_request(port, host, why);
+    ++requests;
+    if (fp.empty()) {
+      if (++failures == 1) first_failure = why;
+    } else if (served.empty() || served.back() != fp) {
+      served.push_back(fp);
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+  ::kill(haproxy, SIGTERM);
+  ::waitpid(haproxy, nullptr, 0);
+
+  EXPECT_EQ(failures, 0) << "first failure: " << first_failure << " (of " << requests << ")";
+  // Every certificate certherd pushed was served, in the order pushed.
+  std::vector<std::string> pushed;
+  std::istringstream log(run.log());
+  for (std::string line; std::getline(log, line);) {
+    auto at = line.find("event=pushed");
+    if (at == std::string::npos) continue;
+    pushed.push_back(line.substr(line.find("fingerprint=", at) + 12, 64));
+  }
+  ASSERT_GE(pushed.size(), 3u) << "first issuance and two renewals: " << run.log();
+  EXPECT_EQ(served.front(), placeholder.fingerprint_sha256()) << "before the first push";
+  std::vector<std::string> after(served.begin() + 1, served.end());
+  std::vector<std::string> expected(pushed.begin(),
+                                    pushed.begin() + std::min(pushed.size(), after.size()));
+  EXPECT_EQ(after, expected) << requests << " requests";
+  EXPECT_GT(requests, 500);
+  std::cout << fmt::format(
+      "{} requests on new TLS connections, {} failed, {} certificates pushed, "
+      "{} served in turn\n",
+      requests, failures, pushed.size(), served.size());
+}
+
+}  // namespace
+}  // namespace certherd::testing
