@@ -2,6 +2,9 @@
 
 #include "stores/atomic_file.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <fmt/format.h>
 
 #include <sstream>
@@ -12,7 +15,8 @@ namespace asio = boost::asio;
 
 haproxy_target::haproxy_target(asio::any_io_executor executor, std::string socket,
                                std::filesystem::path crt_list, std::filesystem::path cert_dir)
-    : api_(std::move(executor), std::move(socket)),
+    : api_(executor, std::move(socket)),
+      turn_(executor, asio::steady_timer::time_point::max()),
       crt_list_(std::move(crt_list)),
       cert_dir_(std::move(cert_dir)) {}
 
@@ -52,6 +56,19 @@ text_result<bool> haproxy_target::list_on_disk(const std::filesystem::path& file
 asio::awaitable<text_result<bool>> haproxy_target::push(std::string cert_name,
                                                         std::vector<pki::certificate> chain,
                                                         pki::private_key key) {
+  while (busy_) {
+    co_await turn_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  busy_ = true;
+  auto outcome = co_await push_locked(std::move(cert_name), std::move(chain), std::move(key));
+  busy_ = false;
+  turn_.cancel_one();
+  co_return outcome;
+}
+
+asio::awaitable<text_result<bool>> haproxy_target::push_locked(std::string cert_name,
+                                                               std::vector<pki::certificate> chain,
+                                                               pki::private_key key) {
   auto file = file_of(cert_name);
   std::string pem = pki::to_pem(chain) + key.to_pem();
   // On disk first: whatever happens next, a restarted HAProxy serves the new certificate.
@@ -66,7 +83,8 @@ asio::awaitable<text_result<bool>> haproxy_target::push(std::string cert_name,
   if (!known) {
     auto created = co_await api_.async_command("new ssl cert " + file.string());
     if (!created) co_return failed{created.error().message};
-    if (!haproxy::is_success(*created)) {
+    // An empty store left by an interrupted push "already exists": fill it all the same.
+    if (!haproxy::is_success(*created) && created->find("already exists") == std::string::npos) {
       co_return failed{fmt::format("HAProxy refused new ssl cert {}: {}", file.string(), *created)};
     }
   }
@@ -85,7 +103,9 @@ asio::awaitable<text_result<bool>> haproxy_target::push(std::string cert_name,
     co_return failed{
         fmt::format("HAProxy refused commit ssl cert {}: {}", file.string(), *committed)};
   }
-  if (!known) {
+  auto listing = co_await api_.async_command("show ssl crt-list " + crt_list_.string());
+  if (!listing) co_return failed{listing.error().message};
+  if (!haproxy::crt_list_has(*listing, file.string())) {
     auto added = co_await api_.async_command(
         fmt::format("add ssl crt-list {} {}", crt_list_.string(), file.string()));
     if (!added) co_return failed{added.error().message};

@@ -58,6 +58,25 @@ bool is_success(std::string_view answer) {
          answer.find("New empty certificate store") != std::string_view::npos;
 }
 
+bool is_locked(std::string_view answer) {
+  return answer.find("currently locked") != std::string_view::npos;
+}
+
+bool crt_list_has(std::string_view listing, std::string_view file) {
+  std::size_t pos = 0;
+  while (pos < listing.size()) {
+    std::size_t end = listing.find('\n', pos);
+    if (end == std::string_view::npos) end = listing.size();
+    std::string_view line = listing.substr(pos, end - pos);
+    pos = end + 1;
+    if (line == file || (line.starts_with(file) && line.size() > file.size() &&
+                         (line[file.size()] == ' ' || line[file.size()] == ':'))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 result<std::string> set_cert_command(std::string_view file, std::string_view pem) {
   std::string payload(pem);
   while (!payload.empty() && (payload.back() == '\n' || payload.back() == '\r'))
@@ -74,6 +93,19 @@ runtime_api::runtime_api(asio::any_io_executor executor, std::string socket_path
     : executor_(std::move(executor)), socket_path_(std::move(socket_path)), timeout_(timeout) {}
 
 asio::awaitable<result<std::string>> runtime_api::async_command(std::string command) {
+  auto deadline = std::chrono::steady_clock::now() + timeout_;
+  asio::steady_timer pause(executor_);
+  while (true) {
+    auto answer = co_await exchange(command);
+    if (!answer || !is_locked(*answer) || std::chrono::steady_clock::now() >= deadline) {
+      co_return answer;
+    }
+    pause.expires_after(std::chrono::milliseconds(50));
+    co_await pause.async_wait(tuple_awaitable);
+  }
+}
+
+asio::awaitable<result<std::string>> runtime_api::exchange(std::string command) {
   if (command.empty() || command.back() != '\n') command += '\n';
   auto socket = std::make_shared<local::socket>(executor_);
   // One deadline for connect, write and read: the timer closes the socket, ending any wait.

@@ -38,6 +38,12 @@ std::optional<cert_info> parse_cert_info(std::string_view answer);
 /// \brief True when a set/commit/add answer ends in HAProxy's "Success!" or names a transaction.
 bool is_success(std::string_view answer);
 
+/// \brief True when HAProxy refused because another certificate operation holds its lock.
+bool is_locked(std::string_view answer);
+
+/// \brief True when a crt-list listing (`show ssl crt-list <list>`) names `file`.
+bool crt_list_has(std::string_view listing, std::string_view file);
+
 /// \brief `set ssl cert <file> <<` with the payload; refuses a payload with an empty line, which
 /// would end the payload early.
 result<std::string> set_cert_command(std::string_view file, std::string_view pem);
@@ -48,11 +54,15 @@ class runtime_api {
               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   /// \brief Sends one command (a trailing newline is added when missing) and returns the answer.
+  /// While HAProxy answers that certificate operations are locked, it tries again (every 50 ms,
+  /// within the timeout).
   boost::asio::awaitable<result<std::string>> async_command(std::string command);
 
   const std::string& socket_path() const noexcept { return socket_path_; }
 
  private:
+  boost::asio::awaitable<result<std::string>> exchange(std::string command);
+
   boost::asio::any_io_executor executor_;
   std::string socket_path_;
   std::chrono::milliseconds timeout_;

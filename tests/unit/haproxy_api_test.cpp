@@ -37,6 +37,17 @@ TEST(HaproxyApi, Success) {
   EXPECT_FALSE(is_success("Unknown command. Please enter one of the following commands only :"));
 }
 
+TEST(HaproxyApi, LocksAndListings) {
+  EXPECT_TRUE(is_locked("Can't show!\nOperations on certificates are currently locked!\n"));
+  EXPECT_FALSE(is_locked("Committing /x.pem\nSuccess!\n"));
+  std::string listing =
+      "# /etc/haproxy/crt-list.txt\n/c/a.example.pem\n/c/b.example.pem [alpn h2]\n";
+  EXPECT_TRUE(crt_list_has(listing, "/c/a.example.pem"));
+  EXPECT_TRUE(crt_list_has(listing, "/c/b.example.pem"));
+  EXPECT_FALSE(crt_list_has(listing, "/c/a.example"));
+  EXPECT_FALSE(crt_list_has(listing, "/c/c.example.pem"));
+}
+
 TEST(HaproxyApi, PayloadCommand) {
   auto cmd = set_cert_command("/c/a.pem",
                               "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\n");
