@@ -41,6 +41,22 @@ std::string harness(const char* name) {
   return v;
 }
 
+namespace {
+
+// In a forked child: becomes the certherd binary with `args`.
+[[noreturn]] void exec_certherd(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::string bin = CERTHERD_BINARY;
+  argv.push_back(bin.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(bin.c_str(), argv.data());
+  ::_exit(127);
+}
+
+}  // namespace
+
 command_result run_certherd(const std::vector<std::string>& args) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -50,15 +66,7 @@ command_result run_certherd(const std::vector<std::string>& args) {
     ::dup2(fds[1], 2);
     ::close(fds[0]);
     ::close(fds[1]);
-    std::vector<char*> argv;
-    std::string bin = CERTHERD_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
+    exec_certherd(args);
   }
   ::close(fds[1]);
   command_result r;
@@ -84,15 +92,7 @@ background_certherd::background_certherd(
     ::dup2(fd, 2);
     for (const auto& [k, v] : env)
       ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    std::string bin = CERTHERD_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
+    exec_certherd(args);
   }
 }
 
