@@ -176,6 +176,8 @@ int run_controller(const std::map<std::string, std::string>& flags) {
 
   reconcilers::executor_deps deps{*s->store,       s->anchors,        &issuer,
                                   raw(s->targets), policy_of(s->cfg), now_seconds};
+  reconcilers::observation_cache cache;
+  deps.cache = &cache;
   runtime rt(ioc, signals, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
   spdlog::info("event=start directory={} certificates={} targets={} state_dir={}",
                s->cfg.effective_directory(), s->specs.size(), s->targets.size(), s->cfg.state_dir);

@@ -50,19 +50,35 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
   reconcile_report report;
   for (int round = 0; round < 4; ++round) {
     auto now = deps.clock();
-    auto loaded = deps.store.load(spec.name);
-    if (!loaded) {
-      report.failed = true;
-      report.outcomes.push_back("store: " + loaded.error());
-      report.requeue_at = now + 10min;
-      spdlog::error("event=store_unreadable cert={} error=\"{}\"", spec.name, loaded.error());
-      co_return report;
-    }
-    stores::stored_certificate record;
-    if (*loaded) record = std::move(**loaded);
-    record.name = spec.name;
+    // The record is read only when it changed since it was last read, or to act on it.
     std::optional<local_copy> local;
-    if (*loaded) local = to_local_copy(record, deps.anchors);
+    stores::stored_certificate record;
+    bool have_record = false;
+    auto version = deps.store.version(spec.name);
+    const observation_cache::entry* hit = nullptr;
+    if (deps.cache && version) {
+      auto it = deps.cache->entries.find(spec.name);
+      if (it != deps.cache->entries.end() && it->second.version == *version) hit = &it->second;
+    }
+    if (hit) {
+      local = hit->local;
+    } else {
+      auto loaded = deps.store.load(spec.name);
+      if (!loaded) {
+        report.failed = true;
+        report.outcomes.push_back("store: " + loaded.error());
+        report.requeue_at = now + 10min;
+        spdlog::error("event=store_unreadable cert={} error=\"{}\"", spec.name, loaded.error());
+        co_return report;
+      }
+      if (*loaded) {
+        record = std::move(**loaded);
+        have_record = true;
+        local = to_local_copy(record, deps.anchors);
+        if (deps.cache && version) deps.cache->entries[spec.name] = {*version, *local};
+      }
+    }
+    record.name = spec.name;
 
     std::vector<target_copy> observed;
     for (const auto& tname : spec.targets) {
@@ -86,6 +102,13 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
     }
     report.requeue_at = p.requeue_at;
     if (!act || p.actions.empty()) co_return report;
+    if (local && !have_record) {  // acting needs the chain and key: read them now
+      auto loaded = deps.store.load(spec.name);
+      if (loaded && *loaded) {
+        record = std::move(**loaded);
+        have_record = true;
+      }
+    }
     bool all_conflicts = std::all_of(p.actions.begin(), p.actions.end(),
                                      [](const auto& a) { return a.kind == action_kind::conflict; });
 

@@ -12,11 +12,23 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace certherd::reconcilers {
+
+/// \brief What was derived from each store record (parsing and classifying a chain costs a
+/// signature check), kept until the record's version changes: a resync that finds nothing to do
+/// then costs a stat() per certificate.
+struct observation_cache {
+  struct entry {
+    stores::file_stamp version;
+    local_copy local;
+  };
+  std::map<std::string, entry> entries;
+};
 
 struct executor_deps {
   stores::certificate_store& store;
@@ -25,6 +37,7 @@ struct executor_deps {
   std::vector<target*> targets;
   reconcile_policy policy;
   std::function<sys_seconds()> clock;
+  observation_cache* cache = nullptr;  ///< optional
 };
 
 struct reconcile_report {

@@ -31,8 +31,18 @@ asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert
   target_copy out;
   out.target = std::string(name());
   out.exclusive = true;  // OUTPUT_DIR is certherd's own
+  // A stat() tells whether the file changed since it was last read and classified.
+  auto path = dir_ / cert_name / "fullchain.pem";
+  auto stamp = stores::stamp_of(path);
+  if (!stamp) {
+    seen_.erase(cert_name);
+    co_return out;
+  }
+  if (auto it = seen_.find(cert_name); it != seen_.end() && it->second.first == *stamp) {
+    co_return it->second.second;
+  }
   std::error_code ec;
-  auto pem = stores::read_file(dir_ / cert_name / "fullchain.pem", ec);
+  auto pem = stores::read_file(path, ec);
   if (!pem) {
     if (ec == std::errc::no_such_file_or_directory) co_return out;
     co_return failed{fmt::format("cannot read {}: {}",
@@ -44,6 +54,7 @@ asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert
   out.fingerprint = chain->front().fingerprint_sha256();
   out.not_after = chain->front().not_after();
   out.issuer = pki::classify(*chain, anchors_);
+  seen_[cert_name] = {*stamp, out};
   co_return out;
 }
 

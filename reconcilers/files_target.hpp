@@ -9,7 +9,10 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
+#include "stores/atomic_file.hpp"
+
 #include <filesystem>
+#include <map>
 
 namespace certherd::reconcilers {
 
@@ -31,6 +34,8 @@ class files_target final : public target {
   const pki::trust_anchors& anchors_;
   std::string reload_command_;
   std::chrono::seconds reload_timeout_;
+  // What each fullchain.pem was found to hold, until the file changes (see observe()).
+  std::map<std::string, std::pair<stores::file_stamp, target_copy>> seen_;
 };
 
 /// \brief Runs `command` with /bin/sh, waiting at most `timeout`; a command still running then is

@@ -120,6 +120,14 @@ std::error_code write_files(std::span<const file_content> files, std::string& de
   return {};
 }
 
+std::optional<file_stamp> stamp_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return file_stamp{
+      static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_size),
+      static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec};
+}
+
 std::optional<std::string> read_file(const std::filesystem::path& path, std::error_code& ec) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

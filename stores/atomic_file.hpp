@@ -29,6 +29,18 @@ std::error_code write_file(const file_content& file, overwrite policy, std::stri
 /// succeeded are they renamed into place, so a failed write leaves every old file as it was.
 std::error_code write_files(std::span<const file_content> files, std::string& detail);
 
+/// \brief Identity of a file's current content, as cheap to get as one stat(): an atomic
+/// replacement (rename) always changes it, so equal stamps mean an unchanged file.
+struct file_stamp {
+  unsigned long long inode = 0;
+  long long size = -1;
+  long long mtime_ns = 0;
+  friend bool operator==(const file_stamp&, const file_stamp&) = default;
+};
+
+/// \brief The stamp of `path`; nullopt when it does not exist (or cannot be stat'ed).
+std::optional<file_stamp> stamp_of(const std::filesystem::path& path);
+
 /// \brief Reads a whole file; nullopt with `ec` set when it cannot be read.
 std::optional<std::string> read_file(const std::filesystem::path& path, std::error_code& ec);
 

@@ -147,6 +147,11 @@ text_result<bool> fs_store::save(const stored_certificate& record) {
   return true;
 }
 
+std::optional<file_stamp> fs_store::version(const std::string& name) {
+  if (!safe_name(name)) return std::nullopt;
+  return stamp_of(path_of(name));
+}
+
 text_result<std::vector<std::string>> fs_store::names() {
   std::vector<std::string> out;
   std::error_code ec;

@@ -6,6 +6,7 @@
 
 #include "pki/key.hpp"
 #include "stores/account_keys.hpp"
+#include "stores/atomic_file.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -41,6 +42,9 @@ class certificate_store {
   virtual text_result<bool> save(const stored_certificate& record) = 0;
   /// \brief Every name with a record, sorted.
   virtual text_result<std::vector<std::string>> names() = 0;
+  /// \brief A value that changes whenever the record of `name` changes (nullopt: no record), so
+  /// a reader can keep what it derived from a record until the record changes.
+  virtual std::optional<file_stamp> version(const std::string& name) = 0;
 };
 
 class fs_store final : public certificate_store {
@@ -53,6 +57,7 @@ class fs_store final : public certificate_store {
   text_result<std::optional<stored_certificate>> load(const std::string& name) override;
   text_result<bool> save(const stored_certificate& record) override;
   text_result<std::vector<std::string>> names() override;
+  std::optional<file_stamp> version(const std::string& name) override;
 
   std::filesystem::path path_of(const std::string& name) const;
 

@@ -49,7 +49,8 @@ namespace {
   std::string bin = CERTHERD_BINARY;
   argv.push_back(bin.data());
   std::vector<std::string> copy = args;
-  for (auto& a : copy) argv.push_back(a.data());
+  for (auto& a : copy)
+    argv.push_back(a.data());
   argv.push_back(nullptr);
   ::execv(bin.c_str(), argv.data());
   ::_exit(127);
