@@ -141,6 +141,43 @@ TEST(Run, SwitchingTheDirectoryReissuesFromTheNewOne) {
       "");
 }
 
+TEST(Run, ChangedHostSetReissues) {
+  // The store holds a real Pebble certificate for two names under the name of the first; the
+  // desired set is the first alone, so the certificate no longer fits and is replaced.
+  temp_dir tmp;
+  std::string host = unique_name("hosts"), extra = unique_name("extra");
+  auto issued = run_certherd({"issue", "--directory", harness("CERTHERD_TEST_DIRECTORY"),
+                              "--ca-bundle", harness("CERTHERD_TEST_CA_BUNDLE"), "--webroot",
+                              harness("CERTHERD_TEST_WEBROOT"), "-d", host, "-d", extra, "--out",
+                              (tmp / "issued").string(), "--state-dir", (tmp / "state").string()});
+  ASSERT_EQ(issued.code, 0) << issued.output;
+  stores::fs_store store(tmp / "state");
+  ASSERT_TRUE(store.open());
+  stores::stored_certificate r;
+  r.name = host;
+  r.hosts = {extra, host};
+  r.directory = harness("CERTHERD_TEST_DIRECTORY");
+  r.chain_pem = slurp(tmp / "issued" / "fullchain.pem");
+  r.key_pem = slurp(tmp / "issued" / "privkey.pem");
+  auto old = pki::parse_pem_chain(r.chain_pem)->front();
+  r.fingerprint = old.fingerprint_sha256();
+  ASSERT_TRUE(store.save(r));
+
+  background_certherd run({"run"}, run_env(tmp, host), tmp / "run.log");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !fingerprint_of(tmp, host).empty() &&
+               fingerprint_of(tmp, host) != old.fingerprint_sha256();
+      },
+      60s))
+      << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+  EXPECT_NE(run.log().find("hosts changed"), std::string::npos) << run.log();
+  auto leaf = pki::parse_pem_chain(slurp(tmp / "out" / host / "cert.pem"))->front();
+  EXPECT_EQ(leaf.subject_alt_names(), std::vector<std::string>{host});
+}
+
 TEST(Run, RenewsBeforeExpiry) {
   temp_dir tmp;
   std::string host = unique_name("renew");
