@@ -28,6 +28,7 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     }
     st.key = record->key;
     st.url = record->account_url;
+    st.record = std::move(*record);
     if (!st.url.empty()) co_return &st;
   }
   // newAccount is idempotent for a key: a registration that races another finds the same account.
@@ -42,11 +43,9 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   st.url = acct->url;
   st.error.clear();
   spdlog::info("event=account_ready directory={} account={}", directory, st.url);
-  auto record = stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
-  if (record) {
-    if (auto saved = stores::save_account_url(*record, directory, st.url); !saved) {
-      spdlog::warn("event=account_not_recorded error=\"{}\"", saved.error());
-    }
+  // Recorded beside the key it belongs to, as loaded above: never under a key made meanwhile.
+  if (auto saved = stores::save_account_url(*st.record, directory, st.url); !saved) {
+    spdlog::warn("event=account_not_recorded error=\"{}\"", saved.error());
   }
   co_return &st;
 }

@@ -8,6 +8,7 @@
 #include "clients/acme/session.hpp"
 #include "pki/certificate.hpp"
 #include "reconcilers/certificate_state.hpp"
+#include "stores/account_keys.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -45,6 +46,7 @@ class acme_issuer {
 
  private:
   struct account_state {
+    std::optional<stores::account_record> record;
     std::optional<pki::private_key> key;
     std::string url;
     std::string error;

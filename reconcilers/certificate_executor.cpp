@@ -113,6 +113,8 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
                                      [](const auto& a) { return a.kind == action_kind::conflict; });
 
     bool stop = false;
+    bool replan = false;
+    std::optional<sys_seconds> retry_at;
     for (const auto& a : p.actions) {
       switch (a.kind) {
         case action_kind::issue: {
@@ -151,9 +153,15 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             report.outcomes.push_back("store: " + saved.error());
             spdlog::error("event=store_write_failed cert={} error=\"{}\"", spec.name,
                           saved.error());
-            stop = true;
+            // Not recorded, so not counted: look again later rather than order again at once.
+            report.requeue_at = now + 10min;
+            co_return report;
           }
-          if (outcome.chain.empty()) stop = true;  // the next plan shows the backoff
+          if (outcome.chain.empty()) {
+            retry_at = record.next_retry;  // a plan that issues asks for no requeue
+            break;  // the other actions still run: a valid local copy is still worth serving
+          }
+          replan = true;  // observe again: pushes and placeholders follow from the new record
           break;
         }
         case action_kind::push: {
@@ -195,7 +203,11 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
                        a.reason);
           break;
       }
-      if (stop) break;
+      if (stop || replan) break;
+    }
+    if (retry_at) {
+      if (!report.requeue_at || *retry_at < *report.requeue_at) report.requeue_at = retry_at;
+      co_return report;
     }
     if (stop || all_conflicts) co_return report;
   }

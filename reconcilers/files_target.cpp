@@ -11,6 +11,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 extern char** environ;
 
@@ -88,7 +90,18 @@ asio::awaitable<std::string> run_command(asio::any_io_executor executor, std::st
   pid_t pid = 0;
   std::string sh = "/bin/sh", flag = "-c";
   char* argv[] = {sh.data(), flag.data(), command.data(), nullptr};
-  if (int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, environ); rc != 0) {
+  // The command gets our environment minus the secrets in it.
+  std::vector<char*> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("ACME_EAB_") || kv.starts_with("CATTLE_SECRET_KEY=") ||
+        kv.starts_with("CATTLE_ACCESS_KEY=")) {
+      continue;
+    }
+    env.push_back(*e);
+  }
+  env.push_back(nullptr);
+  if (int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, env.data()); rc != 0) {
     co_return fmt::format("cannot start '{}': {}", command, std::strerror(rc));
   }
   // Poll for the exit so the io_context never blocks on the child.

@@ -39,7 +39,12 @@ asio::awaitable<text_result<target_copy>> haproxy_target::observe(std::string ce
 
 text_result<bool> haproxy_target::list_on_disk(const std::filesystem::path& file) {
   std::error_code ec;
-  std::string list = stores::read_file(crt_list_, ec).value_or("");
+  auto current = stores::read_file(crt_list_, ec);
+  if (!current && ec != std::errc::no_such_file_or_directory) {
+    // Never replace a list that could not be read: it holds other certificates too.
+    return failed{fmt::format("cannot read {}: {}", crt_list_.string(), ec.message())};
+  }
+  std::string list = current.value_or("");
   std::istringstream lines(list);
   for (std::string line; std::getline(lines, line);) {
     if (line == file.string() || line.starts_with(file.string() + " ")) return true;

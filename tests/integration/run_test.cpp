@@ -5,6 +5,7 @@
 #include "stores/certificate_store.hpp"
 #include "support.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -211,6 +212,30 @@ TEST(Run, BadDomainsAreReportedAndTheRestIssued) {
   EXPECT_NE(log.find("is empty; skipped"), std::string::npos) << log;
   EXPECT_NE(log.find("empty label"), std::string::npos) << log;
   EXPECT_EQ(run.count("event=issued"), 1);
+}
+
+TEST(Run, FailedIssuanceIsRetriedOnItsBackoffTimer) {
+  // The responder Pebble validates on a port nothing serves: every order fails validation.
+  temp_dir tmp;
+  std::string host = unique_name("fails");
+  auto env = run_env(tmp, host, harness("CERTHERD_TEST_RESPONDER_DIRECTORY"),
+                     harness("CERTHERD_TEST_RESPONDER_ROOT"));
+  env.emplace_back("LOG_LEVEL", "debug");
+  background_certherd run({"run"}, env, tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return run.count("event=requeue cert=" + host) >= 1; }, 60s))
+      << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+  EXPECT_EQ(run.count("event=issue_failed cert=" + host + " failures=1"), 1) << run.log();
+  stores::fs_store store(tmp / "state");
+  ASSERT_TRUE(store.open());
+  auto r = store.load(host);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->failures, 1) << "the failure is recorded";
+  EXPECT_TRUE((*r)->chain_pem.empty());
+  auto retry = fmt::format("{:%FT%TZ}", (*r)->next_retry);
+  EXPECT_NE(run.log().find("event=requeue cert=" + host + " at=" + retry), std::string::npos)
+      << "woken at its next retry (" << retry << "): " << run.log();
 }
 
 TEST(Run, StartupErrorsAreOneClearLine) {
