@@ -1,7 +1,8 @@
 // The files target (OUTPUT_DIR): per certificate <dir>/<name>/ with cert.pem, chain.pem,
 // fullchain.pem, privkey.pem (0600) and combined.pem (full chain then key, 0600, as HAProxy
-// reads it), all replaced together and atomically; then an optional reload command, bounded by a
-// timeout, so a web server that reads files at reload picks the new certificate up.
+// reads it), each replaced atomically and only after all five are written and synced (a rename
+// can still fail between two of them: the set is not one atomic step); then an optional reload
+// command, bounded by a timeout, so a web server that reads files at reload picks it up.
 #pragma once
 
 #include "reconcilers/target.hpp"
