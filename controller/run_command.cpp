@@ -63,7 +63,7 @@ struct setup {
 };
 
 // Reads the configuration and the store; prints one line and returns null on a bad start. The
-// setup lives on the heap and never moves: targets keep references to its anchors.
+// setup lives on the heap and never moves: the executor keeps references into it.
 std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, int& code,
                                asio::io_context& ioc) {
   auto env = environment();
@@ -102,7 +102,7 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
   std::vector<std::string> target_names;
   if (!s.cfg.output_dir.empty()) {
     s.targets.push_back(std::make_unique<reconcilers::files_target>(
-        ioc.get_executor(), s.cfg.output_dir, s.anchors, s.cfg.output_reload));
+        ioc.get_executor(), s.cfg.output_dir, s.cfg.output_reload));
     target_names.push_back("files");
   }
   if (!s.cfg.haproxy_socket.empty()) {

@@ -31,7 +31,8 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.not_after = leaf.not_after();
   l.fingerprint = leaf.fingerprint_sha256();
   l.fingerprint_sha1 = leaf.fingerprint_sha1();
-  if (auto key = pki::private_key::from_pem(record.key_pem)) l.key_type = key->type();
+  // The key type is the one recorded at issuance: parsing the key here would cost far more than
+  // everything else a reconcile does (OpenSSL 3's decoders), and it is only needed to act.
   return l;
 }
 

@@ -120,9 +120,14 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
       continue;
     }
     if (servable) {
+      std::string served;
+      if (has) {
+        served = short_fp(t->fingerprint.empty() ? t->fingerprint_sha1 : t->fingerprint);
+        // Who issued what certherd's own output holds decides nothing, so it is not looked up.
+        if (!t->exclusive) served += fmt::format(" ({})", pki::to_string(t->issuer));
+      }
       std::string r =
-          has ? fmt::format("{} serves {} ({}), local is {}", name, short_fp(t->fingerprint),
-                            pki::to_string(t->issuer), short_fp(local->fingerprint))
+          has ? fmt::format("{} serves {}, local is {}", name, served, short_fp(local->fingerprint))
               : fmt::format("{} has no certificate", name);
       out.actions.push_back({action_kind::push, name, r});
       notes.push_back("push: " + r);

@@ -21,11 +21,9 @@ namespace certherd::reconcilers {
 namespace asio = boost::asio;
 
 files_target::files_target(asio::any_io_executor executor, std::filesystem::path dir,
-                           const pki::trust_anchors& anchors, std::string reload_command,
-                           std::chrono::seconds reload_timeout)
+                           std::string reload_command, std::chrono::seconds reload_timeout)
     : executor_(std::move(executor)),
       dir_(std::move(dir)),
-      anchors_(anchors),
       reload_command_(std::move(reload_command)),
       reload_timeout_(reload_timeout) {}
 
@@ -55,7 +53,8 @@ asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert
   out.present = true;
   out.fingerprint = chain->front().fingerprint_sha256();
   out.not_after = chain->front().not_after();
-  out.issuer = pki::classify(*chain, anchors_);
+  // No classification: these files are certherd's own (exclusive), so who issued what they hold
+  // decides nothing — and skipping the signature check halves a start-up pass.
   seen_[cert_name] = {*stamp, out};
   co_return out;
 }

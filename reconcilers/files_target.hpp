@@ -20,7 +20,7 @@ namespace certherd::reconcilers {
 class files_target final : public target {
  public:
   files_target(boost::asio::any_io_executor executor, std::filesystem::path dir,
-               const pki::trust_anchors& anchors, std::string reload_command = {},
+               std::string reload_command = {},
                std::chrono::seconds reload_timeout = std::chrono::seconds(30));
 
   std::string_view name() const override { return "files"; }
@@ -32,7 +32,6 @@ class files_target final : public target {
  private:
   boost::asio::any_io_executor executor_;
   std::filesystem::path dir_;
-  const pki::trust_anchors& anchors_;
   std::string reload_command_;
   std::chrono::seconds reload_timeout_;
   // What each fullchain.pem was found to hold, until the file changes (see observe()).
