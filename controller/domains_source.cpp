@@ -11,8 +11,7 @@ namespace certherd::controller {
 
 parsed_domains parse_domains(std::string_view text) {
   parsed_domains out;
-  const bool blank = std::all_of(
-      text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+  const bool blank = pki::trim(text).empty();
   std::size_t index = 0;
   std::size_t start = 0;
   while (start <= text.size()) {
@@ -30,11 +29,7 @@ parsed_domains parse_domains(std::string_view text) {
       out.problems.push_back(fmt::format("DOMAINS item {}: {}; skipped", index, ok.error().detail));
       continue;
     }
-    std::string_view trimmed = raw;
-    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
-      trimmed.remove_prefix(1);
-    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t'))
-      trimmed.remove_suffix(1);
+    std::string_view trimmed = pki::trim(raw);
     if (trimmed != host) {
       out.problems.push_back(
           fmt::format("DOMAINS item {} '{}' is used as '{}'", index, trimmed, host));

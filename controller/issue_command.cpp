@@ -149,13 +149,7 @@ int run_issue(const issue_options& o) {
   auto chain = pki::parse_pem_chain(result.issued->chain_pem);
   if (!chain) return failure("the CA returned an unreadable chain: " + chain.error().message());
   const pki::certificate& leaf = chain->front();
-  if (!leaf.matches(*cert_key)) return failure("the CA returned a certificate for another key");
-  auto sans = leaf.subject_alt_names();
-  for (const auto& n : names) {
-    if (std::find(sans.begin(), sans.end(), n) == sans.end()) {
-      return failure(fmt::format("the issued certificate does not cover {}", n));
-    }
-  }
+  if (auto ok = pki::check_issued(leaf, *cert_key, names); !ok) return failure(ok.error().detail);
   std::span<const pki::certificate> intermediates(chain->data() + 1, chain->size() - 1);
   std::filesystem::path out(o.out);
   std::vector<stores::file_content> files{

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -185,6 +186,20 @@ result<std::vector<certificate>> parse_pem_chain(std::string_view pem) {
   }
   if (out.empty()) return error{errc::invalid_pem, "no certificate in PEM"};
   return out;
+}
+
+result<void> check_issued(const certificate& leaf, const private_key& key,
+                          const std::vector<std::string>& hosts) {
+  if (!leaf.matches(key)) {
+    return error{errc::key_mismatch, "the CA returned a certificate for another key"};
+  }
+  auto sans = leaf.subject_alt_names();
+  for (const auto& h : hosts) {
+    if (std::find(sans.begin(), sans.end(), h) == sans.end()) {
+      return error{errc::invalid_name, "the issued certificate does not cover " + h};
+    }
+  }
+  return {};
 }
 
 std::string to_pem(std::span<const certificate> chain) {

@@ -55,6 +55,10 @@ class certificate {
 /// does not parse, and on anything but whitespace between blocks.
 result<std::vector<certificate>> parse_pem_chain(std::string_view pem);
 
+/// \brief Checks what a CA returned for an order: the leaf is for `key` and names every host.
+result<void> check_issued(const certificate& leaf, const private_key& key,
+                          const std::vector<std::string>& hosts);
+
 /// \brief Concatenated PEM of the given certificates.
 std::string to_pem(std::span<const certificate> chain);
 

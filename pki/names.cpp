@@ -24,11 +24,16 @@ error bad(std::string_view host, std::string reason) {
 
 }  // namespace
 
-std::string normalize_host(std::string_view raw) {
+std::string_view trim(std::string_view raw) noexcept {
   while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
     raw.remove_prefix(1);
   while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back())))
     raw.remove_suffix(1);
+  return raw;
+}
+
+std::string normalize_host(std::string_view raw) {
+  raw = trim(raw);
   if (!raw.empty() && raw.back() == '.') raw.remove_suffix(1);
   std::string out(raw);
   for (char& c : out) {

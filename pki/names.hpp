@@ -10,6 +10,9 @@
 
 namespace certherd::pki {
 
+/// \brief `raw` without surrounding white space.
+std::string_view trim(std::string_view raw) noexcept;
+
 /// \brief Lower-cases ASCII letters, trims surrounding white space and one trailing dot.
 std::string normalize_host(std::string_view raw);
 

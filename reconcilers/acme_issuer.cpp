@@ -86,16 +86,9 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
     out.error = "the CA returned an unreadable chain: " + chain.error().message();
     co_return out;
   }
-  if (!chain->front().matches(*key)) {
-    out.error = "the CA returned a certificate for another key";
+  if (auto ok = pki::check_issued(chain->front(), *key, spec.hosts); !ok) {
+    out.error = ok.error().detail;
     co_return out;
-  }
-  auto sans = chain->front().subject_alt_names();
-  for (const auto& h : spec.hosts) {
-    if (std::find(sans.begin(), sans.end(), h) == sans.end()) {
-      out.error = fmt::format("the issued certificate does not cover {}", h);
-      co_return out;
-    }
   }
   out.chain = std::move(*chain);
   out.key = std::move(*key);

@@ -95,6 +95,18 @@ TEST(Certificate, SelfSignedFacts) {
   EXPECT_EQ(round->fingerprint_sha256(), cert->fingerprint_sha256());
 }
 
+TEST(Certificate, CheckIssued) {
+  auto key = *private_key::generate(key_type::ec256);
+  auto cert = *make_self_signed(key, {"a.example.com", "b.example.com"}, kNow, 24h);
+  EXPECT_TRUE(check_issued(cert, key, {"b.example.com", "a.example.com"}));
+  auto other = check_issued(cert, *private_key::generate(key_type::ec256), {"a.example.com"});
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, errc::key_mismatch);
+  auto missing = check_issued(cert, key, {"a.example.com", "c.example.com"});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().detail.find("c.example.com"), std::string::npos);
+}
+
 TEST(Certificate, PemChainParsing) {
   auto k = *private_key::generate(key_type::ec256);
   auto a = *make_self_signed(k, {"a.example.com"}, kNow, 24h);
