@@ -116,6 +116,40 @@ config load_config(const std::map<std::string, std::string>& env) {
     c.concurrency = static_cast<int>(integer("CONCURRENCY", *v, 1, 256));
   }
   if (auto v = get(env, {"SYSTEM_TRUST_STORE"})) c.trust_store = *v;
+
+  // Rancher (the service-account labels make Rancher inject the CATTLE_* variables).
+  if (auto v = get(env, {"CATTLE_URL"})) {
+    if (!v->starts_with("https://") && !v->starts_with("http://")) {
+      throw config_error(fmt::format("CATTLE_URL='{}' is not an http(s) URL", *v));
+    }
+    c.cattle_url = *v;
+  }
+  if (auto v = get(env, {"CATTLE_ACCESS_KEY"})) c.cattle_access_key = *v;
+  if (auto v = get(env, {"CATTLE_SECRET_KEY"})) c.cattle_secret_key = *v;
+  if (!c.cattle_url.empty() && (c.cattle_access_key.empty() || c.cattle_secret_key.empty())) {
+    throw config_error(
+        "CATTLE_URL needs CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY (give the service the labels "
+        "io.rancher.container.create_agent=true and io.rancher.container.agent.role=environment)");
+  }
+  if (auto v = get(env, {"CATTLE_CA_BUNDLE"})) c.cattle_ca_bundle = *v;
+  auto boolean = [&](const char* name, bool& slot) {
+    if (auto v = get(env, {name})) {
+      auto b = parse_bool(*v);
+      if (!b) {
+        throw config_error(
+            fmt::format("{}='{}' is not one of true, false, 1, 0, yes, no", name, *v));
+      }
+      slot = *b;
+    }
+  };
+  boolean("DYNAMIC_CONFIG", c.dynamic_config);
+  boolean("CERT_PER_SERVICE", c.cert_per_service);
+  boolean("ADOPT_FOREIGN", c.adopt_foreign);
+  if (auto v = get(env, {"HOSTS_LABEL"})) c.hosts_label = *v;
+  if (auto v = get(env, {"ALLOWED_DOMAINS"})) c.allowed_domains = *v;
+  if (auto v = get(env, {"RANCHER_TIMEOUT"})) {
+    c.rancher_timeout = std::chrono::seconds(integer("RANCHER_TIMEOUT", *v, 1, 600));
+  }
   return c;
 }
 

@@ -46,6 +46,18 @@ struct config {
   std::string haproxy_cert_dir;  ///< HAPROXY_CERT_DIR: where <name>.pem files go
   int concurrency = 8;           ///< CONCURRENCY: orders in flight at once
   std::string trust_store = "/etc/ssl/certs/ca-certificates.crt";  ///< SYSTEM_TRUST_STORE
+  bool adopt_foreign = false;  ///< ADOPT_FOREIGN: overwrite valid certificates of other CAs
+
+  // Rancher: the target and the label source are on when CATTLE_URL is set.
+  std::string cattle_url;         ///< CATTLE_URL
+  std::string cattle_access_key;  ///< CATTLE_ACCESS_KEY
+  std::string cattle_secret_key;  ///< CATTLE_SECRET_KEY: secret
+  std::string cattle_ca_bundle;   ///< CATTLE_CA_BUNDLE: roots for an https CATTLE_URL
+  bool dynamic_config = true;     ///< DYNAMIC_CONFIG: read hosts from service labels
+  std::string hosts_label = "com.danieldent.rancher-lets-encrypt.hosts";  ///< HOSTS_LABEL
+  bool cert_per_service = false;  ///< CERT_PER_SERVICE: one certificate per labelled service
+  std::string allowed_domains;    ///< ALLOWED_DOMAINS: suffixes labels may name
+  std::chrono::seconds rancher_timeout{15};  ///< RANCHER_TIMEOUT: one Rancher request
 
   /// \brief The directory URL in force: ACME_DIRECTORY, else Let's Encrypt by STAGING.
   std::string effective_directory() const;

@@ -9,7 +9,7 @@
 
 namespace certherd::controller {
 
-parsed_domains parse_domains(std::string_view text) {
+parsed_domains parse_domains(std::string_view text, std::string_view what) {
   parsed_domains out;
   const bool blank = pki::trim(text).empty();
   std::size_t index = 0;
@@ -22,21 +22,22 @@ parsed_domains parse_domains(std::string_view text) {
     start = end + 1;
     std::string host = pki::normalize_host(raw);
     if (host.empty()) {
-      if (!blank) out.problems.push_back(fmt::format("DOMAINS item {} is empty; skipped", index));
+      if (!blank) out.problems.push_back(fmt::format("{} item {} is empty; skipped", what, index));
       continue;
     }
     if (auto ok = pki::check_host(host); !ok) {
-      out.problems.push_back(fmt::format("DOMAINS item {}: {}; skipped", index, ok.error().detail));
+      out.problems.push_back(
+          fmt::format("{} item {}: {}; skipped", what, index, ok.error().detail));
       continue;
     }
     std::string_view trimmed = pki::trim(raw);
     if (trimmed != host) {
       out.problems.push_back(
-          fmt::format("DOMAINS item {} '{}' is used as '{}'", index, trimmed, host));
+          fmt::format("{} item {} '{}' is used as '{}'", what, index, trimmed, host));
     }
     if (std::find(out.hosts.begin(), out.hosts.end(), host) != out.hosts.end()) {
       out.problems.push_back(
-          fmt::format("DOMAINS item {}: {} is listed twice; once is enough", index, host));
+          fmt::format("{} item {}: {} is listed twice; once is enough", what, index, host));
       continue;
     }
     out.hosts.push_back(std::move(host));

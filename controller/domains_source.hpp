@@ -16,6 +16,7 @@ struct parsed_domains {
   std::vector<std::string> problems;  ///< one line per item that was changed or skipped
 };
 
-parsed_domains parse_domains(std::string_view text);
+/// \brief Parses a comma-separated host list; problems name the list as `what`.
+parsed_domains parse_domains(std::string_view text, std::string_view what = "DOMAINS");
 
 }  // namespace certherd::controller

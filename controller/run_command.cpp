@@ -4,9 +4,11 @@
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
 #include "controller/issue_command.hpp"
+#include "controller/rancher_source.hpp"
 #include "controller/runtime.hpp"
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
+#include "reconcilers/rancher_target.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -48,6 +50,15 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--haproxy-cert-dir", "HAPROXY_CERT_DIR"},
       {"--concurrency", "CONCURRENCY"},
       {"--system-trust-store", "SYSTEM_TRUST_STORE"},
+      {"--adopt-foreign", "ADOPT_FOREIGN"},
+      // Rancher. The keys are environment only: a flag would show in every process listing.
+      {"--cattle-url", "CATTLE_URL"},
+      {"--cattle-ca-bundle", "CATTLE_CA_BUNDLE"},
+      {"--dynamic-config", "DYNAMIC_CONFIG"},
+      {"--hosts-label", "HOSTS_LABEL"},
+      {"--cert-per-service", "CERT_PER_SERVICE"},
+      {"--allowed-domains", "ALLOWED_DOMAINS"},
+      {"--rancher-timeout", "RANCHER_TIMEOUT"},
   };
   return flags;
 }
@@ -58,9 +69,49 @@ struct setup {
   config cfg;
   std::unique_ptr<stores::fs_store> store;
   pki::trust_anchors anchors;
-  std::map<std::string, cert_spec> specs;
+  std::vector<std::string> domain_hosts;  // from DOMAINS
+  std::string directory;
+  std::optional<pki::issuer_class> expected;
+  std::vector<std::string> target_names;
+  std::map<std::string, cert_spec> specs;  // what DOMAINS asks for
   std::vector<std::unique_ptr<reconcilers::target>> targets;
+  // Rancher, when CATTLE_URL is set.
+  std::unique_ptr<http::client> rancher_http;
+  std::unique_ptr<rancher::api> rancher_api;
+  rancher::mirror mirror;
 };
+
+// The desired set: DOMAINS, plus what the labels ask for. A host named by both gets one
+// certificate that lists both as its sources.
+std::map<std::string, cert_spec> desired_specs(const setup& s, const label_result* labels) {
+  std::map<std::string, cert_spec> out;
+  for (const auto& host : s.domain_hosts) {
+    out[host] = cert_spec{host,           {host},         s.directory, s.expected,
+                          s.cfg.key_type, s.target_names, {"DOMAINS"}};
+  }
+  if (!labels) return out;
+  for (const auto& [name, c] : labels->certificates) {
+    auto it = out.find(name);
+    if (it != out.end() && it->second.hosts == c.hosts) {
+      for (const auto& svc : c.services)
+        it->second.sources.push_back("service " + svc);
+      continue;
+    }
+    if (it != out.end()) {
+      spdlog::warn(
+          "event=label_problem problem=\"certificate {} is named by DOMAINS and by a label with "
+          "other hosts; DOMAINS wins\"",
+          name);
+      continue;
+    }
+    std::vector<std::string> sources;
+    for (const auto& svc : c.services)
+      sources.push_back("service " + svc);
+    out[name] = cert_spec{name,           c.hosts,        s.directory,       s.expected,
+                          s.cfg.key_type, s.target_names, std::move(sources)};
+  }
+  return out;
+}
 
 // Reads the configuration and the store; prints one line and returns null on a bad start. The
 // setup lives on the heap and never moves: the executor keeps references into it.
@@ -81,7 +132,7 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
   auto domains = parse_domains(s.cfg.domains);
   for (const auto& p : domains.problems)
     spdlog::warn("event=domains_item {}", p);
-  if (domains.hosts.empty())
+  if (domains.hosts.empty() && (s.cfg.cattle_url.empty() || !s.cfg.dynamic_config))
     spdlog::warn("event=no_domains reason=\"DOMAINS names no usable host\"");
 
   s.store = std::make_unique<stores::fs_store>(s.cfg.state_dir);
@@ -99,7 +150,8 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
   }
   s.anchors = std::move(*anchors);
 
-  std::vector<std::string> target_names;
+  s.domain_hosts = domains.hosts;
+  auto& target_names = s.target_names;
   if (!s.cfg.output_dir.empty()) {
     s.targets.push_back(std::make_unique<reconcilers::files_target>(
         ioc.get_executor(), s.cfg.output_dir, s.cfg.output_reload));
@@ -110,22 +162,43 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
         ioc.get_executor(), s.cfg.haproxy_socket, s.cfg.haproxy_crt_list, s.cfg.haproxy_cert_dir));
     target_names.push_back("haproxy");
   }
-  std::string directory = s.cfg.effective_directory();
-  std::optional<pki::issuer_class> expected;
-  if (directory == kLetsEncryptProduction)
-    expected = pki::issuer_class::production;
-  else if (directory == kLetsEncryptStaging)
-    expected = pki::issuer_class::staging;
-  else if (!s.cfg.ca_roots.empty())
-    expected = pki::issuer_class::custom;
-  for (const auto& host : domains.hosts) {
-    s.specs[host] = cert_spec{host, {host}, directory, expected, s.cfg.key_type, target_names};
+  if (!s.cfg.cattle_url.empty()) {
+    http::client_options o;
+    o.ca_bundle = s.cfg.cattle_ca_bundle;
+    o.step_timeout = s.cfg.rancher_timeout;
+    o.operation_timeout = s.cfg.rancher_timeout;
+    o.body_limit = 64 * 1024 * 1024;  // a full list of thousands of certificates
+    try {
+      s.rancher_http = std::make_unique<http::client>(ioc.get_executor(), o);
+    } catch (const std::exception& e) {
+      std::cerr << "certherd: CATTLE_CA_BUNDLE: " << e.what() << "\n";
+      code = exit_usage;
+      return nullptr;
+    }
+    rancher::api_options ao;
+    ao.url = s.cfg.cattle_url;
+    ao.access_key = s.cfg.cattle_access_key;
+    ao.secret_key = s.cfg.cattle_secret_key;
+    ao.call_timeout = s.cfg.rancher_timeout;
+    s.rancher_api = std::make_unique<rancher::api>(*s.rancher_http, ao);
+    s.targets.push_back(
+        std::make_unique<reconcilers::rancher_target>(*s.rancher_api, s.mirror, s.anchors));
+    target_names.push_back("rancher");
   }
+  s.directory = s.cfg.effective_directory();
+  if (s.directory == kLetsEncryptProduction)
+    s.expected = pki::issuer_class::production;
+  else if (s.directory == kLetsEncryptStaging)
+    s.expected = pki::issuer_class::staging;
+  else if (!s.cfg.ca_roots.empty())
+    s.expected = pki::issuer_class::custom;
+  s.specs = desired_specs(s, nullptr);
   return owned;
 }
 
 reconcilers::reconcile_policy policy_of(const config& cfg) {
   reconcilers::reconcile_policy p;
+  p.adopt_foreign = cfg.adopt_foreign;
   if (cfg.renew_before_days) p.renewal.renew_before = std::chrono::days(*cfg.renew_before_days);
   return p;
 }
@@ -182,6 +255,28 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   spdlog::info("event=start directory={} certificates={} targets={} state_dir={}",
                s->cfg.effective_directory(), s->specs.size(), s->targets.size(), s->cfg.state_dir);
   rt.set_desired(s->specs);
+  std::unique_ptr<rancher_source> source;
+  if (s->rancher_api) {
+    rancher_source_options ro;
+    ro.dynamic = s->cfg.dynamic_config;
+    ro.labels.label = s->cfg.hosts_label;
+    ro.labels.per_service = s->cfg.cert_per_service;
+    ro.labels.allowed_domains = parse_allowed_domains(s->cfg.allowed_domains);
+    ro.subscription.ca_bundle = s->cfg.cattle_ca_bundle;
+    ro.subscription.connect_timeout = s->cfg.rancher_timeout;
+    rancher_source_handlers h;
+    h.labels_changed = [&rt, &s](const label_result& labels) {
+      rt.set_desired(desired_specs(*s, &labels));
+    };
+    h.certificates_changed = [&rt](const std::set<std::string>& names) {
+      for (const auto& n : names)
+        rt.enqueue(n);
+    };
+    source = std::make_unique<rancher_source>(ioc.get_executor(), *s->rancher_api, s->mirror, ro,
+                                              std::move(h));
+    source->start();
+    rt.on_stop([&source] { source->stop(); });
+  }
   rt.start();
   ioc.run();
   return exit_ok;

@@ -62,6 +62,10 @@ void runtime::set_desired(std::map<std::string, reconcilers::cert_spec> specs) {
   desired_ = std::move(specs);
 }
 
+void runtime::enqueue(const std::string& name) {
+  if (!stopping_ && desired_.count(name)) queue_.push(name);
+}
+
 void runtime::start() {
   for (int i = 0; i < options_.workers; ++i) {
     ++running_workers_;
@@ -78,6 +82,8 @@ void runtime::start() {
 void runtime::stop() {
   if (stopping_) return;
   stopping_ = true;
+  for (auto& hook : stop_hooks_)
+    hook();
   queue_.close();
   resync_.cancel();
   for (auto& [name, timer] : timers_)

@@ -14,9 +14,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace certherd::controller {
 
@@ -36,12 +38,18 @@ class runtime {
 
   /// \brief Replaces the desired set; queues every name that is new or changed.
   void set_desired(std::map<std::string, reconcilers::cert_spec> specs);
+  /// \brief Queues a reconcile of `name` now, if it is desired (something changed outside).
+  void enqueue(const std::string& name);
+  bool desired(const std::string& name) const { return desired_.count(name) != 0; }
+  std::size_t desired_count() const noexcept { return desired_.size(); }
   /// \brief Starts the workers, the resync timer and the signal handling.
   void start();
   /// \brief Stops intake; in-flight work gets the grace period, then the io_context stops.
   void stop();
 
   std::size_t reconciles() const noexcept { return reconciles_; }
+  /// \brief Runs `hook` when the runtime stops (sources stop their connections there).
+  void on_stop(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
 
  private:
   boost::asio::awaitable<void> worker();
@@ -58,6 +66,7 @@ class runtime {
   boost::asio::signal_set& signals_;
   int running_workers_ = 0;
   bool stopping_ = false;
+  std::vector<std::function<void()>> stop_hooks_;
   std::size_t reconciles_ = 0;
 };
 

@@ -26,6 +26,8 @@ struct cert_spec {
   std::optional<pki::issuer_class> expected_class;
   pki::key_type key_type = pki::key_type::ec256;
   std::vector<std::string> targets;  ///< names of the targets that must serve it
+  /// Who asks for it, for people: "DOMAINS", "service web (1s5)". Not part of the plan.
+  std::vector<std::string> sources;
 };
 
 /// \brief The store's record for a certificate name: the certificate (when one is held) and the

@@ -1,0 +1,267 @@
+#include "clients/rancher/subscriber.hpp"
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/url/parse.hpp>
+
+#include <random>
+
+namespace certherd::rancher {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+struct endpoint {
+  bool tls = false;
+  std::string host, port, target, host_header;
+};
+
+std::optional<endpoint> parse_ws(const std::string& url) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u) return std::nullopt;
+  endpoint e;
+  if (u->scheme() == "wss") {
+    e.tls = true;
+  } else if (u->scheme() != "ws") {
+    return std::nullopt;
+  }
+  e.host = u->host_address();
+  if (e.host.empty()) return std::nullopt;
+  e.port = u->has_port() ? std::string(u->port()) : (e.tls ? "443" : "80");
+  e.target = u->encoded_target().empty() ? "/" : std::string(u->encoded_target());
+  e.host_header = u->has_port() ? e.host + ":" + e.port : e.host;
+  return e;
+}
+
+}  // namespace
+
+std::string_view to_string(subscriber_state s) noexcept {
+  switch (s) {
+    case subscriber_state::idle:
+      return "idle";
+    case subscriber_state::connecting:
+      return "connecting";
+    case subscriber_state::connected:
+      return "connected";
+    case subscriber_state::waiting:
+      return "waiting";
+  }
+  return "?";
+}
+
+struct subscriber::impl : std::enable_shared_from_this<impl> {
+  asio::any_io_executor executor;
+  subscriber_options options;
+  subscriber_handlers handlers;
+  ssl::context tls{ssl::context::tls_client};
+  subscriber_state state = subscriber_state::idle;
+  std::size_t connects = 0;
+  std::size_t frames = 0;
+  bool stopped = false;
+  std::function<void()> abort;  // closes the current socket, if any
+  asio::steady_timer pause;
+  std::mt19937 rng{std::random_device{}()};
+
+  impl(asio::any_io_executor ex, subscriber_options o, subscriber_handlers h)
+      : executor(ex), options(std::move(o)), handlers(std::move(h)), pause(ex) {
+    if (options.ca_bundle.empty()) {
+      tls.set_default_verify_paths();
+    } else {
+      tls.load_verify_file(options.ca_bundle);  // throws: a configuration error at start-up
+    }
+  }
+
+  void disconnected(const std::string& reason) {
+    if (handlers.disconnected) handlers.disconnected(reason);
+  }
+
+  // Runs one subscription until it ends; returns why it ended and whether it had connected.
+  template <class Stream>
+  asio::awaitable<std::pair<std::string, bool>> session(Stream& ws, const endpoint& e) {
+    auto& lowest = beast::get_lowest_layer(ws);
+    std::weak_ptr<impl> weak = weak_from_this();
+    abort = [&lowest] {
+      error_code ignored;
+      lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      lowest.socket().close(ignored);
+    };
+    // Proactive renewal: the server ends a subscription after ~12 h (8640 pings).
+    asio::steady_timer renew(executor, options.max_session);
+    bool renewed = false;
+    renew.async_wait([&renewed, weak](error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->abort) return;
+      renewed = true;
+      self->abort();
+    });
+
+    websocket::response_type answer;
+    lowest.expires_never();  // websocket timeouts take over from here
+    websocket::stream_base::timeout t;
+    t.handshake_timeout = options.connect_timeout;
+    t.idle_timeout = options.idle_timeout;
+    t.keep_alive_pings = true;  // a ping at half the idle time; no answer by the end: closed
+    ws.set_option(t);
+    std::string auth = options.authorization;
+    ws.set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
+      req.set(beast::http::field::authorization, auth);
+      req.set(beast::http::field::user_agent, "certherd/0.1");
+    }));
+    ws.read_message_max(options.frame_limit);
+    auto [hec] = co_await ws.async_handshake(answer, e.host_header, e.target, tuple_awaitable);
+    if (hec) {
+      renew.cancel();
+      if (hec == websocket::error::upgrade_declined) {
+        co_return std::pair{fmt::format("upgrade refused with HTTP {}", answer.result_int()),
+                            false};
+      }
+      co_return std::pair{fmt::format("websocket handshake: {}", hec.message()), false};
+    }
+    ++connects;
+    state = subscriber_state::connected;
+    if (handlers.connected && !stopped) handlers.connected();
+    beast::flat_buffer buffer;
+    std::string reason;
+    while (!stopped) {
+      buffer.clear();
+      auto [rec, n] = co_await ws.async_read(buffer, tuple_awaitable);
+      if (rec) {
+        reason = renewed ? "renewing the subscription before the server's 12 h limit"
+                 : rec == beast::error::timeout    ? "no frame or pong within the idle timeout"
+                 : rec == websocket::error::closed ? "closed by Rancher"
+                                                   : "read: " + rec.message();
+        break;
+      }
+      ++frames;
+      auto ev = decode_event(beast::buffers_to_string(buffer.data()));
+      if (!ev) {
+        if (handlers.bad_frame) handlers.bad_frame(ev.error().message);
+        continue;
+      }
+      bool logout = ev->what == event::kind::logout;
+      if (handlers.received && !stopped) handlers.received(std::move(*ev));
+      if (logout) {
+        reason = "logout from Rancher";
+        websocket::close_reason normal(websocket::close_code::normal);
+        auto [cec] = co_await ws.async_close(normal, tuple_awaitable);
+        (void)cec;  // the socket is dropped either way
+        break;
+      }
+    }
+    renew.cancel();
+    co_return std::pair{reason.empty() ? std::string("stopped") : reason, !renewed};
+  }
+
+  asio::awaitable<void> run() {
+    auto self = shared_from_this();
+    auto e = parse_ws(options.url);
+    std::chrono::milliseconds backoff = options.backoff_min;
+    while (!stopped) {
+      state = subscriber_state::connecting;
+      std::string reason;
+      bool had_session = false;
+      if (!e) {
+        reason = "subscribe URL is not ws:// or wss://";
+      } else {
+        tcp::resolver resolver(executor);
+        asio::steady_timer guard(executor, options.connect_timeout);
+        guard.async_wait([&resolver](error_code ec) {
+          if (!ec) resolver.cancel();
+        });
+        auto [rec, endpoints] = co_await resolver.async_resolve(e->host, e->port, tuple_awaitable);
+        guard.cancel();
+        if (rec) {
+          reason = "resolve " + e->host + ": " + rec.message();
+        } else {
+          beast::tcp_stream tcp(executor);
+          tcp.expires_after(options.connect_timeout);
+          auto [cec, ep] = co_await tcp.async_connect(endpoints, tuple_awaitable);
+          if (cec) {
+            reason = fmt::format("connect {}:{}: {}", e->host, e->port, cec.message());
+          } else if (!e->tls) {
+            websocket::stream<beast::tcp_stream> ws(std::move(tcp));
+            std::tie(reason, had_session) = co_await session(ws, *e);
+          } else {
+            websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(std::move(tcp), tls);
+            auto& s = ws.next_layer();
+            SSL_set_tlsext_host_name(s.native_handle(), e->host.c_str());
+            s.set_verify_mode(ssl::verify_peer);
+            s.set_verify_callback(ssl::host_name_verification(e->host));
+            beast::get_lowest_layer(ws).expires_after(options.connect_timeout);
+            auto [hec] = co_await s.async_handshake(ssl::stream_base::client, tuple_awaitable);
+            if (hec) {
+              reason = "TLS handshake: " + hec.message();
+            } else {
+              std::tie(reason, had_session) = co_await session(ws, *e);
+            }
+          }
+        }
+      }
+      abort = nullptr;
+      if (stopped) break;
+      disconnected(reason);
+      state = subscriber_state::waiting;
+      // A session that ran resets the backoff; failures to connect double it, up to the cap.
+      // A renewal reconnects at once.
+      if (had_session) backoff = options.backoff_min;
+      std::chrono::milliseconds wait{0};
+      if (reason.starts_with("renewing")) {
+        wait = std::chrono::milliseconds(0);
+      } else {
+        std::uniform_int_distribution<long> jitter(0, backoff.count() / 2);
+        wait = backoff + std::chrono::milliseconds(jitter(rng));
+        backoff = std::min(backoff * 2, options.backoff_max);
+      }
+      pause.expires_after(wait);
+      auto [pec] = co_await pause.async_wait(tuple_awaitable);
+      (void)pec;  // cancelled by stop(): the loop condition ends it
+    }
+    state = subscriber_state::idle;
+  }
+};
+
+subscriber::subscriber(asio::any_io_executor executor, subscriber_options options,
+                       subscriber_handlers handlers)
+    : impl_(std::make_shared<impl>(executor, std::move(options), std::move(handlers))) {}
+
+subscriber::~subscriber() {
+  stop();
+}
+
+void subscriber::start() {
+  asio::co_spawn(impl_->executor, impl_->run(), asio::detached);
+}
+
+void subscriber::stop() {
+  impl_->stopped = true;
+  impl_->pause.cancel();
+  if (impl_->abort) impl_->abort();
+}
+
+subscriber_state subscriber::state() const noexcept {
+  return impl_->state;
+}
+std::size_t subscriber::connects() const noexcept {
+  return impl_->connects;
+}
+std::size_t subscriber::frames() const noexcept {
+  return impl_->frames;
+}
+
+}  // namespace certherd::rancher

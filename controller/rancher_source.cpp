@@ -1,0 +1,137 @@
+#include "controller/rancher_source.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace certherd::controller {
+
+namespace asio = boost::asio;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+rancher_source::rancher_source(asio::any_io_executor executor, rancher::api& api,
+                               rancher::mirror& mirror, rancher_source_options options,
+                               rancher_source_handlers handlers)
+    : executor_(executor),
+      api_(api),
+      mirror_(mirror),
+      options_(std::move(options)),
+      handlers_(std::move(handlers)),
+      pause_(executor) {}
+
+rancher_source::~rancher_source() {
+  stop();
+}
+
+std::string_view rancher_source::state() const noexcept {
+  if (!connected_) return "connecting";
+  if (!subscriber_) return "idle";
+  return to_string(subscriber_->state());
+}
+
+void rancher_source::start() {
+  asio::co_spawn(executor_, connect_loop(), asio::detached);
+}
+
+void rancher_source::stop() {
+  stopped_ = true;
+  pause_.cancel();
+  if (subscriber_) subscriber_->stop();
+}
+
+asio::awaitable<void> rancher_source::connect_loop() {
+  // The project id comes first; Rancher may not be up yet, so this is retried with a backoff.
+  std::chrono::seconds wait{1};
+  while (!stopped_) {
+    auto project = co_await api_.async_connect();
+    if (project) break;
+    spdlog::warn("event=rancher_unreachable url={} error=\"{}\" retry_in={}s", api_.base(),
+                 project.error().to_string(), wait.count());
+    pause_.expires_after(wait);
+    co_await pause_.async_wait(tuple_awaitable);
+    wait = std::min(wait * 2, std::chrono::seconds(60));
+  }
+  if (stopped_) co_return;
+  connected_ = true;
+  spdlog::info("event=rancher_connected api={} project={}", api_.base(), api_.project_id());
+
+  auto sub = options_.subscription;
+  sub.url = rancher::subscribe_url(api_.base(), api_.project_id());
+  sub.authorization = api_.authorization();
+  rancher::subscriber_handlers h;
+  h.connected = [this] {
+    spdlog::info("event=rancher_subscribed project={}", api_.project_id());
+    asio::co_spawn(executor_, resync(++generation_), asio::detached);
+  };
+  h.received = [this](rancher::event e) {
+    ++events_;
+    if (e.what == rancher::event::kind::logout) {
+      spdlog::warn("event=rancher_logout reason=\"Rancher ended the subscription\"");
+      return;
+    }
+    if (e.what != rancher::event::kind::resource_change) return;
+    changed(mirror_.apply(e), false);
+  };
+  h.disconnected = [this](const std::string& reason) {
+    mirror_.mark_unsynced();
+    spdlog::warn("event=rancher_disconnected reason=\"{}\"", reason);
+  };
+  h.bad_frame = [](const std::string& problem) {
+    spdlog::warn("event=rancher_bad_event problem=\"{}\"", problem);
+  };
+  subscriber_ = std::make_unique<rancher::subscriber>(executor_, sub, std::move(h));
+  subscriber_->start();
+}
+
+asio::awaitable<void> rancher_source::resync(std::uint64_t generation) {
+  std::chrono::seconds wait{1};
+  while (!stopped_ && generation == generation_) {
+    mirror_.begin_resync();
+    auto certificates = co_await api_.async_list_certificates();
+    rancher::result<rancher::page<rancher::service>> services{boost::system::in_place_value,
+                                                              rancher::page<rancher::service>{}};
+    if (certificates && options_.dynamic) services = co_await api_.async_list_services();
+    if (generation != generation_) co_return;  // a newer connection lists for itself
+    if (certificates && services) {
+      for (const auto& p : certificates->problems)
+        spdlog::warn("event=rancher_bad_resource problem=\"{}\"", p);
+      for (const auto& p : services->problems)
+        spdlog::warn("event=rancher_bad_resource problem=\"{}\"", p);
+      ++resyncs_;
+      auto change = mirror_.finish_resync(std::move(certificates->data), std::move(services->data));
+      spdlog::info("event=rancher_resync certificates={} services={}", mirror_.certificate_count(),
+                   mirror_.services().size());
+      changed(change, resyncs_ == 1);
+      co_return;
+    }
+    changed(mirror_.abandon_resync(), false);
+    const auto& e = certificates ? services.error() : certificates.error();
+    spdlog::warn("event=rancher_resync_failed error=\"{}\" retry_in={}s", e.to_string(),
+                 wait.count());
+    asio::steady_timer t(executor_, wait);
+    co_await t.async_wait(tuple_awaitable);
+    wait = std::min(wait * 2, std::chrono::seconds(60));
+  }
+}
+
+void rancher_source::changed(const rancher::mirror_change& change, bool force_labels) {
+  if (options_.dynamic && (change.services || force_labels) && handlers_.labels_changed) {
+    auto labels = certificates_from_labels(mirror_.services(), options_.labels);
+    report(labels);
+    handlers_.labels_changed(labels);
+  }
+  if (!change.certificate_names.empty() && handlers_.certificates_changed)
+    handlers_.certificates_changed(change.certificate_names);
+}
+
+void rancher_source::report(const label_result& labels) {
+  std::set<std::string> now(labels.problems.begin(), labels.problems.end());
+  for (const auto& p : now) {
+    if (!reported_.count(p)) spdlog::warn("event=label_problem problem=\"{}\"", p);
+  }
+  reported_ = std::move(now);
+}
+
+}  // namespace certherd::controller

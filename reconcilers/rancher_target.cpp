@@ -1,0 +1,130 @@
+#include "reconcilers/rancher_target.hpp"
+
+#include "pki/encoding.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace certherd::reconcilers {
+
+namespace asio = boost::asio;
+
+rancher_target::rancher_target(rancher::api& api, rancher::mirror& mirror,
+                               const pki::trust_anchors& anchors)
+    : api_(api), mirror_(mirror), anchors_(anchors) {}
+
+target_copy rancher_target::to_target_copy(const rancher::certificate& c) {
+  std::string key = pki::sha256(c.cert + "\n" + c.cert_chain);
+  if (auto it = classified_.find(key); it != classified_.end()) return it->second;
+  target_copy out;
+  out.target = std::string(name());
+  out.present = true;
+  out.fingerprint_sha1 = c.fingerprint_sha1;
+  auto leaf = pki::parse_pem_bundle(c.cert);
+  if (leaf && !leaf->empty()) {
+    std::vector<pki::certificate> chain{leaf->front()};
+    if (auto rest = pki::parse_pem_bundle(c.cert_chain)) {
+      for (auto& cert : *rest) {
+        // The original project put the full chain in certChain, leaf included: skip it.
+        if (cert.fingerprint_sha256() != chain.front().fingerprint_sha256())
+          chain.push_back(std::move(cert));
+      }
+    }
+    out.fingerprint = chain.front().fingerprint_sha256();
+    out.fingerprint_sha1 = chain.front().fingerprint_sha1();
+    out.not_after = chain.front().not_after();
+    out.issuer = pki::classify(chain, anchors_);
+  } else if (c.expires_at) {
+    // Rancher parsed it once, or it would not hold it; we cannot: treat it as another CA's.
+    out.not_after = *c.expires_at;
+  }
+  if (classified_.size() > 20000) classified_.clear();  // bound the cache; it refills
+  classified_.emplace(std::move(key), out);
+  return out;
+}
+
+asio::awaitable<text_result<std::optional<rancher::certificate>>> rancher_target::current(
+    const std::string& cert_name) {
+  using found = std::optional<rancher::certificate>;
+  if (api_.project_id().empty()) co_return failed{"Rancher is not connected yet"};
+  if (mirror_.synced()) {
+    const auto* c = mirror_.certificate_named(cert_name);
+    co_return c ? found(*c) : found();
+  }
+  auto r = co_await api_.async_find_certificate(cert_name);
+  if (!r) co_return failed{"Rancher: " + r.error().to_string()};
+  co_return std::move(*r);
+}
+
+asio::awaitable<text_result<target_copy>> rancher_target::observe(std::string cert_name) {
+  auto c = co_await current(cert_name);
+  if (!c) co_return failed{c.error()};
+  if (!*c) {
+    target_copy none;
+    none.target = std::string(name());
+    co_return none;
+  }
+  auto copy = to_target_copy(**c);
+  if (reload_pending_.count(cert_name)) {
+    copy.fingerprint.clear();
+    copy.fingerprint_sha1 = "load balancers not updated yet";
+  }
+  co_return copy;
+}
+
+asio::awaitable<std::string> rancher_target::reload_load_balancers(const rancher::certificate& c) {
+  // Rancher ≥ 1.2 load balancers reload on service.update, not on certificate.update (§A4).
+  auto lbs = co_await api_.async_list_load_balancers();
+  if (!lbs) co_return "listing load balancers: " + lbs.error().to_string();
+  std::string problem;
+  for (const auto& lb : lbs->data) {
+    if (!lb.references(c.id)) continue;
+    auto r = co_await api_.async_update_load_balancer(lb);
+    if (r) {
+      spdlog::info("event=lb_updated cert={} id={} load_balancer={} lb_id={}", c.name, c.id,
+                   lb.name, lb.id);
+    } else {
+      problem = fmt::format("load balancer {} ({}): {}", lb.name, lb.id, r.error().to_string());
+    }
+  }
+  co_return problem;
+}
+
+asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
+                                                        std::vector<pki::certificate> chain,
+                                                        pki::private_key key) {
+  if (chain.empty()) co_return failed{"nothing to push"};
+  auto existing = co_await current(cert_name);
+  if (!existing) co_return failed{existing.error()};
+  rancher::certificate_body body;
+  body.name = cert_name;
+  body.cert = chain.front().pem();
+  body.cert_chain = pki::to_pem(std::span(chain).subspan(1));
+  body.key = key.to_pem();
+  body.description = "managed by certherd";
+  if (*existing) {
+    auto id = (*existing)->id;
+    auto updated = co_await api_.async_update_certificate(id, std::move(body));
+    if (!updated)
+      co_return failed{fmt::format("Rancher update of {}: {}", id, updated.error().to_string())};
+    mirror_.put(*updated);
+    spdlog::info("event=rancher_updated cert={} id={} fingerprint={}", cert_name, id,
+                 updated->fingerprint_sha1.substr(0, 12));
+    if (auto problem = co_await reload_load_balancers(*updated); !problem.empty()) {
+      // Until the load balancers are told, observe() reports the certificate as out of sync, so
+      // the next reconcile pushes again and retries them.
+      reload_pending_.insert(cert_name);
+      co_return failed{"certificate updated, but " + problem};
+    }
+    reload_pending_.erase(cert_name);
+    co_return true;
+  }
+  auto created = co_await api_.async_create_certificate(std::move(body));
+  if (!created) co_return failed{"Rancher create: " + created.error().to_string()};
+  mirror_.put(*created);
+  spdlog::info("event=rancher_created cert={} id={} fingerprint={}", cert_name, created->id,
+               created->fingerprint_sha1.substr(0, 12));
+  co_return true;
+}
+
+}  // namespace certherd::reconcilers
