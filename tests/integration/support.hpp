@@ -41,6 +41,7 @@ class background_certherd {
                       std::filesystem::path log);
   ~background_certherd();
   void signal(int sig);
+  pid_t pid() const { return pid_; }
   /// \brief Waits for the exit; returns its code, or -1 if still running after `limit`.
   int wait(std::chrono::seconds limit);
   std::string log() const;
