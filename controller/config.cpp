@@ -122,6 +122,14 @@ config load_config(const std::map<std::string, std::string>& env) {
     if (!v->starts_with("https://") && !v->starts_with("http://")) {
       throw config_error(fmt::format("CATTLE_URL='{}' is not an http(s) URL", *v));
     }
+    auto authority = v->substr(v->find("//") + 2);
+    authority = authority.substr(0, authority.find('/'));
+    if (authority.find('@') != std::string::npos) {
+      // Not echoed: it holds credentials.
+      throw config_error(
+          "CATTLE_URL must not hold credentials (user:password@); use CATTLE_ACCESS_KEY and "
+          "CATTLE_SECRET_KEY");
+    }
     c.cattle_url = *v;
   }
   if (auto v = get(env, {"CATTLE_ACCESS_KEY"})) c.cattle_access_key = *v;

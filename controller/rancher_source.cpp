@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace certherd::controller {
@@ -19,7 +18,8 @@ rancher_source::rancher_source(asio::any_io_executor executor, rancher::api& api
       mirror_(mirror),
       options_(std::move(options)),
       handlers_(std::move(handlers)),
-      pause_(executor) {}
+      pause_(executor),
+      retry_(executor) {}
 
 rancher_source::~rancher_source() {
   stop();
@@ -31,13 +31,27 @@ std::string_view rancher_source::state() const noexcept {
   return to_string(subscriber_->state());
 }
 
+namespace {
+
+void log_escaped(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::critical("event=task_failed task=rancher error=\"{}\"", x.what());
+  }
+}
+
+}  // namespace
+
 void rancher_source::start() {
-  asio::co_spawn(executor_, connect_loop(), asio::detached);
+  asio::co_spawn(executor_, connect_loop(), log_escaped);
 }
 
 void rancher_source::stop() {
   stopped_ = true;
   pause_.cancel();
+  retry_.cancel();
   if (subscriber_) subscriber_->stop();
 }
 
@@ -63,7 +77,7 @@ asio::awaitable<void> rancher_source::connect_loop() {
   rancher::subscriber_handlers h;
   h.connected = [this] {
     spdlog::info("event=rancher_subscribed project={}", api_.project_id());
-    asio::co_spawn(executor_, resync(++generation_), asio::detached);
+    asio::co_spawn(executor_, resync(++generation_), log_escaped);
   };
   h.received = [this](rancher::event e) {
     ++events_;
@@ -75,6 +89,7 @@ asio::awaitable<void> rancher_source::connect_loop() {
     changed(mirror_.apply(e), false);
   };
   h.disconnected = [this](const std::string& reason) {
+    ++generation_;  // a list still in flight must not mark the mirror synced
     mirror_.mark_unsynced();
     spdlog::warn("event=rancher_disconnected reason=\"{}\"", reason);
   };
@@ -110,8 +125,8 @@ asio::awaitable<void> rancher_source::resync(std::uint64_t generation) {
     const auto& e = certificates ? services.error() : certificates.error();
     spdlog::warn("event=rancher_resync_failed error=\"{}\" retry_in={}s", e.to_string(),
                  wait.count());
-    asio::steady_timer t(executor_, wait);
-    co_await t.async_wait(tuple_awaitable);
+    retry_.expires_after(wait);  // a member: stop() cancels it
+    co_await retry_.async_wait(tuple_awaitable);
     wait = std::min(wait * 2, std::chrono::seconds(60));
   }
 }

@@ -60,6 +60,7 @@ class rancher_source {
   rancher_source_handlers handlers_;
   std::unique_ptr<rancher::subscriber> subscriber_;
   boost::asio::steady_timer pause_;
+  boost::asio::steady_timer retry_;
   std::uint64_t generation_ = 0;
   std::set<std::string> reported_;  // problems already logged, so a resync does not repeat them
   std::size_t events_ = 0;

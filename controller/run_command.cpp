@@ -181,8 +181,8 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
     ao.secret_key = s.cfg.cattle_secret_key;
     ao.call_timeout = s.cfg.rancher_timeout;
     s.rancher_api = std::make_unique<rancher::api>(*s.rancher_http, ao);
-    s.targets.push_back(
-        std::make_unique<reconcilers::rancher_target>(*s.rancher_api, s.mirror, s.anchors));
+    s.targets.push_back(std::make_unique<reconcilers::rancher_target>(
+        *s.rancher_api, s.mirror, s.anchors, s.cfg.adopt_foreign));
     target_names.push_back("rancher");
   }
   s.directory = s.cfg.effective_directory();
@@ -289,6 +289,53 @@ int print_plan(const std::map<std::string, std::string>& flags) {
   if (!s) return code;
   reconcilers::executor_deps deps{*s->store,       s->anchors,        nullptr,
                                   raw(s->targets), policy_of(s->cfg), now_seconds};
+  if (s->rancher_api) {
+    // One look at Rancher, as `run` takes after connecting: its certificates and the labels.
+    std::string problem;
+    asio::co_spawn(
+        ioc,
+        [](setup& s, std::string& problem) -> asio::awaitable<void> {
+          auto& api = *s.rancher_api;
+          auto project = co_await api.async_connect();
+          if (!project) {
+            problem = project.error().to_string();
+            co_return;
+          }
+          s.mirror.begin_resync();
+          auto certificates = co_await api.async_list_certificates();
+          if (!certificates) {
+            problem = certificates.error().to_string();
+            co_return;
+          }
+          std::vector<rancher::service> services;
+          if (s.cfg.dynamic_config) {
+            auto listed = co_await api.async_list_services();
+            if (!listed) {
+              problem = listed.error().to_string();
+              co_return;
+            }
+            services = std::move(listed->data);
+          }
+          s.mirror.finish_resync(std::move(certificates->data), std::move(services));
+        }(*s, problem),
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    ioc.run();
+    ioc.restart();
+    if (!problem.empty()) {
+      std::cerr << "certherd: Rancher at " << s->rancher_api->base() << ": " << problem << "\n";
+      return exit_failed;
+    }
+    if (s->cfg.dynamic_config) {
+      label_options lo{s->cfg.hosts_label, s->cfg.cert_per_service,
+                       parse_allowed_domains(s->cfg.allowed_domains)};
+      auto labels = certificates_from_labels(s->mirror.services(), lo);
+      for (const auto& p : labels.problems)
+        std::cout << "label: " << p << "\n";
+      s->specs = desired_specs(*s, &labels);
+    }
+  }
   std::cout << fmt::format("directory {}; {} certificate{}\n", s->cfg.effective_directory(),
                            s->specs.size(), s->specs.size() == 1 ? "" : "s");
   for (const auto& [name, spec] : s->specs) {
@@ -302,8 +349,9 @@ int print_plan(const std::map<std::string, std::string>& flags) {
             actions += std::string(reconcilers::to_string(a.kind)) +
                        (a.target.empty() ? "" : " " + a.target);
           }
-          std::cout << fmt::format("{}: {}\n  why: {}\n", spec.name,
-                                   actions.empty() ? "nothing to do" : actions, r.decision.reason);
+          std::cout << fmt::format("{}: {}\n  why: {}\n  wanted by: {}\n", spec.name,
+                                   actions.empty() ? "nothing to do" : actions, r.decision.reason,
+                                   fmt::join(spec.sources, ", "));
           if (r.requeue_at) std::cout << fmt::format("  next look: {:%FT%TZ}\n", *r.requeue_at);
         }(spec, deps),
         [](std::exception_ptr e) {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 namespace certherd::reconcilers {
 
@@ -82,6 +83,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
     record.name = spec.name;
 
     std::vector<target_copy> observed;
+    std::set<std::string> unreadable;  // never written blind: it may hold another CA's certificate
     for (const auto& tname : spec.targets) {
       auto* t = find_target(deps, tname);
       if (!t) continue;
@@ -89,6 +91,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       if (seen) {
         observed.push_back(*seen);
       } else {
+        unreadable.insert(tname);
         report.outcomes.push_back(fmt::format("observe {}: {}", tname, seen.error()));
         spdlog::warn("event=target_unreadable cert={} target={} error=\"{}\"", spec.name, tname,
                      seen.error());
@@ -115,8 +118,17 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
 
     bool stop = false;
     bool replan = false;
+    bool blocked = false;  // an action waits for a target that could not be read
     std::optional<sys_seconds> retry_at;
     for (const auto& a : p.actions) {
+      if ((a.kind == action_kind::push || a.kind == action_kind::bootstrap) &&
+          unreadable.count(a.target)) {
+        report.failed = true;
+        report.outcomes.push_back(fmt::format("not pushed to {}: it could not be read", a.target));
+        report.requeue_at = now + 1min;
+        blocked = true;
+        continue;
+      }
       switch (a.kind) {
         case action_kind::issue: {
           if (!deps.issuer) break;
@@ -210,7 +222,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       if (!report.requeue_at || *retry_at < *report.requeue_at) report.requeue_at = retry_at;
       co_return report;
     }
-    if (stop || all_conflicts) co_return report;
+    if (stop || all_conflicts || (blocked && !replan)) co_return report;
   }
   co_return report;
 }

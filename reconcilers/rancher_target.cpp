@@ -10,8 +10,8 @@ namespace certherd::reconcilers {
 namespace asio = boost::asio;
 
 rancher_target::rancher_target(rancher::api& api, rancher::mirror& mirror,
-                               const pki::trust_anchors& anchors)
-    : api_(api), mirror_(mirror), anchors_(anchors) {}
+                               const pki::trust_anchors& anchors, bool adopt_foreign)
+    : api_(api), mirror_(mirror), anchors_(anchors), adopt_foreign_(adopt_foreign) {}
 
 target_copy rancher_target::to_target_copy(const rancher::certificate& c) {
   std::string key = pki::sha256(c.cert + "\n" + c.cert_chain);
@@ -79,6 +79,12 @@ asio::awaitable<std::string> rancher_target::reload_load_balancers(const rancher
   std::string problem;
   for (const auto& lb : lbs->data) {
     if (!lb.references(c.id)) continue;
+    if (lb.state != "active" && lb.state != "updating-active" && lb.state != "upgraded") {
+      // Stopped or mid-upgrade: it reads its certificates when it starts or finishes.
+      spdlog::info("event=lb_not_updated cert={} load_balancer={} lb_id={} state={}", c.name,
+                   lb.name, lb.id, lb.state);
+      continue;
+    }
     auto r = co_await api_.async_update_load_balancer(lb);
     if (r) {
       spdlog::info("event=lb_updated cert={} id={} load_balancer={} lb_id={}", c.name, c.id,
@@ -103,7 +109,18 @@ asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
   body.key = key.to_pem();
   body.description = "managed by certherd";
   if (*existing) {
+    // The last line of defence for another CA's certificate: plan() leaves it alone, but a push
+    // planned while Rancher could not be read must not overwrite it either.
+    auto held = to_target_copy(**existing);
+    if (!adopt_foreign_ && held.issuer == pki::issuer_class::foreign &&
+        held.not_after >
+            std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())) {
+      co_return failed{fmt::format(
+          "Rancher holds a valid certificate of another CA under {}; not overwritten", cert_name)};
+    }
     auto id = (*existing)->id;
+    // Pending until the load balancers are told, whatever happens to the update's answer.
+    reload_pending_.insert(cert_name);
     auto updated = co_await api_.async_update_certificate(id, std::move(body));
     if (!updated)
       co_return failed{fmt::format("Rancher update of {}: {}", id, updated.error().to_string())};
@@ -113,7 +130,6 @@ asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
     if (auto problem = co_await reload_load_balancers(*updated); !problem.empty()) {
       // Until the load balancers are told, observe() reports the certificate as out of sync, so
       // the next reconcile pushes again and retries them.
-      reload_pending_.insert(cert_name);
       co_return failed{"certificate updated, but " + problem};
     }
     reload_pending_.erase(cert_name);

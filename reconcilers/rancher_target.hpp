@@ -22,7 +22,8 @@ namespace certherd::reconcilers {
 
 class rancher_target final : public target {
  public:
-  rancher_target(rancher::api& api, rancher::mirror& mirror, const pki::trust_anchors& anchors);
+  rancher_target(rancher::api& api, rancher::mirror& mirror, const pki::trust_anchors& anchors,
+                 bool adopt_foreign);
 
   std::string_view name() const override { return "rancher"; }
   boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) override;
@@ -42,6 +43,7 @@ class rancher_target final : public target {
   rancher::api& api_;
   rancher::mirror& mirror_;
   const pki::trust_anchors& anchors_;
+  bool adopt_foreign_;
   std::map<std::string, target_copy> classified_;  // by SHA-256 of cert + certChain
   std::set<std::string> reload_pending_;           // updated, load balancers not yet told
 };

@@ -70,7 +70,7 @@ void session::remember_nonce(const http::response& r) {
 
 flow<result<directory>> session::load_directory() {
   if (directory_) co_return *directory_;
-  perform get{send_request{{http::method::get, directory_url_, {}, {}}}};
+  perform get{send_request{{http::method::get, directory_url_, {}, {}, false}}};
   auto r = co_await get;
   if (r.ec) co_return transport_error(r, directory_url_);
   if (r.response.status != 200) co_return problem_error(r, directory_url_);
@@ -87,7 +87,7 @@ flow<result<directory>> session::load_directory() {
 flow<result<std::string>> session::fetch_nonce() {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
-  perform head{send_request{{http::method::head, d->new_nonce, {}, {}}}};
+  perform head{send_request{{http::method::head, d->new_nonce, {}, {}, false}}};
   auto r = co_await head;
   if (r.ec) co_return transport_error(r, d->new_nonce);
   if (r.response.status >= 400) co_return problem_error(r, d->new_nonce);
@@ -119,9 +119,13 @@ flow<result<http::response>> session::signed_post(std::string url,
     signer who{&account_key_, embed_jwk ? std::string() : account_url_};
     auto body = sign_jws(who, url, *nonce, payload.value_or(""));
     if (!body) co_return body.error();
-    http::request req{
-        http::method::post, url, {{"Content-Type", "application/jose+json"}}, std::move(*body)};
+    http::request req{http::method::post,
+                      url,
+                      {{"Content-Type", "application/jose+json"}},
+                      std::move(*body),
+                      false};
     if (!accept.empty()) req.headers.push_back({"Accept", accept});
+    req.replay_safe = true;  // a replayed JWS is refused for its used nonce (RFC 8555 §6.5)
     perform send{send_request{std::move(req)}};
     auto r = co_await send;
     if (r.ec) co_return transport_error(r, url);

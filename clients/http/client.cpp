@@ -251,8 +251,12 @@ struct client::impl {
           [&](auto& s) { return exchange(s, *conn, msg, parser, deadline, step); }, conn->stream);
       if (ec) {
         // A pooled connection the server already closed fails before any byte of the answer:
-        // that is no answer at all, so one fresh connection may repeat the request.
-        if (conn->reused && !parser.got_some() && attempt == 0 && ec != beast::error::timeout) {
+        // that is no answer at all, so one fresh connection may repeat the request — unless the
+        // server may have acted on it (a POST that is not replay-safe: a create whose answer
+        // was lost must be looked up by the caller, never sent twice).
+        bool replayable = req.verb != method::post || req.replay_safe;
+        if (conn->reused && !parser.got_some() && attempt == 0 && ec != beast::error::timeout &&
+            replayable) {
           continue;
         }
         co_return fail(ec, step, t);

@@ -24,6 +24,10 @@ struct request {
   std::string url;
   std::vector<header> headers;
   std::string body;
+  /// A POST the server may safely see twice (an ACME JWS: its nonce makes a replay fail with
+  /// badNonce). Only then, or for GET/HEAD/PUT, is a request repeated on a fresh connection when
+  /// a pooled one dies before answering — the server may have acted on it already.
+  bool replay_safe = false;
 };
 
 struct response {

@@ -5,9 +5,13 @@
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <set>
 
 namespace certherd::rancher {
 namespace {
@@ -94,6 +98,24 @@ std::string api::authorization() const {
   return "Basic " + pki::base64_encode(options_.access_key + ":" + options_.secret_key);
 }
 
+std::string api::same_origin(std::string_view link) const {
+  // Links are absolute and may name another host (a proxy's view) or plain http: only the path
+  // and query are taken, and sent to CATTLE_URL's own origin with the credentials.
+  if (link.empty()) return {};
+  auto parsed = boost::urls::parse_uri_reference(link);
+  if (!parsed) return {};
+  auto origin = boost::urls::parse_uri(base_);
+  if (!origin) return {};
+  boost::urls::url u = *origin;
+  u.set_encoded_path(parsed->encoded_path());
+  if (parsed->has_query()) {
+    u.set_encoded_query(parsed->encoded_query());
+  } else {
+    u.remove_query();
+  }
+  return std::string(u.buffer());
+}
+
 std::string api::collection(std::string_view name) const {
   return fmt::format("{}/projects/{}/{}", base_, project_, name);
 }
@@ -116,13 +138,19 @@ asio::awaitable<result<api::reply>> api::async_call(http::method verb, std::stri
   co_return reply{rsp->status, std::move(rsp->body)};
 }
 
+asio::awaitable<result<api::reply>> api::async_get(std::string url) {
+  // A named empty body: GCC 12 miscompiles braced temporaries inside co_await operands.
+  std::string no_body;
+  co_return co_await async_idempotent(http::method::get, std::move(url), std::move(no_body));
+}
+
 asio::awaitable<result<api::reply>> api::async_idempotent(http::method verb, std::string url,
-                                                          std::string body, unsigned ok) {
+                                                          std::string body) {
   error last;
   for (int attempt = 1; attempt <= std::max(1, options_.attempts); ++attempt) {
     if (attempt > 1) co_await sleep_for(options_.retry_delay * (attempt - 1));
     auto r = co_await async_call(verb, url, body);
-    if (r && r->status == ok) co_return r;
+    if (r && r->status / 100 == 2) co_return r;
     last = r ? decode_error(r->status, r->body) : r.error();
     if (!last.retryable()) break;
   }
@@ -133,7 +161,7 @@ asio::awaitable<result<std::string>> api::async_connect() {
   if (base_.empty()) {
     co_return error{0, "config", "CATTLE_URL must be an http:// or https:// URL", {}};
   }
-  auto r = co_await async_idempotent(http::method::get, base_ + "/projects", {}, 200);
+  auto r = co_await async_get(base_ + "/projects");
   if (!r) co_return r.error();
   auto id = decode_project_id(r->body);
   if (!id) co_return id.error();
@@ -145,9 +173,14 @@ template <class T>
 asio::awaitable<result<page<T>>> api::async_list_all(std::string url,
                                                      result<page<T>> (*decode)(std::string_view)) {
   page<T> all;
-  // A loop guard: pagination.next must move on; a server repeating itself is not followed.
-  for (int pages = 0; !url.empty() && pages < 10000; ++pages) {
-    auto r = co_await async_idempotent(http::method::get, url, {}, 200);
+  std::set<std::string> seen;
+  while (!url.empty()) {
+    // A page seen twice would loop forever: an error, never a silently short list (the mirror
+    // would take everything missing from it as removed).
+    if (!seen.insert(url).second || seen.size() > 100000) {
+      co_return error{0, "decode", "pagination.next repeats a page; the list is incomplete", {}};
+    }
+    auto r = co_await async_get(url);
     if (!r) co_return r.error();
     auto one = decode(r->body);
     if (!one) co_return one.error();
@@ -155,8 +188,7 @@ asio::awaitable<result<page<T>>> api::async_list_all(std::string url,
       all.data.push_back(std::move(item));
     for (auto& p : one->problems)
       all.problems.push_back(std::move(p));
-    if (one->next == url) break;
-    url = std::move(one->next);
+    url = same_origin(one->next);
   }
   co_return all;
 }
@@ -178,8 +210,7 @@ asio::awaitable<result<std::optional<certificate>>> api::async_find_certificate(
 }
 
 asio::awaitable<result<certificate>> api::async_get_certificate(std::string id) {
-  auto r =
-      co_await async_idempotent(http::method::get, collection("certificates") + "/" + id, {}, 200);
+  auto r = co_await async_get(collection("certificates") + "/" + id);
   if (!r) co_return r.error();
   co_return decode_certificate(r->body);
 }
@@ -195,7 +226,7 @@ asio::awaitable<result<certificate>> api::async_create_certificate(certificate_b
       if (found && *found) co_return co_await async_wait_settled(std::move(**found));
     }
     auto r = co_await async_call(http::method::post, collection("certificates"), payload);
-    if (r && r->status == 201) {
+    if (r && r->status / 100 == 2) {
       auto c = decode_certificate(r->body);
       if (!c) co_return c.error();
       co_return co_await async_wait_settled(std::move(*c));
@@ -214,7 +245,7 @@ asio::awaitable<result<certificate>> api::async_update_certificate(std::string i
   for (int attempt = 1; attempt <= std::max(1, options_.attempts); ++attempt) {
     if (attempt > 1) co_await sleep_for(options_.retry_delay * (attempt - 1));
     auto r = co_await async_call(http::method::put, url, payload);
-    if (r && r->status == 200) {
+    if (r && r->status / 100 == 2) {
       auto c = decode_certificate(r->body);
       if (!c) co_return c.error();
       co_return co_await async_wait_settled(std::move(*c));
@@ -262,14 +293,14 @@ asio::awaitable<result<page<service>>> api::async_list_services() {
 
 asio::awaitable<result<page<service>>> api::async_list_load_balancers() {
   co_return co_await async_list_all<service>(
-      collection("loadbalancerservices") + "?removed_null=1&state=active&limit=1000",
-      decode_services);
+      collection("loadbalancerservices") + "?removed_null=1&limit=1000", decode_services);
 }
 
 asio::awaitable<result<service>> api::async_update_load_balancer(service lb) {
   // Built from CATTLE_URL, not from links.self: behind a proxy the links may name another host.
   std::string url = collection("loadbalancerservices") + "/" + lb.id + "/?action=update";
-  auto r = co_await async_idempotent(http::method::post, url, "{}", 202);
+  std::string empty_object = "{}";
+  auto r = co_await async_idempotent(http::method::post, url, std::move(empty_object));
   if (!r) co_return r.error();
   co_return decode_service(r->body);
 }

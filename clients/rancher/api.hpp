@@ -76,7 +76,7 @@ class api {
 
   /// \brief Every service of every kind that is not removed (follows pagination.next).
   boost::asio::awaitable<result<page<service>>> async_list_services();
-  /// \brief Active load-balancer services.
+  /// \brief Load-balancer services that are not removed.
   boost::asio::awaitable<result<page<service>>> async_list_load_balancers();
   /// \brief Asks a load-balancer service to update (`?action=update`), which makes Rancher ≥ 1.2
   /// load balancers reload their certificates (§A4).
@@ -92,9 +92,12 @@ class api {
   };
   boost::asio::awaitable<result<reply>> async_call(http::method verb, std::string url,
                                                    std::string body);
-  /// \brief async_call with retries on retryable failures; `ok` is the expected status.
+  /// \brief async_call with retries on retryable failures; any 2xx is success.
   boost::asio::awaitable<result<reply>> async_idempotent(http::method verb, std::string url,
-                                                         std::string body, unsigned ok);
+                                                         std::string body);
+  boost::asio::awaitable<result<reply>> async_get(std::string url);
+  /// \brief `link`'s path and query on CATTLE_URL's origin ("" for an empty or bad link).
+  std::string same_origin(std::string_view link) const;
   template <class T>
   boost::asio::awaitable<result<page<T>>> async_list_all(
       std::string url, result<page<T>> (*decode)(std::string_view));

@@ -3,9 +3,10 @@
 namespace certherd::rancher {
 namespace {
 
+// What a reconcile looks at: a state change alone (activating → active) wakes nobody.
 bool same_certificate(const certificate& a, const certificate& b) {
   return a.name == b.name && a.fingerprint_sha1 == b.fingerprint_sha1 && a.cert == b.cert &&
-         a.cert_chain == b.cert_chain && a.state == b.state;
+         a.cert_chain == b.cert_chain;
 }
 
 bool same_service(const service& a, const service& b) {
@@ -100,6 +101,13 @@ mirror_change mirror::apply_now(const event& e) {
 }
 
 mirror_change mirror::put(const certificate& c) {
+  // During a resync the list may have been read before this write: replay it on top.
+  if (resyncing_) {
+    event e;
+    e.what = event::kind::resource_change;
+    e.certificate_snapshot = c;
+    held_.push_back(std::move(e));
+  }
   return upsert(c);
 }
 
@@ -115,7 +123,10 @@ mirror_change mirror::upsert(const certificate& c) {
     return change;
   }
   if (it != certificates_.end()) {
-    if (same_certificate(it->second, c)) return change;
+    if (same_certificate(it->second, c)) {
+      it->second = c;  // keep the latest state
+      return change;
+    }
     if (it->second.name != c.name) {  // renamed: the old name lost its certificate
       change.certificate_names.insert(it->second.name);
       if (auto n = by_name_.find(it->second.name); n != by_name_.end() && n->second == c.id)

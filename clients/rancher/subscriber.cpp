@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -74,7 +73,9 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
   std::size_t connects = 0;
   std::size_t frames = 0;
   bool stopped = false;
-  std::function<void()> abort;  // closes the current socket, if any
+  bool renewing = false;         // the current session is being renewed, not lost
+  std::uint64_t session_id = 0;  // which session a renewal timer belongs to
+  std::function<void()> abort;   // closes the current socket, if any
   asio::steady_timer pause;
   std::mt19937 rng{std::random_device{}()};
 
@@ -101,13 +102,15 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
       lowest.socket().shutdown(tcp::socket::shutdown_both, ignored);
       lowest.socket().close(ignored);
     };
-    // Proactive renewal: the server ends a subscription after ~12 h (8640 pings).
+    // Proactive renewal: the server ends a subscription after ~12 h (8640 pings). The handler
+    // touches nothing of this frame: it may run after the session is over, hence the id check.
+    const std::uint64_t id = ++session_id;
+    renewing = false;
     asio::steady_timer renew(executor, options.max_session);
-    bool renewed = false;
-    renew.async_wait([&renewed, weak](error_code ec) {
+    renew.async_wait([id, weak](error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || !self->abort) return;
-      renewed = true;
+      if (ec || !self || self->session_id != id || !self->abort) return;
+      self->renewing = true;
       self->abort();
     });
 
@@ -135,6 +138,7 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
     }
     ++connects;
     state = subscriber_state::connected;
+    const auto began = std::chrono::steady_clock::now();
     if (handlers.connected && !stopped) handlers.connected();
     beast::flat_buffer buffer;
     std::string reason;
@@ -142,7 +146,7 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
       buffer.clear();
       auto [rec, n] = co_await ws.async_read(buffer, tuple_awaitable);
       if (rec) {
-        reason = renewed ? "renewing the subscription before the server's 12 h limit"
+        reason = renewing ? "renewing the subscription before the server's 12 h limit"
                  : rec == beast::error::timeout    ? "no frame or pong within the idle timeout"
                  : rec == websocket::error::closed ? "closed by Rancher"
                                                    : "read: " + rec.message();
@@ -165,7 +169,11 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
       }
     }
     renew.cancel();
-    co_return std::pair{reason.empty() ? std::string("stopped") : reason, !renewed};
+    ++session_id;  // a renewal timer that already fired now finds another id and does nothing
+    // Only a session that lasted resets the backoff: a server that accepts and drops at once (or
+    // logs out at once) must not be hammered at the minimum interval.
+    const bool lasted = std::chrono::steady_clock::now() - began >= std::chrono::seconds(10);
+    co_return std::pair{reason.empty() ? std::string("stopped") : reason, lasted};
   }
 
   asio::awaitable<void> run() {
@@ -245,7 +253,16 @@ subscriber::~subscriber() {
 }
 
 void subscriber::start() {
-  asio::co_spawn(impl_->executor, impl_->run(), asio::detached);
+  auto on_exit = impl_->handlers.disconnected;
+  asio::co_spawn(impl_->executor, impl_->run(), [on_exit](std::exception_ptr e) {
+    if (!e) return;
+    // Never silently: an escaped exception ends the subscription, so say so.
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      if (on_exit) on_exit(std::string("subscriber stopped by an error: ") + x.what());
+    }
+  });
 }
 
 void subscriber::stop() {

@@ -28,12 +28,6 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
-unsigned short free_port() {
-  asio::io_context ioc;
-  tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 // One request on a fresh TLS connection; returns the leaf's SHA-256, or "" on any failure.
 std::string one_request(unsigned short port, const std::string& sni, std::string& why) {
   try {

@@ -82,44 +82,6 @@ void expect_ok(const sim_reply& r, const std::string& what) {
 
 }  // namespace
 
-unsigned short free_port() {
-  asio::io_context ioc;
-  tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
-std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why) {
-  try {
-    asio::io_context ioc;
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    ctx.set_verify_mode(asio::ssl::verify_none);  // we record what is served, whatever it is
-    asio::ssl::stream<tcp::socket> s(ioc, ctx);
-    SSL_set_tlsext_host_name(s.native_handle(), sni.c_str());
-    s.lowest_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    s.handshake(asio::ssl::stream_base::client);
-    X509* peer = SSL_get1_peer_certificate(s.native_handle());
-    if (!peer) {
-      why = "no peer certificate";
-      return "";
-    }
-    unsigned char* der = nullptr;
-    int len = i2d_X509(peer, &der);
-    X509_free(peer);
-    auto cert = pki::certificate::from_der(std::string_view(reinterpret_cast<char*>(der), len));
-    OPENSSL_free(der);
-    boost::system::error_code ec;
-    s.shutdown(ec);  // the fingerprint is what we came for
-    if (!cert) {
-      why = "unparsable peer certificate";
-      return "";
-    }
-    return cert->fingerprint_sha256();
-  } catch (const std::exception& e) {
-    why = e.what();
-    return "";
-  }
-}
-
 rancher_sim::rancher_sim(options o) : dir_(o.dir) {
   auto port_file = dir_ / "sim.port";
   std::filesystem::remove(port_file);

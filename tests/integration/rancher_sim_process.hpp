@@ -80,10 +80,4 @@ struct haproxy_process {
   unsigned short port = 0;
 };
 
-unsigned short free_port();
-
-/// \brief One request on a fresh TLS connection to 127.0.0.1:port with SNI `sni`; returns the
-/// served leaf's SHA-256, or "" (with `why`) on any failure.
-std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why);
-
 }  // namespace certherd::testing

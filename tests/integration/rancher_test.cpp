@@ -5,6 +5,7 @@
 // reload that balancer (on a service update; not on a bare certificate update), so these tests
 // see real TLS served by a real load balancer.
 #include "pki/certificate.hpp"
+#include "pki/encoding.hpp"
 #include "pki/key.hpp"
 #include "rancher_sim_process.hpp"
 #include "support.hpp"
@@ -113,8 +114,12 @@ TEST(Rancher, LabelledServiceIsIssuedPushedAndServedThroughTheLoadBalancer) {
 
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();
-  // The secret key never reaches the log.
-  EXPECT_EQ(run.log().find(rancher_sim::secret_key), std::string::npos);
+  // The secret key never reaches the log, neither as such nor as the Basic credentials.
+  auto log = run.log();
+  EXPECT_EQ(log.find(rancher_sim::secret_key), std::string::npos);
+  EXPECT_EQ(log.find(pki::base64_encode(std::string(rancher_sim::access_key) + ":" +
+                                        rancher_sim::secret_key)),
+            std::string::npos);
 }
 
 TEST(Rancher, SelfSignedIsUpgradedInPlaceAndForeignIsLeftAlone) {
@@ -163,7 +168,9 @@ TEST(Rancher, SelfSignedIsUpgradedInPlaceAndForeignIsLeftAlone) {
   EXPECT_GE(sim.stat("lb_update_actions"), 1);
 
   // The foreign one is reported and left exactly as it was.
-  ASSERT_TRUE(eventually([&] { return run.count("conflict") >= 1; }, 30s)) << run.log();
+  ASSERT_TRUE(
+      eventually([&] { return run.count("event=conflict cert=" + foreign_host) >= 1; }, 30s))
+      << run.log();
   EXPECT_EQ(sim.certificate_named(foreign_host)->fingerprint, foreign_fp);
   EXPECT_EQ(sim.certificate_named(foreign_host)->id, foreign_id);
   EXPECT_EQ(sim.stat("certificate_creates"), 0);
@@ -193,6 +200,8 @@ TEST(Rancher, RestartWithCertificatesAlreadyInRancherOrdersNothing) {
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(40s), 0);
   EXPECT_EQ(again.count("event=issued"), 0) << again.log();
+  for (const auto& h : hosts)
+    EXPECT_EQ(again.count("event=decision cert=" + h + " actions=0"), 1) << again.log();
   EXPECT_EQ(sim.stat("certificate_creates"), creates);
   EXPECT_EQ(sim.stat("certificate_updates"), updates);
 }
@@ -239,7 +248,7 @@ TEST(Rancher, FlakyRancherNeverGetsADuplicateCertificate) {
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(count_named(sim, lost), 1) << run.log();
   // Found by name on the retry: Rancher never had to refuse a second create of the name.
-  EXPECT_EQ(run.count("NotUnique"), 0) << run.log();
+  EXPECT_EQ(run.count("NotUnique"), 0) << run.log() << sim.log();
   EXPECT_EQ(sim.stat("certificate_creates"), 1);
 
   // 5xx answers, then a request that hangs past RANCHER_TIMEOUT: bounded retries, one create.
@@ -273,6 +282,65 @@ TEST(Rancher, JunkInLabelsIsReportedAndValidHostsAreServed) {
   EXPECT_GE(run.count("event=label_problem"), 5) << run.log();
   EXPECT_EQ(run.count("evil.org is outside ALLOWED_DOMAINS"), 1) << run.log();
   EXPECT_EQ(sim.certificates().size(), 1u);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0) << run.log();
+}
+
+TEST(Rancher, RapidChangesOfOneServiceReachTheQueueOnce) {
+  temp_dir tmp;
+  // Stands in for Rancher 1.x; coalescing off, so every change is its own event.
+  rancher_sim sim({tmp.path(), {}, false, 5000, 0});
+  background_certherd run({"run"}, rancher_env(tmp, sim), tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return run.count("event=rancher_resync") >= 1; }, 20s)) << run.log();
+  std::string host = unique_name("rapid");
+  std::string id = sim.add_service("web", {{kLabel, host}});
+  ASSERT_TRUE(eventually([&] { return active(sim, host); }, 30s)) << run.log();
+  std::this_thread::sleep_for(1s);  // the events of its creation settle
+  long before = run.count("event=decision cert=" + host);
+  // Ten changes of the service that do not change what it asks for: nothing to reconcile.
+  for (int i = 0; i < 10; ++i)
+    sim.set_labels(id, {{kLabel, " " + host + " "}, {"version", std::to_string(i)}});
+  // Then a burst that adds a host: one certificate, one reconcile of the new name.
+  std::string host2 = unique_name("rapid2");
+  for (int i = 0; i < 5; ++i)
+    sim.set_labels(id, {{kLabel, host + "," + host2}, {"burst", std::to_string(i)}});
+  ASSERT_TRUE(eventually([&] { return active(sim, host2); }, 30s)) << run.log();
+  std::this_thread::sleep_for(1s);
+  EXPECT_GE(sim.stat("events_sent"), 6) << "several events, not one coalesced";
+  EXPECT_EQ(run.count("event=decision cert=" + host), before) << run.log();
+  EXPECT_EQ(run.count("event=issued cert=" + host2), 1) << run.log();
+  // One reconcile acted; Rancher's own event for the new certificate may wake one more look.
+  EXPECT_EQ(run.count("event=decision cert=" + host2 + " actions=1"), 1) << run.log();
+  EXPECT_LE(run.count("event=decision cert=" + host2), 2) << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0) << run.log();
+}
+
+TEST(Rancher, DomainsOnlyWhenDynamicConfigIsOffAndPlanReadsRancher) {
+  temp_dir tmp;
+  rancher_sim sim({tmp.path(), {}});  // stands in for Rancher 1.x
+  std::string listed = unique_name("listed"), labelled = unique_name("labelled");
+  sim.add_service("web", {{kLabel, labelled}});
+
+  // `plan` looks at Rancher once: the labelled host is wanted, by that service.
+  std::vector<std::string> args{"plan"};
+  auto env = rancher_env(tmp, sim);
+  env.emplace_back("DOMAINS", listed);
+  {
+    background_certherd plan(args, env, tmp / "plan.log");
+    ASSERT_EQ(plan.wait(30s), 0) << plan.log();
+    auto out = plan.log();
+    EXPECT_NE(out.find(labelled + ": issue"), std::string::npos) << out;
+    EXPECT_NE(out.find("wanted by: service web"), std::string::npos) << out;
+    EXPECT_NE(out.find(listed + ": issue"), std::string::npos) << out;
+    EXPECT_EQ(sim.stat("certificate_creates"), 0) << "plan changes nothing";
+  }
+  env.emplace_back("DYNAMIC_CONFIG", "false");
+  background_certherd run({"run"}, env, tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return active(sim, listed); }, 30s)) << run.log();
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(sim.certificate_named(labelled)) << "labels are not read with DYNAMIC_CONFIG=false";
+  EXPECT_EQ(run.count("cert=" + labelled), 0) << run.log();
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();
 }

@@ -53,6 +53,13 @@ class background_certherd {
   std::filesystem::path log_;
 };
 
+/// \brief A TCP port on 127.0.0.1 that was free a moment ago.
+unsigned short free_port();
+
+/// \brief A TLS handshake with 127.0.0.1:port and SNI `sni`; returns the served leaf's SHA-256,
+/// or "" (with `why`) on any failure.
+std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why);
+
 /// \brief Polls `done` every 50 ms until it holds or `limit` passes; returns whether it held.
 bool eventually(const std::function<bool()>& done, std::chrono::seconds limit);
 
