@@ -91,20 +91,13 @@ std::string subscribe_url(std::string_view base, std::string_view project_id) {
   return fmt::format("{}/projects/{}/subscribe?eventNames=resource.change", ws, project_id);
 }
 
-api::api(http::client& client, api_options options)
-    : client_(client), options_(std::move(options)), base_(api_base(options_.url)) {}
-
-std::string api::authorization() const {
-  return "Basic " + pki::base64_encode(options_.access_key + ":" + options_.secret_key);
-}
-
-std::string api::same_origin(std::string_view link) const {
+std::string on_origin(std::string_view base, std::string_view link) {
   // Links are absolute and may name another host (a proxy's view) or plain http: only the path
   // and query are taken, and sent to CATTLE_URL's own origin with the credentials.
   if (link.empty()) return {};
   auto parsed = boost::urls::parse_uri_reference(link);
   if (!parsed) return {};
-  auto origin = boost::urls::parse_uri(base_);
+  auto origin = boost::urls::parse_uri(base);
   if (!origin) return {};
   boost::urls::url u = *origin;
   u.set_encoded_path(parsed->encoded_path());
@@ -114,6 +107,13 @@ std::string api::same_origin(std::string_view link) const {
     u.remove_query();
   }
   return std::string(u.buffer());
+}
+
+api::api(http::client& client, api_options options)
+    : client_(client), options_(std::move(options)), base_(api_base(options_.url)) {}
+
+std::string api::authorization() const {
+  return "Basic " + pki::base64_encode(options_.access_key + ":" + options_.secret_key);
 }
 
 std::string api::collection(std::string_view name) const {
@@ -188,7 +188,7 @@ asio::awaitable<result<page<T>>> api::async_list_all(std::string url,
       all.data.push_back(std::move(item));
     for (auto& p : one->problems)
       all.problems.push_back(std::move(p));
-    url = same_origin(one->next);
+    url = on_origin(base_, one->next);
   }
   co_return all;
 }

@@ -37,6 +37,11 @@ std::string api_base(std::string_view cattle_url);
 /// \brief The subscribe websocket URL of a project (`ws` for http, `wss` for https).
 std::string subscribe_url(std::string_view base, std::string_view project_id);
 
+/// \brief `link`'s path and query on the origin of `base` ("" for an empty or bad link): Rancher's
+/// absolute links may name another host or scheme (a proxy's view); the credentials go only to
+/// CATTLE_URL's own origin.
+std::string on_origin(std::string_view base, std::string_view link);
+
 /// \brief The fields certherd writes to a certificate: the leaf alone in `cert`, the rest of the
 /// chain in `certChain` (the original project sent the full chain in both and duplicated the
 /// leaf), the key.
@@ -96,8 +101,6 @@ class api {
   boost::asio::awaitable<result<reply>> async_idempotent(http::method verb, std::string url,
                                                          std::string body);
   boost::asio::awaitable<result<reply>> async_get(std::string url);
-  /// \brief `link`'s path and query on CATTLE_URL's origin ("" for an empty or bad link).
-  std::string same_origin(std::string_view link) const;
   template <class T>
   boost::asio::awaitable<result<page<T>>> async_list_all(
       std::string url, result<page<T>> (*decode)(std::string_view));

@@ -144,8 +144,58 @@ result<page<T>> page_of(std::string_view body, std::string_view what, Decode dec
 
 }  // namespace
 
+error_kind error::kind() const noexcept {
+  switch (status) {
+    case 0:
+      return code == "decode" ? error_kind::decode
+             : transport()    ? error_kind::transport
+                              : error_kind::other;
+    case 401:
+      return error_kind::unauthorized;
+    case 403:
+      return error_kind::forbidden;
+    case 404:
+      return error_kind::not_found;
+    case 405:
+      return error_kind::not_allowed;
+    case 409:
+      return error_kind::conflict;
+    case 422:
+      return error_kind::invalid;
+    default:
+      return status >= 500 ? error_kind::server : error_kind::other;
+  }
+}
+
+std::string_view to_string(error_kind k) noexcept {
+  switch (k) {
+    case error_kind::transport:
+      return "transport";
+    case error_kind::decode:
+      return "decode";
+    case error_kind::unauthorized:
+      return "unauthorized";
+    case error_kind::forbidden:
+      return "forbidden";
+    case error_kind::not_found:
+      return "not_found";
+    case error_kind::not_allowed:
+      return "not_allowed";
+    case error_kind::conflict:
+      return "conflict";
+    case error_kind::invalid:
+      return "invalid";
+    case error_kind::server:
+      return "server";
+    case error_kind::other:
+      return "other";
+  }
+  return "?";
+}
+
 bool error::retryable() const noexcept {
-  return transport() || status >= 500 || status == 409;
+  auto k = kind();
+  return k == error_kind::transport || k == error_kind::server || k == error_kind::conflict;
 }
 
 std::string error::to_string() const {

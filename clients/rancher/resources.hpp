@@ -22,6 +22,22 @@ using sys_seconds = std::chrono::sys_seconds;
 
 /// \brief Why a Rancher call failed: an HTTP status with Rancher's error body (code, message,
 /// fieldName), or status 0 for a transport failure (detail in `message`). Never holds a secret.
+/// \brief What kind of failure an error is, from its status (Cattle's codes refine it).
+enum class error_kind {
+  transport,     ///< no answer: connect, TLS, timeout
+  decode,        ///< an answer that could not be read
+  unauthorized,  ///< 401: the API key is wrong or revoked
+  forbidden,     ///< 403: the key may not do this (not an environment key?)
+  not_found,     ///< 404
+  not_allowed,   ///< 405: e.g. InvalidAction, a certificate in use
+  conflict,      ///< 409: the resource is busy (transitioning)
+  invalid,       ///< 422: NotUnique, InvalidFormat, MissingRequired, …
+  server,        ///< 5xx
+  other,
+};
+
+std::string_view to_string(error_kind k) noexcept;
+
 struct error {
   unsigned status = 0;
   std::string code;  ///< Cattle's code: NotUnique, InvalidFormat, InvalidState, … or "transport"
@@ -29,6 +45,7 @@ struct error {
   std::string field_name;
 
   bool transport() const noexcept { return status == 0 && code == "transport"; }
+  error_kind kind() const noexcept;
   /// \brief Worth retrying: transport failures, 5xx, 409 (a busy resource).
   bool retryable() const noexcept;
   std::string to_string() const;

@@ -159,7 +159,16 @@ TEST(RancherDecode, ErrorBodies) {
   EXPECT_EQ(e.status, 422u);
   EXPECT_EQ(e.code, "NotUnique");
   EXPECT_EQ(e.field_name, "name");
+  EXPECT_EQ(e.kind(), rancher::error_kind::invalid);
   EXPECT_FALSE(e.retryable());
+  EXPECT_EQ(rancher::decode_error(401, member_of(file, "401_unauthorized")).kind(),
+            rancher::error_kind::unauthorized);
+  EXPECT_EQ(rancher::decode_error(404, member_of(file, "404_not_found")).kind(),
+            rancher::error_kind::not_found);
+  EXPECT_EQ((rancher::error{0, "transport", "connect: refused", {}}).kind(),
+            rancher::error_kind::transport);
+  EXPECT_TRUE((rancher::error{0, "transport", "connect: refused", {}}).retryable());
+  EXPECT_FALSE((rancher::error{0, "decode", "not JSON", {}}).retryable());
   auto in_use = rancher::decode_error(405, member_of(file, "405_certificate_in_use"));
   EXPECT_EQ(in_use.code, "InvalidAction");
   EXPECT_NE(in_use.message.find("in use"), std::string::npos);
@@ -203,6 +212,12 @@ TEST(RancherApi, BaseAndSubscribeUrls) {
   EXPECT_EQ(rancher::api_base("http://r:8080/v1/schemas"), "http://r:8080/v2-beta");
   EXPECT_EQ(rancher::api_base("http://r:8080"), "http://r:8080/v2-beta");
   EXPECT_EQ(rancher::api_base("ftp://r"), "");
+  EXPECT_EQ(
+      rancher::on_origin("https://r/v2-beta",
+                         "http://other:8080/v2-beta/projects/1a5/services?limit=100&marker=m100"),
+      "https://r/v2-beta/projects/1a5/services?limit=100&marker=m100");
+  EXPECT_EQ(rancher::on_origin("https://r/v2-beta", ""), "");
+  EXPECT_EQ(rancher::on_origin("https://r/v2-beta", "/v2-beta/x"), "https://r/v2-beta/x");
   EXPECT_EQ(rancher::subscribe_url("http://r:8080/v2-beta", "1a5"),
             "ws://r:8080/v2-beta/projects/1a5/subscribe?eventNames=resource.change");
   EXPECT_EQ(rancher::subscribe_url("https://r/v2-beta", "1a5"),
