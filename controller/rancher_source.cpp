@@ -1,5 +1,7 @@
 #include "controller/rancher_source.hpp"
 
+#include "controller/logging.hpp"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,19 +32,6 @@ std::string_view rancher_source::state() const noexcept {
   if (!subscriber_) return "idle";
   return to_string(subscriber_->state());
 }
-
-namespace {
-
-void log_escaped(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::critical("event=task_failed task=rancher error=\"{}\"", x.what());
-  }
-}
-
-}  // namespace
 
 void rancher_source::start() {
   asio::co_spawn(executor_, connect_loop(), log_escaped);

@@ -1,5 +1,7 @@
 #include "controller/runtime.hpp"
 
+#include "controller/logging.hpp"
+
 #include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -19,15 +21,6 @@ namespace {
 bool same_spec(const reconcilers::cert_spec& a, const reconcilers::cert_spec& b) {
   return a.hosts == b.hosts && a.directory == b.directory && a.key_type == b.key_type &&
          a.targets == b.targets && a.expected_class == b.expected_class;
-}
-
-void log_escaped(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::critical("event=task_failed error=\"{}\"", x.what());
-  }
 }
 
 }  // namespace

@@ -30,38 +30,14 @@ using namespace std::chrono_literals;
 
 // One request on a fresh TLS connection; returns the leaf's SHA-256, or "" on any failure.
 std::string one_request(unsigned short port, const std::string& sni, std::string& why) {
-  try {
-    asio::io_context ioc;
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    ctx.set_verify_mode(asio::ssl::verify_none);  // we record what is served, whatever it is
-    asio::ssl::stream<tcp::socket> s(ioc, ctx);
-    SSL_set_tlsext_host_name(s.native_handle(), sni.c_str());
-    s.lowest_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    s.handshake(asio::ssl::stream_base::client);
-    X509* peer = SSL_get1_peer_certificate(s.native_handle());
-    if (!peer) {
-      why = "no peer certificate";
-      return "";
-    }
-    unsigned char* der = nullptr;
-    int len = i2d_X509(peer, &der);
-    X509_free(peer);
-    auto cert = pki::certificate::from_der(std::string_view(reinterpret_cast<char*>(der), len));
-    OPENSSL_free(der);
-    std::string req = fmt::format("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", sni);
-    asio::write(s, asio::buffer(req));
-    std::string answer;
-    boost::system::error_code ec;
-    asio::read(s, asio::dynamic_buffer(answer), ec);
-    if (answer.find("200") == std::string::npos || answer.find("ok") == std::string::npos) {
-      why = "bad answer: " + answer.substr(0, 80);
-      return "";
-    }
-    return cert->fingerprint_sha256();
-  } catch (const std::exception& e) {
-    why = e.what();
+  std::string answer;
+  std::string fp = served_fingerprint(port, sni, why, &answer);
+  if (fp.empty()) return "";
+  if (answer.find("200") == std::string::npos || answer.find("ok") == std::string::npos) {
+    why = "bad answer: " + answer.substr(0, 80);
     return "";
   }
+  return fp;
 }
 
 TEST(Haproxy, RotationsWithoutAFailedRequest) {

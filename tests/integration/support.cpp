@@ -1,12 +1,16 @@
 #include "support.hpp"
 
+#include "pki/certificate.hpp"
+
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -286,7 +290,8 @@ unsigned short free_port() {
   return a.local_endpoint().port();
 }
 
-std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why) {
+std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why,
+                               std::string* answer) {
   try {
     asio::io_context ioc;
     asio::ssl::context ctx(asio::ssl::context::tls_client);
@@ -305,11 +310,17 @@ std::string served_fingerprint(unsigned short port, const std::string& sni, std:
     X509_free(peer);
     auto cert = pki::certificate::from_der(std::string_view(reinterpret_cast<char*>(der), len));
     OPENSSL_free(der);
-    boost::system::error_code ec;
-    s.shutdown(ec);  // the fingerprint is what we came for
     if (!cert) {
       why = "unparsable peer certificate";
       return "";
+    }
+    boost::system::error_code ec;
+    if (answer) {
+      std::string req = fmt::format("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", sni);
+      asio::write(s, asio::buffer(req));
+      asio::read(s, asio::dynamic_buffer(*answer), ec);
+    } else {
+      s.shutdown(ec);  // the fingerprint is what we came for
     }
     return cert->fingerprint_sha256();
   } catch (const std::exception& e) {

@@ -57,8 +57,9 @@ class background_certherd {
 unsigned short free_port();
 
 /// \brief A TLS handshake with 127.0.0.1:port and SNI `sni`; returns the served leaf's SHA-256,
-/// or "" (with `why`) on any failure.
-std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why);
+/// or "" (with `why`) on any failure. With `answer`, also sends `GET /` and reads the answer.
+std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why,
+                               std::string* answer = nullptr);
 
 /// \brief Polls `done` every 50 ms until it holds or `limit` passes; returns whether it held.
 bool eventually(const std::function<bool()>& done, std::chrono::seconds limit);
