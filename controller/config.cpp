@@ -116,6 +116,7 @@ config load_config(const std::map<std::string, std::string>& env) {
     c.concurrency = static_cast<int>(integer("CONCURRENCY", *v, 1, 256));
   }
   if (auto v = get(env, {"SYSTEM_TRUST_STORE"})) c.trust_store = *v;
+  if (auto v = get(env, {"LISTEN"})) c.listen = *v;
 
   // Rancher (the service-account labels make Rancher inject the CATTLE_* variables).
   if (auto v = get(env, {"CATTLE_URL"})) {

@@ -46,6 +46,7 @@ struct config {
   std::string haproxy_cert_dir;  ///< HAPROXY_CERT_DIR: where <name>.pem files go
   int concurrency = 8;           ///< CONCURRENCY: orders in flight at once
   std::string trust_store = "/etc/ssl/certs/ca-certificates.crt";  ///< SYSTEM_TRUST_STORE
+  std::string listen;  ///< LISTEN: host:port of /metrics, /healthz, /readyz, /status and the page
   bool adopt_foreign = false;  ///< ADOPT_FOREIGN: overwrite valid certificates of other CAs
 
   // Rancher: the target and the label source are on when CATTLE_URL is set.

@@ -4,11 +4,18 @@
 
 #include <exception>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace certherd::controller {
 
 /// \brief Configures the default logger. Returns an error line for an unknown level or format.
 std::string setup_logging(const std::string& level, const std::string& format);
+
+/// \brief The key=value fields of a log message ("event=x reason=\"a b\"") in order; empty when
+/// the message is not in that form.
+std::vector<std::pair<std::string, std::string>> split_fields(std::string_view msg);
 
 /// \brief The completion handler of every co_spawn: an escaped exception is logged, never lost.
 void log_escaped(std::exception_ptr e);

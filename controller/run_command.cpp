@@ -1,11 +1,14 @@
 #include "controller/run_command.hpp"
 
+#include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
+#include "controller/http_server.hpp"
 #include "controller/issue_command.hpp"
 #include "controller/rancher_source.hpp"
 #include "controller/runtime.hpp"
+#include "controller/status_board.hpp"
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
@@ -51,6 +54,7 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--concurrency", "CONCURRENCY"},
       {"--system-trust-store", "SYSTEM_TRUST_STORE"},
       {"--adopt-foreign", "ADOPT_FOREIGN"},
+      {"--listen", "LISTEN"},
       // Rancher. The keys are environment only: a flag would show in every process listing.
       {"--cattle-url", "CATTLE_URL"},
       {"--cattle-ca-bundle", "CATTLE_CA_BUNDLE"},
@@ -254,6 +258,13 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   runtime rt(ioc, signals, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
   spdlog::info("event=start directory={} certificates={} targets={} state_dir={}",
                s->cfg.effective_directory(), s->specs.size(), s->targets.size(), s->cfg.state_dir);
+  status_board board(policy_of(s->cfg).renewal);
+  rt.on_reconciled([&board](const cert_spec& spec, const reconcilers::reconcile_report& r) {
+    board.reconciled(spec, r, now_seconds());
+  });
+  acme::driver::set_observer([&board](std::string_view endpoint, unsigned status, double secs) {
+    board.acme_request(endpoint, status, secs);
+  });
   rt.set_desired(s->specs);
   std::unique_ptr<rancher_source> source;
   if (s->rancher_api) {
@@ -277,8 +288,58 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     source->start();
     rt.on_stop([&source] { source->stop(); });
   }
+  std::unique_ptr<http_server> server;
+  if (!s->cfg.listen.empty()) {
+    auto live = [&]() {
+      live_figures f;
+      f.queue_depth = rt.queue_depth();
+      f.in_flight = rt.in_flight();
+      f.rancher_configured = source != nullptr;
+      if (source) {
+        f.rancher_state = std::string(source->state());
+        f.rancher_events = source->events();
+        f.rancher_resyncs = source->resyncs();
+      }
+      f.ready = board.all_seen(rt.desired_set()) && (!source || source->resyncs() > 0);
+      return f;
+    };
+    auto handler = [&](const std::string& method, const std::string& target) -> http_reply {
+      if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
+      std::string path = target.substr(0, target.find('?'));
+      if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+      if (path == "/readyz") {
+        auto f = live();
+        return f.ready ? http_reply{200, "text/plain; charset=utf-8", "ready\n"}
+                       : http_reply{503, "text/plain; charset=utf-8",
+                                    "not ready: the first pass is not done\n"};
+      }
+      if (path == "/metrics") {
+        return {200, "text/plain; version=0.0.4; charset=utf-8",
+                board.to_prometheus(rt.desired_set(), cache, live())};
+      }
+      if (path == "/status") {
+        return {200, "application/json",
+                board.to_json(rt.desired_set(), cache, live(), now_seconds())};
+      }
+      if (path == "/") {
+        return {200, "text/html; charset=utf-8",
+                board.to_html(rt.desired_set(), cache, live(), now_seconds())};
+      }
+      return {404, "text/plain; charset=utf-8", "not found\n"};
+    };
+    try {
+      server = std::make_unique<http_server>(ioc.get_executor(), s->cfg.listen, handler);
+    } catch (const std::exception& e) {
+      std::cerr << "certherd: " << e.what() << "\n";
+      return exit_usage;
+    }
+    server->start();
+    rt.on_stop([&server] { server->stop(); });
+    spdlog::info("event=listening address={} port={}", s->cfg.listen, server->port());
+  }
   rt.start();
   ioc.run();
+  acme::driver::set_observer(nullptr);
   return exit_ok;
 }
 

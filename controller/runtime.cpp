@@ -115,7 +115,11 @@ asio::awaitable<void> runtime::worker() {
     auto it = desired_.find(*name);
     if (it != desired_.end()) {
       ++reconciles_;
-      auto report = co_await reconcilers::reconcile(it->second, deps_, true);
+      // A copy: set_desired may replace the map while this reconcile is suspended.
+      reconcilers::cert_spec spec = it->second;
+      auto report = co_await reconcilers::reconcile(spec, deps_, true);
+      for (auto& hook : reconciled_hooks_)
+        hook(spec, report);
       if (report.requeue_at && !stopping_ && desired_.count(*name)) {
         schedule(*name, *report.requeue_at);
         spdlog::debug("event=requeue cert={} at={:%FT%TZ}", *name, *report.requeue_at);

@@ -48,6 +48,16 @@ class runtime {
   void stop();
 
   std::size_t reconciles() const noexcept { return reconciles_; }
+  /// \brief Called after every reconcile with its report (the status board listens).
+  void on_reconciled(
+      std::function<void(const reconcilers::cert_spec&, const reconcilers::reconcile_report&)> f) {
+    reconciled_hooks_.push_back(std::move(f));
+  }
+  const std::map<std::string, reconcilers::cert_spec>& desired_set() const noexcept {
+    return desired_;
+  }
+  std::size_t queue_depth() const noexcept { return queue_.depth(); }
+  std::size_t in_flight() const noexcept { return queue_.active(); }
   /// \brief Runs `hook` when the runtime stops (sources stop their connections there).
   void on_stop(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
 
@@ -67,6 +77,9 @@ class runtime {
   int running_workers_ = 0;
   bool stopping_ = false;
   std::vector<std::function<void()>> stop_hooks_;
+  std::vector<
+      std::function<void(const reconcilers::cert_spec&, const reconcilers::reconcile_report&)>>
+      reconciled_hooks_;
   std::size_t reconciles_ = 0;
 };
 

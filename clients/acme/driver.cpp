@@ -12,6 +12,17 @@ namespace certherd::acme {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
+namespace {
+driver::observer& the_observer() {
+  static driver::observer o;
+  return o;
+}
+}  // namespace
+
+void driver::set_observer(observer o) {
+  the_observer() = std::move(o);
+}
+
 asio::awaitable<action_result> driver::async_perform(action a) {
   action_result out;
   if (steady::now() >= deadline_) {
@@ -23,7 +34,12 @@ asio::awaitable<action_result> driver::async_perform(action a) {
   if (auto* send = std::get_if<send_request>(&a)) {
     std::string url = send->request.url;
     auto method = send->request.verb;
+    auto started = steady::now();
     auto r = co_await client_.async_request(std::move(send->request), deadline_);
+    if (auto& o = the_observer()) {
+      o(send->endpoint, r ? r->status : 0,
+        std::chrono::duration<double>(steady::now() - started).count());
+    }
     if (r) {
       spdlog::debug("event=acme_http method={} url={} status={}", http::to_string(method), url,
                     r->status);

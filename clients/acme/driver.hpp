@@ -10,6 +10,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
+#include <string_view>
 
 namespace certherd::acme {
 
@@ -37,6 +39,11 @@ class driver {
   }
 
   void set_deadline(std::chrono::steady_clock::time_point d) noexcept { deadline_ = d; }
+
+  /// \brief Told of every request: endpoint, HTTP status (0: no answer), seconds taken.
+  using observer = std::function<void(std::string_view endpoint, unsigned status, double seconds)>;
+  /// \brief One observer for every driver of the process (metrics); set once at start-up.
+  static void set_observer(observer o);
 
  private:
   http::client& client_;

@@ -21,6 +21,9 @@ namespace certherd::acme {
 
 struct send_request {
   http::request request;
+  /// The RFC 8555 resource it goes to (directory, newNonce, newAccount, newOrder, postAsGet,
+  /// challenge, finalize, certificate, revokeCert, keyChange): a label for metrics.
+  std::string endpoint = "other";
 };
 struct sleep_for {
   std::chrono::milliseconds duration;

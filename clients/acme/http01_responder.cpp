@@ -25,7 +25,18 @@ constexpr std::size_t kMaxConnections = 256;
 constexpr int kMaxRequestsPerConnection = 100;
 constexpr auto kReadTimeout = std::chrono::seconds(10);
 
-tcp::endpoint parse_listen(const std::string& listen) {
+void log_escaped(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("event=http01_responder_failure error=\"{}\"", x.what());
+  }
+}
+
+}  // namespace
+
+asio::ip::tcp::endpoint parse_listen(const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     throw std::system_error(std::make_error_code(std::errc::invalid_argument),
@@ -46,17 +57,6 @@ tcp::endpoint parse_listen(const std::string& listen) {
   }
   return {address, static_cast<unsigned short>(port)};
 }
-
-void log_escaped(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("event=http01_responder_failure error=\"{}\"", x.what());
-  }
-}
-
-}  // namespace
 
 struct http01_responder::state : std::enable_shared_from_this<state> {
   asio::any_io_executor executor;

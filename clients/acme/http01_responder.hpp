@@ -7,12 +7,17 @@
 #include "clients/acme/http01.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <map>
 #include <memory>
 #include <string>
 
 namespace certherd::acme {
+
+/// \brief Reads a listen address ("host:port", "[v6]:port" or ":port" for every IPv4 address).
+/// \throws std::system_error naming the address when it is not one.
+boost::asio::ip::tcp::endpoint parse_listen(const std::string& listen);
 
 class http01_responder final : public challenge_presenter {
  public:

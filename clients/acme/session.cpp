@@ -70,7 +70,7 @@ void session::remember_nonce(const http::response& r) {
 
 flow<result<directory>> session::load_directory() {
   if (directory_) co_return *directory_;
-  perform get{send_request{{http::method::get, directory_url_, {}, {}, false}}};
+  perform get{send_request{{http::method::get, directory_url_, {}, {}, false}, "directory"}};
   auto r = co_await get;
   if (r.ec) co_return transport_error(r, directory_url_);
   if (r.response.status != 200) co_return problem_error(r, directory_url_);
@@ -87,7 +87,7 @@ flow<result<directory>> session::load_directory() {
 flow<result<std::string>> session::fetch_nonce() {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
-  perform head{send_request{{http::method::head, d->new_nonce, {}, {}, false}}};
+  perform head{send_request{{http::method::head, d->new_nonce, {}, {}, false}, "newNonce"}};
   auto r = co_await head;
   if (r.ec) co_return transport_error(r, d->new_nonce);
   if (r.response.status >= 400) co_return problem_error(r, d->new_nonce);
@@ -96,6 +96,21 @@ flow<result<std::string>> session::fetch_nonce() {
     co_return error{errc::bad_response, d->new_nonce + ": no Replay-Nonce header", {}};
   }
   co_return std::string(*nonce);
+}
+
+std::string session::endpoint_of(const std::string& url, const std::optional<std::string>& payload,
+                                 const std::string& accept) const {
+  if (directory_) {
+    if (url == directory_->new_account) return "newAccount";
+    if (url == directory_->new_order) return "newOrder";
+    if (url == directory_->revoke_cert) return "revokeCert";
+    if (url == directory_->key_change) return "keyChange";
+  }
+  if (accept == kPemChain) return "certificate";
+  if (!payload) return "postAsGet";  // orders and authorizations polled
+  if (*payload == "{}") return "challenge";
+  if (payload->find("\"csr\"") != std::string::npos) return "finalize";
+  return "other";
 }
 
 flow<result<http::response>> session::post(std::string url, std::optional<std::string> payload,
@@ -126,7 +141,7 @@ flow<result<http::response>> session::signed_post(std::string url,
                       false};
     if (!accept.empty()) req.headers.push_back({"Accept", accept});
     req.replay_safe = true;  // a replayed JWS is refused for its used nonce (RFC 8555 §6.5)
-    perform send{send_request{std::move(req)}};
+    perform send{send_request{std::move(req), endpoint_of(url, payload, accept)}};
     auto r = co_await send;
     if (r.ec) co_return transport_error(r, url);
     last_now_ = r.now;

@@ -74,6 +74,9 @@ class session {
   const session_options& options() const noexcept { return options_; }
 
  private:
+  /// \brief Which RFC 8555 resource a signed POST goes to (a metrics label).
+  std::string endpoint_of(const std::string& url, const std::optional<std::string>& payload,
+                          const std::string& accept) const;
   flow<result<http::response>> signed_post(std::string url, std::optional<std::string> payload,
                                            std::string accept, bool embed_jwk);
   flow<result<std::string>> fetch_nonce();

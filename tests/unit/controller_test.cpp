@@ -2,6 +2,7 @@
 // every odd DOMAINS item is handled as README documents. And the work queue's guarantees.
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
+#include "controller/logging.hpp"
 #include "controller/work_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -160,6 +161,24 @@ TEST(WorkQueue, WorkersWaitWithoutPolling) {
   q.close();
   ioc.run();  // every worker ends
   EXPECT_EQ(got, 5);
+}
+
+}  // namespace
+}  // namespace certherd::controller
+
+namespace certherd::controller {
+namespace {
+
+TEST(Logging, KeyValueMessagesSplitIntoFields) {
+  auto f = split_fields(
+      R"x(event=push_failed cert=a.example.com error="Rancher: HTTP 422 "NotUnique" (name)")x");
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0], (std::pair<std::string, std::string>{"event", "push_failed"}));
+  EXPECT_EQ(f[1].second, "a.example.com");
+  EXPECT_EQ(f[2].second, R"x(Rancher: HTTP 422 "NotUnique" (name))x");
+  EXPECT_TRUE(split_fields("free text here").empty());
+  EXPECT_TRUE(split_fields(R"(event=x reason="never closed)").empty());
+  EXPECT_EQ(split_fields("a=1  b=").size(), 2u);
 }
 
 }  // namespace

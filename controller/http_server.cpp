@@ -1,0 +1,187 @@
+#include "controller/http_server.hpp"
+
+#include "clients/acme/http01_responder.hpp"
+#include "controller/logging.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <list>
+#include <stdexcept>
+
+namespace certherd::controller {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+struct http_server::impl : std::enable_shared_from_this<impl> {
+  asio::any_io_executor executor;
+  tcp::acceptor acceptor;
+  http_handler handler;
+  http_server_limits limits;
+  // Open connections, oldest first; a connection that waits between requests is idle and the
+  // first to go when the cap is reached.
+  struct connection {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true;
+  };
+  std::list<connection> open;
+  bool stopped = false;
+
+  impl(asio::any_io_executor ex, tcp::endpoint at, http_handler h, http_server_limits l)
+      : executor(ex), acceptor(ex), handler(std::move(h)), limits(l) {
+    acceptor.open(at.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(at);
+    acceptor.listen();
+  }
+
+  // True when a new connection may be served: under the cap, or an idle one was closed for it.
+  bool make_room() {
+    if (open.size() < limits.max_connections) return true;
+    for (auto& c : open) {
+      if (c.idle && c.stream) {
+        boost::system::error_code ignored;
+        c.stream->socket().close(ignored);  // its session ends on its pending read
+        c.stream = nullptr;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    while (!stopped) {
+      auto [ec, socket] = co_await acceptor.async_accept(tuple_awaitable);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopped) break;
+        continue;  // e.g. too many open files: try again with the next client
+      }
+      if (!make_room()) {
+        boost::system::error_code ignored;
+        socket.close(ignored);  // every connection is busy: refuse rather than queue
+        continue;
+      }
+      asio::co_spawn(executor, session(std::move(socket)), log_escaped);
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream(std::move(socket));
+    auto me = open.insert(open.end(), connection{&stream, true});
+    beast::flat_buffer buffer(limits.header_limit + limits.body_limit);
+    for (int served = 0; served < 1000 && !stopped; ++served) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+      parser.body_limit(limits.body_limit);
+      // The first byte may take the idle time; the whole request then has the read deadline.
+      stream.expires_after(served == 0 ? limits.read_timeout : limits.idle_timeout);
+      me->idle = served > 0;
+      auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, tuple_awaitable);
+      if (hec) {
+        if (hec == bhttp::error::header_limit) {
+          co_await reply(stream, 431, "request header too large\n", false);
+        }
+        break;
+      }
+      me->idle = false;
+      stream.expires_after(limits.read_timeout);
+      auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, tuple_awaitable);
+      if (rec) {
+        if (rec == bhttp::error::body_limit) co_await reply(stream, 413, "body too large\n", false);
+        break;
+      }
+      auto& req = parser.get();
+      http_reply answer;
+      try {
+        answer = handler(std::string(req.method_string()), std::string(req.target()));
+      } catch (const std::exception& e) {
+        spdlog::error("event=http_handler_failed target={} error=\"{}\"",
+                      std::string(req.target()).substr(0, 200), e.what());
+        answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
+      }
+      bhttp::response<bhttp::string_body> rsp{static_cast<bhttp::status>(answer.status),
+                                              req.version()};
+      rsp.set(bhttp::field::server, "certherd");
+      rsp.set(bhttp::field::content_type, answer.content_type);
+      rsp.set(bhttp::field::cache_control, answer.cache_control);
+      rsp.set("X-Content-Type-Options", "nosniff");
+      rsp.keep_alive(req.keep_alive());
+      if (req.method() != bhttp::verb::head) rsp.body() = std::move(answer.body);
+      rsp.prepare_payload();
+      stream.expires_after(limits.write_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream, rsp, tuple_awaitable);
+      if (wec || !rsp.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    open.erase(me);
+  }
+
+  asio::awaitable<void> reply(beast::tcp_stream& stream, unsigned status, std::string body,
+                              bool keep_alive) {
+    bhttp::response<bhttp::string_body> rsp{static_cast<bhttp::status>(status), 11};
+    rsp.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    rsp.keep_alive(keep_alive);
+    rsp.body() = std::move(body);
+    rsp.prepare_payload();
+    stream.expires_after(limits.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, rsp, tuple_awaitable);
+    (void)ec;  // the connection closes either way
+  }
+};
+
+http_server::http_server(asio::any_io_executor executor, const std::string& listen,
+                         http_handler handler, http_server_limits limits) {
+  tcp::endpoint at;
+  try {
+    at = acme::parse_listen(listen);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("LISTEN: {}", e.what()));
+  }
+  try {
+    impl_ = std::make_shared<impl>(executor, at, std::move(handler), limits);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error(
+        fmt::format("LISTEN={}: cannot listen: {}", listen, e.code().message()));
+  }
+}
+
+http_server::~http_server() {
+  stop();
+}
+
+void http_server::start() {
+  asio::co_spawn(impl_->executor, impl_->accept_loop(), log_escaped);
+}
+
+void http_server::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  boost::system::error_code ignored;
+  impl_->acceptor.close(ignored);
+  for (auto& c : impl_->open) {
+    if (c.stream) c.stream->socket().close(ignored);
+  }
+}
+
+unsigned short http_server::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
+
+std::size_t http_server::open_connections() const {
+  return impl_->open.size();
+}
+
+}  // namespace certherd::controller

@@ -1,0 +1,56 @@
+// certherd's one HTTP server (LISTEN): /healthz, /readyz, /metrics, /status and the status page,
+// on the controller's own io_context. It is built to stay out of the controller's way under
+// abuse: a deadline on reading each request (a slowloris client is cut off), a cap on header and
+// body sizes, a cap on open connections (the oldest idle ones make room), an idle timeout on
+// keep-alive, and a deadline on every write.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace certherd::controller {
+
+struct http_reply {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::string cache_control = "no-store";
+};
+
+struct http_server_limits {
+  std::size_t max_connections = 64;
+  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = 1024;  ///< the server takes GETs; a body is noise
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(10)};  ///< a whole request
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};  ///< between requests
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(10)};
+};
+
+/// \brief Answers one request: method ("GET", …) and target ("/metrics?x").
+using http_handler =
+    std::function<http_reply(const std::string& method, const std::string& target)>;
+
+class http_server {
+ public:
+  /// \throws std::runtime_error naming LISTEN when the address is bad or cannot be bound.
+  http_server(boost::asio::any_io_executor executor, const std::string& listen,
+              http_handler handler, http_server_limits limits = {});
+  ~http_server();
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  void start();
+  void stop();
+  unsigned short port() const;
+  std::size_t open_connections() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace certherd::controller

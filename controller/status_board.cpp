@@ -1,0 +1,317 @@
+#include "controller/status_board.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <sstream>
+
+namespace certherd::controller {
+namespace {
+
+using reconcilers::sys_seconds;
+constexpr std::size_t kRecent = 100;
+
+std::string iso(sys_seconds t) {
+  return fmt::format("{:%FT%TZ}", t);
+}
+
+double epoch(sys_seconds t) {
+  return static_cast<double>(t.time_since_epoch().count());
+}
+
+// A label value for a failure reason: one line, bounded, so a long CA answer cannot bloat a
+// scrape.
+std::string short_reason(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 120))
+    out += (c == '\n' || c == '\r') ? ' ' : c;
+  return out;
+}
+
+class json_writer {
+ public:
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+
+  void key(const char* k) { w.Key(k); }
+  void str(std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
+  void kv(const char* k, std::string_view v) {
+    key(k);
+    str(v);
+  }
+  void kv(const char* k, std::int64_t v) {
+    key(k);
+    w.Int64(v);
+  }
+  void kv(const char* k, bool v) {
+    key(k);
+    w.Bool(v);
+  }
+  void time(const char* k, std::optional<sys_seconds> t) {
+    key(k);
+    if (t && t->time_since_epoch().count() > 0) {
+      str(iso(*t));
+    } else {
+      w.Null();
+    }
+  }
+  void strings(const char* k, const std::vector<std::string>& v) {
+    key(k);
+    w.StartArray();
+    for (const auto& s : v)
+      str(s);
+    w.EndArray();
+  }
+  void decision(const decision_record& d) {
+    w.StartObject();
+    time("at", d.at);
+    kv("name", d.name);
+    kv("actions", d.actions);
+    kv("reason", d.reason);
+    strings("outcomes", d.outcomes);
+    kv("failed", d.failed);
+    w.EndObject();
+  }
+};
+
+}  // namespace
+
+status_board::status_board(reconcilers::renewal_policy policy)
+    : policy_(policy),
+      started_(
+          std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())),
+      registry_(std::make_shared<prometheus::Registry>()) {
+  acme_requests_ = &prometheus::BuildCounter()
+                        .Name("certherd_acme_client_requests_total")
+                        .Help("ACME requests by endpoint and HTTP status (0: no answer)")
+                        .Register(*registry_);
+  acme_latency_ = &prometheus::BuildHistogram()
+                       .Name("certherd_acme_client_request_duration_seconds")
+                       .Help("ACME request latency by endpoint")
+                       .Register(*registry_);
+}
+
+status_board::~status_board() = default;
+
+void status_board::reconciled(const reconcilers::cert_spec& spec,
+                              const reconcilers::reconcile_report& report, sys_seconds now) {
+  decision_record d;
+  d.at = now;
+  d.name = spec.name;
+  for (const auto& a : report.decision.actions) {
+    if (!d.actions.empty()) d.actions += ", ";
+    d.actions += std::string(reconcilers::to_string(a.kind));
+    if (!a.target.empty()) d.actions += " " + a.target;
+  }
+  d.reason = report.decision.reason;
+  d.outcomes = report.outcomes;
+  d.failed = report.failed;
+  (report.failed ? reconciles_failed_ : reconciles_ok_) += 1;
+  auto& c = certificates_[spec.name];
+  c.last = d;
+  c.next_look = report.requeue_at;
+  // Only decisions that did or found something are news; a quiet resync is not.
+  if (!d.actions.empty() || d.failed) {
+    recent_.push_front(std::move(d));
+    if (recent_.size() > kRecent) recent_.pop_back();
+  }
+}
+
+void status_board::acme_request(std::string_view endpoint, unsigned status, double seconds) {
+  std::string ep(endpoint);
+  acme_requests_->Add({{"endpoint", ep}, {"status", std::to_string(status)}}).Increment();
+  static const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                               0.5,   1,    2.5,   5,    10};
+  acme_latency_->Add({{"endpoint", ep}}, buckets).Observe(seconds);
+}
+
+bool status_board::all_seen(const std::map<std::string, reconcilers::cert_spec>& desired) const {
+  for (const auto& [name, spec] : desired) {
+    if (!certificates_.count(name)) return false;
+  }
+  return true;
+}
+
+std::string status_board::to_json(const std::map<std::string, reconcilers::cert_spec>& desired,
+                                  const reconcilers::observation_cache& held,
+                                  const live_figures& live, sys_seconds now) const {
+  json_writer j;
+  auto& w = j.w;
+  w.StartObject();
+  j.time("now", now);
+  j.time("started", started_);
+  j.kv("ready", live.ready);
+  j.kv("certificates_managed", static_cast<std::int64_t>(desired.size()));
+  j.kv("queue_depth", static_cast<std::int64_t>(live.queue_depth));
+  j.kv("in_flight", static_cast<std::int64_t>(live.in_flight));
+  j.kv("reconciles_ok", static_cast<std::int64_t>(reconciles_ok_));
+  j.kv("reconciles_failed", static_cast<std::int64_t>(reconciles_failed_));
+  j.key("rancher");
+  if (live.rancher_configured) {
+    w.StartObject();
+    j.kv("state", live.rancher_state);
+    j.kv("events", static_cast<std::int64_t>(live.rancher_events));
+    j.kv("resyncs", static_cast<std::int64_t>(live.rancher_resyncs));
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  j.key("certificates");
+  w.StartArray();
+  for (const auto& [name, spec] : desired) {
+    w.StartObject();
+    j.kv("name", name);
+    j.strings("hosts", spec.hosts);
+    j.strings("sources", spec.sources);
+    j.strings("targets", spec.targets);
+    auto h = held.entries.find(name);
+    const reconcilers::local_copy* local =
+        h != held.entries.end() && h->second.local.present ? &h->second.local : nullptr;
+    auto seen = certificates_.find(name);
+    const per_certificate* c = seen == certificates_.end() ? nullptr : &seen->second;
+    bool failing = (c && c->last.failed) || (h != held.entries.end() && h->second.local.failures);
+    bool valid = local && now < local->not_after;
+    std::string state = !c ? "pending" : failing ? "failing" : valid ? "ready" : "pending";
+    j.kv("state", state);
+    j.kv("classification", local ? pki::to_string(local->issuer) : std::string_view("none"));
+    j.time("not_before", local ? std::optional(local->not_before) : std::nullopt);
+    j.time("not_after", local ? std::optional(local->not_after) : std::nullopt);
+    std::optional<sys_seconds> renewal;
+    if (local) {
+      renewal = reconcilers::renewal_time(local->not_before, local->not_after, policy_,
+                                          local->fingerprint);
+    }
+    j.time("renewal_at", renewal);
+    j.time("next_look", c ? c->next_look : std::nullopt);
+    j.kv("fingerprint_sha256", local ? std::string_view(local->fingerprint) : "");
+    int failures = h != held.entries.end() ? h->second.local.failures : 0;
+    j.kv("failures", static_cast<std::int64_t>(failures));
+    j.kv("last_error", h != held.entries.end() ? h->second.local.last_error : std::string());
+    j.key("last_decision");
+    if (c) {
+      j.decision(c->last);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  j.key("recent_decisions");
+  w.StartArray();
+  for (const auto& d : recent_)
+    j.decision(d);
+  w.EndArray();
+  w.EndObject();
+  return {j.buf.GetString(), j.buf.GetSize()};
+}
+
+std::string status_board::to_prometheus(
+    const std::map<std::string, reconcilers::cert_spec>& desired,
+    const reconcilers::observation_cache& held, const live_figures& live) const {
+  prometheus::Registry now;
+  auto& expiry = prometheus::BuildGauge()
+                     .Name("certherd_certificate_expiration_timestamp_seconds")
+                     .Help("The date after which the held certificate expires (Unix seconds)")
+                     .Register(now);
+  auto& renewal = prometheus::BuildGauge()
+                      .Name("certherd_certificate_renewal_timestamp_seconds")
+                      .Help("When certherd renews the held certificate (Unix seconds)")
+                      .Register(now);
+  auto& ready = prometheus::BuildGauge()
+                    .Name("certherd_certificate_ready_status")
+                    .Help(
+                        "1 for the condition that holds: True when a valid certificate is "
+                        "held and the last reconcile succeeded")
+                    .Register(now);
+  auto& failures = prometheus::BuildGauge()
+                       .Name("certherd_certificate_failures")
+                       .Help("Consecutive failed issuances of the certificate")
+                       .Register(now);
+  auto& failure = prometheus::BuildGauge()
+                      .Name("certherd_certificate_last_failure_info")
+                      .Help("1 for a failing certificate, with the last failure's reason")
+                      .Register(now);
+  auto now_s = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  for (const auto& [name, spec] : desired) {
+    auto h = held.entries.find(name);
+    const reconcilers::local_copy* local =
+        h != held.entries.end() && h->second.local.present ? &h->second.local : nullptr;
+    auto seen = certificates_.find(name);
+    bool last_failed = seen != certificates_.end() && seen->second.last.failed;
+    if (local) {
+      expiry.Add({{"name", name}}).Set(epoch(local->not_after));
+      renewal.Add({{"name", name}})
+          .Set(epoch(reconcilers::renewal_time(local->not_before, local->not_after, policy_,
+                                               local->fingerprint)));
+    }
+    bool ok = local && now_s < local->not_after && !last_failed &&
+              (h == held.entries.end() || h->second.local.failures == 0);
+    ready.Add({{"name", name}, {"condition", "True"}}).Set(ok ? 1 : 0);
+    ready.Add({{"name", name}, {"condition", "False"}}).Set(ok ? 0 : 1);
+    int n = h != held.entries.end() ? h->second.local.failures : 0;
+    failures.Add({{"name", name}}).Set(n);
+    std::string reason = h != held.entries.end() ? h->second.local.last_error : std::string();
+    if (reason.empty() && last_failed && !seen->second.last.outcomes.empty())
+      reason = seen->second.last.outcomes.back();
+    if (n > 0 || last_failed)
+      failure.Add({{"name", name}, {"reason", short_reason(reason)}}).Set(1);
+  }
+  prometheus::BuildGauge()
+      .Name("certherd_certificates_managed")
+      .Help("Certificates certherd is asked to keep valid")
+      .Register(now)
+      .Add({})
+      .Set(static_cast<double>(desired.size()));
+  prometheus::BuildGauge()
+      .Name("certherd_work_queue_depth")
+      .Help("Certificates waiting for a worker")
+      .Register(now)
+      .Add({})
+      .Set(static_cast<double>(live.queue_depth));
+  auto& reconciles = prometheus::BuildCounter()
+                         .Name("certherd_reconciles_total")
+                         .Help("Reconciles by result")
+                         .Register(now);
+  reconciles.Add({{"result", "ok"}}).Increment(static_cast<double>(reconciles_ok_));
+  reconciles.Add({{"result", "failed"}}).Increment(static_cast<double>(reconciles_failed_));
+  prometheus::BuildGauge()
+      .Name("certherd_ready")
+      .Help("1 once the first full pass (and the first Rancher list) is done")
+      .Register(now)
+      .Add({})
+      .Set(live.ready ? 1 : 0);
+  if (live.rancher_configured) {
+    prometheus::BuildGauge()
+        .Name("certherd_rancher_websocket_connected")
+        .Help("1 while the Rancher event websocket is subscribed")
+        .Register(now)
+        .Add({})
+        .Set(live.rancher_state == "connected" ? 1 : 0);
+    prometheus::BuildCounter()
+        .Name("certherd_rancher_events_total")
+        .Help("Frames received on the Rancher event websocket")
+        .Register(now)
+        .Add({})
+        .Increment(static_cast<double>(live.rancher_events));
+    prometheus::BuildCounter()
+        .Name("certherd_rancher_resyncs_total")
+        .Help("Full lists of the Rancher environment")
+        .Register(now)
+        .Add({})
+        .Increment(static_cast<double>(live.rancher_resyncs));
+  }
+  auto families = now.Collect();
+  auto more = registry_->Collect();
+  families.insert(families.end(), more.begin(), more.end());
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace certherd::controller
