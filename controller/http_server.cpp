@@ -87,7 +87,9 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       parser.body_limit(limits.body_limit);
       // The first byte may take the idle time; the whole request then has the read deadline.
       stream.expires_after(served == 0 ? limits.read_timeout : limits.idle_timeout);
-      me->idle = served > 0;
+      // Waiting for a request (or for the rest of a slow one) is idle: such a connection is the
+      // first to make room when the cap is reached.
+      me->idle = true;
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, tuple_awaitable);
       if (hec) {
         if (hec == bhttp::error::header_limit) {
