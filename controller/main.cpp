@@ -2,6 +2,7 @@
 // 2 wrong usage or bad input.
 #include "controller/issue_command.hpp"
 #include "controller/logging.hpp"
+#include "controller/ops_commands.hpp"
 #include "controller/run_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -57,12 +58,44 @@ int main(int argc, char** argv) {
       ->envname("STATE_DIR")
       ->capture_default_str();
 
-  std::map<std::string, std::string> run_flags, plan_flags;
+  std::map<std::string, std::string> run_flags, plan_flags, renew_flags, revoke_flags;
   auto* run_cmd = app.add_subcommand("run", "Keep every desired certificate valid (the main job)");
   auto* plan_cmd =
       app.add_subcommand("plan", "Print what run would do for each certificate, and why");
-  for (auto* sub : {run_cmd, plan_cmd}) {
-    auto& target = sub == run_cmd ? run_flags : plan_flags;
+
+  status_options status;
+  auto* status_cmd = app.add_subcommand(
+      "status", "Show every certificate: asks the running instance (LISTEN), else the store");
+  status_cmd->add_option("--listen", status.listen, "address of the running instance")
+      ->envname("LISTEN");
+  status.state_dir = "/var/lib/certherd";
+  status_cmd->add_option("--state-dir", status.state_dir, "the store to read without one")
+      ->envname("STATE_DIR")
+      ->capture_default_str();
+  status_cmd->add_flag("--json", status.json, "print JSON");
+
+  std::string renew_name;
+  bool force = false;
+  auto* renew_cmd = app.add_subcommand(
+      "renew", "Reconcile one certificate now, with run's settings (--force: replace it anyway)");
+  renew_cmd->add_option("name", renew_name, "the certificate's name")->required();
+  renew_cmd->add_flag("--force", force, "replace the certificate even if it is not due");
+
+  std::string revoke_name, reason;
+  bool no_reissue = false;
+  auto* revoke_cmd = app.add_subcommand(
+      "revoke", "Revoke one certificate at its CA, then replace it (unless --no-reissue)");
+  revoke_cmd->add_option("name", revoke_name, "the certificate's name")->required();
+  revoke_cmd->add_option("--reason", reason,
+                         "unspecified, keyCompromise, affiliationChanged, superseded, "
+                         "cessationOfOperation or privilegeWithdrawn");
+  revoke_cmd->add_flag("--no-reissue", no_reissue, "do not replace it now");
+
+  for (auto* sub : {run_cmd, plan_cmd, renew_cmd, revoke_cmd}) {
+    auto& target = sub == run_cmd     ? run_flags
+                   : sub == plan_cmd  ? plan_flags
+                   : sub == renew_cmd ? renew_flags
+                                      : revoke_flags;
     for (const auto& [flag, variable] : setting_flags()) {
       sub->add_option_function<std::string>(
           flag, [&target, variable = variable](const std::string& v) { target[variable] = v; },
@@ -106,5 +139,9 @@ int main(int argc, char** argv) {
   if (cmd->parsed()) return run_issue(issue);
   if (run_cmd->parsed()) return run_controller(run_flags);
   if (plan_cmd->parsed()) return print_plan(plan_flags);
+  if (status_cmd->parsed()) return print_status(status);
+  if (renew_cmd->parsed()) return renew_certificate(renew_flags, renew_name, force);
+  if (revoke_cmd->parsed())
+    return revoke_certificate(revoke_flags, revoke_name, reason, !no_reissue);
   return exit_ok;
 }

@@ -95,4 +95,17 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
   co_return out;
 }
 
+asio::awaitable<std::string> acme_issuer::revoke(std::string directory, pki::certificate leaf,
+                                                std::optional<int> reason) {
+  auto* account = co_await account_for(directory);
+  if (account->url.empty()) co_return "no ACME account: " + account->error;
+  acme::session session(directory, *account->key, options_.session);
+  session.set_account_url(account->url);
+  acme::driver driver(client_, &presenter_,
+                      std::chrono::steady_clock::now() + options_.order_timeout);
+  auto done = co_await driver.async_run(session.revoke(leaf.der(), reason));
+  if (!done) co_return done.error().message();
+  co_return std::string();
+}
+
 }  // namespace certherd::reconcilers

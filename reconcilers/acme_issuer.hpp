@@ -44,6 +44,11 @@ class acme_issuer {
   /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
   boost::asio::awaitable<issue_outcome> issue(cert_spec spec);
 
+  /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
+  /// RFC 5280 CRLReason code. Returns "" on success, else one line saying why not.
+  boost::asio::awaitable<std::string> revoke(std::string directory, pki::certificate leaf,
+                                             std::optional<int> reason);
+
  private:
   struct account_state {
     std::optional<stores::account_record> record;

@@ -18,6 +18,7 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.failures = record.failures;
   l.next_retry = record.next_retry;
   l.last_error = record.last_error;
+  l.reissue = record.reissue;
   l.directory = record.directory;
   l.key_type = record.key_type;
   if (record.chain_pem.empty()) return l;
@@ -153,6 +154,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             record.failures = 0;
             record.next_retry = {};
             record.last_error.clear();
+            record.reissue.clear();
             record.not_after = leaf.not_after();
             record.fingerprint = leaf.fingerprint_sha256();
             report.outcomes.push_back(

@@ -45,6 +45,7 @@ std::ostream& operator<<(std::ostream& os, const planned_action& a) {
 
 std::string mismatch(const cert_spec& spec, const local_copy& local) {
   if (!local.present) return "no certificate held";
+  if (!local.reissue.empty()) return "replacement asked for: " + local.reissue;
   if (local.hosts != spec.hosts) {
     return fmt::format("hosts changed: held [{}], wanted [{}]", fmt::join(local.hosts, ","),
                        fmt::join(spec.hosts, ","));

@@ -45,6 +45,7 @@ struct local_copy {
   int failures = 0;              ///< consecutive failed issuances
   sys_seconds next_retry{};
   std::string last_error;
+  std::string reissue;  ///< why the held certificate must be replaced anyway (revoked, forced)
 };
 
 /// \brief What one target serves under the certificate's name.

@@ -53,6 +53,7 @@ std::string to_json(const stored_certificate& r) {
   w.Key("next_retry");
   w.Int64(r.next_retry.time_since_epoch().count());
   str("last_error", r.last_error);
+  str("reissue", r.reissue);
   w.Key("ari");  // reserved for RFC 9773 renewal information
   w.StartObject();
   w.EndObject();
@@ -93,6 +94,7 @@ text_result<stored_certificate> from_json(std::string_view text) {
   r.failures = static_cast<int>(int64("failures"));
   r.fingerprint = member_string(doc, "fingerprint_sha256");
   r.last_error = member_string(doc, "last_error");
+  r.reissue = member_string(doc, "reissue");
   r.chain_pem = member_string(doc, "chain");
   r.key_pem = member_string(doc, "key");
   if (r.chain_pem.empty() != r.key_pem.empty()) return failed{"chain and key must come together"};

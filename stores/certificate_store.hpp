@@ -28,6 +28,9 @@ struct stored_certificate {
   int failures = 0;
   sys_seconds next_retry{};
   std::string last_error;
+  /// Set by `certherd revoke` or `renew --force`: the held certificate must be replaced even
+  /// though it looks good ("revoked: keyCompromise"). Cleared by the next issuance.
+  std::string reissue;
   // Informational copies of what the chain says, for people reading the file.
   sys_seconds not_after{};
   std::string fingerprint;

@@ -18,6 +18,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/wait.h>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -322,6 +323,82 @@ TEST(Operations, ServerLimitsDoNotStallTheController) {
   EXPECT_EQ(get(port, "/healthz").status, 200);
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();
+}
+
+}  // namespace
+}  // namespace certherd::testing
+
+namespace certherd::testing {
+namespace {
+
+// The operator's commands against the real Pebble: status (store and running instance), renew,
+// renew --force, revoke, and their wrong usage.
+TEST(Commands, StatusRenewRevoke) {
+  temp_dir tmp;
+  unsigned short port = free_port();
+  std::string host = unique_name("ops");
+  auto env = base_env(tmp, host, port);
+  auto with_env = [&](std::vector<std::string> args) {
+    std::string line;
+    for (const auto& [k, v] : env)
+      line += k + "='" + v + "' ";
+    for (const auto& a : args)
+      line += " '" + a + "'";
+    return line;
+  };
+  auto sh = [&](const std::vector<std::string>& args, std::string& out) {
+    std::string cmd = with_env({}) + " " + CERTHERD_BINARY;
+    for (const auto& a : args)
+      cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    out.clear();
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    while (auto n = std::fread(buf, 1, sizeof buf, p))
+      out.append(buf, n);
+    int st = ::pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  };
+  std::string out;
+  // Nothing held yet: status says so and fails.
+  EXPECT_EQ(sh({"status", "--listen", ""}, out), 1) << out;
+  // renew of an unmanaged name is wrong usage; of a managed one, it issues.
+  EXPECT_EQ(sh({"renew", "not-managed.example.com"}, out), 2) << out;
+  EXPECT_NE(out.find("not a managed certificate"), std::string::npos) << out;
+  ASSERT_EQ(sh({"renew", host}, out), 0) << out;
+  auto fingerprint = [&] {
+    auto c = pki::parse_pem_chain(slurp(tmp / "out" / host / "cert.pem"));
+    return c ? c->front().fingerprint_sha256() : std::string();
+  };
+  std::string first = fingerprint();
+  ASSERT_FALSE(first.empty());
+  // Not due: renew changes nothing; --force replaces it.
+  ASSERT_EQ(sh({"renew", host}, out), 0) << out;
+  EXPECT_EQ(fingerprint(), first);
+  ASSERT_EQ(sh({"renew", host, "--force"}, out), 0) << out;
+  std::string second = fingerprint();
+  EXPECT_NE(second, first);
+  // Revoke: at the CA, then replaced at once.
+  EXPECT_EQ(sh({"revoke", host, "--reason", "bogus"}, out), 2) << out;
+  ASSERT_EQ(sh({"revoke", host, "--reason", "superseded"}, out), 0) << out;
+  EXPECT_NE(out.find("revoked at"), std::string::npos) << out;
+  std::string third = fingerprint();
+  EXPECT_NE(third, second);
+  // status from the store, in JSON: one ready certificate.
+  ASSERT_EQ(sh({"status", "--listen", "", "--json"}, out), 0) << out;
+  EXPECT_NE(out.find("\"name\":\"" + host + "\",\"state\":\"ready\""), std::string::npos) << out;
+  // status from the running instance.
+  background_certherd run({"run"}, env, tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return get(port, "/readyz").status == 200; }, 30s)) << run.log();
+  ASSERT_EQ(sh({"status"}, out), 0) << out;
+  EXPECT_NE(out.find("from the running instance"), std::string::npos) << out;
+  EXPECT_NE(out.find(host), std::string::npos) << out;
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+  // Wrong usage: a missing name, an unknown flag.
+  EXPECT_EQ(sh({"renew"}, out), 2) << out;
+  EXPECT_EQ(sh({"revoke"}, out), 2) << out;
+  EXPECT_EQ(sh({"status", "--bogus"}, out), 2) << out;
 }
 
 }  // namespace

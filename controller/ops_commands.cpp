@@ -1,0 +1,292 @@
+#include "controller/ops_commands.hpp"
+
+#include "controller/issue_command.hpp"
+#include "controller/setup.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+namespace certherd::controller {
+
+namespace asio = boost::asio;
+using reconcilers::cert_spec;
+
+namespace {
+
+// Runs `task` on `ioc` to completion, rethrowing what escapes it.
+template <class Task>
+void run_to_end(asio::io_context& ioc, Task task) {
+  asio::co_spawn(ioc, std::move(task), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  ioc.run();
+  ioc.restart();
+}
+
+std::string loopback(const std::string& listen) {
+  // ":9090" and "0.0.0.0:9090" listen everywhere: ask on loopback.
+  auto colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return fmt::format("http://{}:{}/status", host, listen.substr(colon + 1));
+}
+
+struct row {
+  std::string name, state, expires, renewal, detail;
+};
+
+int print_rows(const std::vector<row>& rows, bool json) {
+  int code = exit_ok;
+  for (const auto& r : rows) {
+    if (r.state != "ready") code = exit_failed;
+  }
+  if (json) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartArray();
+    for (const auto& r : rows) {
+      w.StartObject();
+      w.Key("name");
+      w.String(r.name.c_str());
+      w.Key("state");
+      w.String(r.state.c_str());
+      w.Key("not_after");
+      w.String(r.expires.c_str());
+      w.Key("renewal_at");
+      w.String(r.renewal.c_str());
+      w.Key("detail");
+      w.String(r.detail.c_str());
+      w.EndObject();
+    }
+    w.EndArray();
+    std::cout << buf.GetString() << "\n";
+    return code;
+  }
+  std::cout << fmt::format("{:<40} {:<8} {:<21} {:<21} {}\n", "NAME", "STATE", "EXPIRES", "RENEWAL",
+                           "DETAIL");
+  for (const auto& r : rows) {
+    std::cout << fmt::format("{:<40} {:<8} {:<21} {:<21} {}\n", r.name, r.state,
+                             r.expires.empty() ? "-" : r.expires,
+                             r.renewal.empty() ? "-" : r.renewal, r.detail);
+  }
+  return code;
+}
+
+std::string text(const rapidjson::Value& o, const char* k) {
+  auto it = o.FindMember(k);
+  return it != o.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+}  // namespace
+
+int print_status(const status_options& o) {
+  if (!o.listen.empty()) {
+    asio::io_context ioc;
+    http::client_options co;
+    co.operation_timeout = std::chrono::seconds(5);
+    http::client client(ioc.get_executor(), co);
+    std::optional<http::response> answer;
+    std::string why;
+    run_to_end(ioc, [&]() -> asio::awaitable<void> {
+      http::request req{http::method::get, loopback(o.listen), {}, {}, false};
+      auto r = co_await client.async_request(std::move(req));
+      if (r) {
+        answer = std::move(*r);
+      } else {
+        why = r.error().detail;
+      }
+    });
+    if (answer && answer->status == 200) {
+      rapidjson::Document doc;
+      doc.Parse(answer->body.c_str());
+      if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("certificates")) {
+        std::vector<row> rows;
+        for (const auto& c : doc["certificates"].GetArray()) {
+          std::string detail = text(c, "last_error");
+          if (detail.empty() && c.HasMember("sources") && c["sources"].IsArray()) {
+            for (const auto& src : c["sources"].GetArray()) {
+              if (!detail.empty()) detail += ", ";
+              if (src.IsString()) detail += src.GetString();
+            }
+          }
+          rows.push_back({text(c, "name"), text(c, "state"), text(c, "not_after"),
+                          text(c, "renewal_at"), detail});
+        }
+        if (!o.json) std::cout << "from the running instance at " << o.listen << "\n";
+        return print_rows(rows, o.json);
+      }
+    }
+    std::cerr << "certherd: no running instance answers at " << o.listen << " ("
+              << (why.empty() ? "unexpected answer" : why) << "); reading the store instead\n";
+  }
+  stores::fs_store store(o.state_dir);
+  if (!std::filesystem::exists(std::filesystem::path(o.state_dir) / "certificates")) {
+    std::cerr << "certherd: no certificates are held in STATE_DIR=" << o.state_dir
+              << " (no running instance asked: set LISTEN or --listen to ask one)\n";
+    return exit_failed;
+  }
+  auto names = store.names();
+  if (!names) {
+    std::cerr << "certherd: STATE_DIR=" << o.state_dir << ": " << names.error() << "\n";
+    return exit_usage;
+  }
+  auto now = now_seconds();
+  std::vector<row> rows;
+  for (const auto& name : *names) {
+    auto record = store.load(name);
+    if (!record || !*record) {
+      rows.push_back({name, "unreadable", "", "", record ? "no record" : record.error()});
+      continue;
+    }
+    const auto& r = **record;
+    std::string state = r.chain_pem.empty()  ? "missing"
+                        : !r.reissue.empty() ? "replace"
+                        : r.failures > 0     ? "failing"
+                        : now >= r.not_after ? "expired"
+                                             : "ready";
+    std::string detail = !r.last_error.empty() ? r.last_error : r.reissue;
+    rows.push_back({name, state, r.chain_pem.empty() ? "" : fmt::format("{:%FT%TZ}", r.not_after),
+                    "", detail});
+  }
+  if (!o.json) std::cout << "from the store in " << o.state_dir << " (no running instance asked)\n";
+  return print_rows(rows, o.json);
+}
+
+namespace {
+
+// One reconcile of `name` with run's settings; prints what happened.
+int reconcile_one(setup& s, asio::io_context& ioc, const std::string& name) {
+  int code = exit_ok;
+  auto acme = make_acme(s, ioc, code);
+  if (!acme) return code;
+  reconcilers::observation_cache cache;
+  reconcilers::executor_deps deps{*s.store,       s.anchors,        acme->issuer.get(),
+                                  raw(s.targets), policy_of(s.cfg), now_seconds};
+  deps.cache = &cache;
+  reconcilers::reconcile_report report;
+  cert_spec spec = s.specs.at(name);
+  run_to_end(ioc, [&]() -> asio::awaitable<void> {
+    report = co_await reconcilers::reconcile(spec, deps, true);
+  });
+  std::cout << fmt::format("{}: {}\n", name, report.decision.reason);
+  for (const auto& o : report.outcomes)
+    std::cout << "  " << o << "\n";
+  return report.failed ? exit_failed : exit_ok;
+}
+
+std::unique_ptr<setup> prepare_for(const std::map<std::string, std::string>& flags,
+                                   asio::io_context& ioc, const std::string& name, int& code) {
+  auto s = prepare(flags, code, ioc);
+  if (!s) return nullptr;
+  if (!read_rancher_once(*s, ioc, code)) return nullptr;
+  if (!s->specs.count(name)) {
+    std::cerr << "certherd: " << name
+              << " is not a managed certificate (not in DOMAINS, not named by a label)\n";
+    code = exit_usage;
+    return nullptr;
+  }
+  return s;
+}
+
+}  // namespace
+
+int renew_certificate(const std::map<std::string, std::string>& flags, const std::string& name,
+                      bool force) {
+  asio::io_context ioc;
+  int code = exit_ok;
+  auto s = prepare_for(flags, ioc, name, code);
+  if (!s) return code;
+  if (force) {
+    auto record = s->store->load(name);
+    if (!record) {
+      std::cerr << "certherd: " << name << ": " << record.error() << "\n";
+      return exit_failed;
+    }
+    if (*record) {
+      auto r = **record;
+      r.reissue = "renewal forced by certherd renew --force";
+      if (auto saved = s->store->save(r); !saved) {
+        std::cerr << "certherd: " << name << ": " << saved.error() << "\n";
+        return exit_failed;
+      }
+    }
+  }
+  return reconcile_one(*s, ioc, name);
+}
+
+std::optional<int> revocation_reason(const std::string& name) {
+  static const std::map<std::string, int> reasons{
+      {"unspecified", 0}, {"keyCompromise", 1},        {"affiliationChanged", 3},
+      {"superseded", 4},  {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9}};
+  if (name.empty()) return std::nullopt;
+  auto it = reasons.find(name);
+  if (it == reasons.end()) return -1;
+  return it->second;
+}
+
+int revoke_certificate(const std::map<std::string, std::string>& flags, const std::string& name,
+                       const std::string& reason, bool reissue) {
+  auto code_of = revocation_reason(reason);
+  if (code_of && *code_of < 0) {
+    std::cerr << "certherd: --reason '" << reason
+              << "' is not one of unspecified, keyCompromise, affiliationChanged, superseded, "
+                 "cessationOfOperation, privilegeWithdrawn\n";
+    return exit_usage;
+  }
+  asio::io_context ioc;
+  int code = exit_ok;
+  auto s = prepare(flags, code, ioc);
+  if (!s) return code;
+  auto record = s->store->load(name);
+  if (!record) {
+    std::cerr << "certherd: " << name << ": " << record.error() << "\n";
+    return exit_failed;
+  }
+  if (!*record || (*record)->chain_pem.empty()) {
+    std::cerr << "certherd: no certificate is held for " << name << "\n";
+    return exit_usage;
+  }
+  auto r = **record;
+  auto chain = pki::parse_pem_chain(r.chain_pem);
+  if (!chain) {
+    std::cerr << "certherd: " << name << ": the held chain is unreadable\n";
+    return exit_failed;
+  }
+  auto acme = make_acme(*s, ioc, code);
+  if (!acme) return code;
+  std::string problem;
+  run_to_end(ioc, [&]() -> asio::awaitable<void> {
+    problem = co_await acme->issuer->revoke(r.directory, chain->front(), code_of);
+  });
+  if (!problem.empty()) {
+    std::cerr << "certherd: revoking " << name << ": " << problem << "\n";
+    return exit_failed;
+  }
+  std::cout << fmt::format("{}: revoked at {} (serial {})\n", name, r.directory,
+                           chain->front().serial_hex());
+  // Recorded before anything else, so that even without --reissue every later reconcile (this
+  // command's, or the running instance's) replaces it.
+  r.reissue = "revoked" + (reason.empty() ? std::string() : " (" + reason + ")");
+  if (auto saved = s->store->save(r); !saved) {
+    std::cerr << "certherd: " << name << ": revoked, but not recorded: " << saved.error() << "\n";
+    return exit_failed;
+  }
+  if (!reissue) return exit_ok;
+  if (!read_rancher_once(*s, ioc, code)) return code;
+  if (!s->specs.count(name)) {
+    std::cout << name << " is no longer managed: not replaced\n";
+    return exit_ok;
+  }
+  return reconcile_one(*s, ioc, name);
+}
+
+}  // namespace certherd::controller

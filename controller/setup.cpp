@@ -1,0 +1,231 @@
+#include "controller/setup.hpp"
+
+#include "clients/acme/http01_responder.hpp"
+
+#include "controller/domains_source.hpp"
+#include "controller/issue_command.hpp"
+#include "reconcilers/files_target.hpp"
+#include "reconcilers/haproxy_target.hpp"
+#include "reconcilers/rancher_target.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+
+#include <iostream>
+
+namespace certherd::controller {
+
+namespace asio = boost::asio;
+using reconcilers::cert_spec;
+
+// The desired set: DOMAINS, plus what the labels ask for. A host named by both gets one
+// certificate that lists both as its sources.
+std::map<std::string, cert_spec> desired_specs(const setup& s, const label_result* labels) {
+  std::map<std::string, cert_spec> out;
+  for (const auto& host : s.domain_hosts) {
+    out[host] = cert_spec{host,           {host},         s.directory, s.expected,
+                          s.cfg.key_type, s.target_names, {"DOMAINS"}};
+  }
+  if (!labels) return out;
+  for (const auto& [name, c] : labels->certificates) {
+    auto it = out.find(name);
+    if (it != out.end() && it->second.hosts == c.hosts) {
+      for (const auto& svc : c.services)
+        it->second.sources.push_back("service " + svc);
+      continue;
+    }
+    if (it != out.end()) {
+      spdlog::warn(
+          "event=label_problem problem=\"certificate {} is named by DOMAINS and by a label with "
+          "other hosts; DOMAINS wins\"",
+          name);
+      continue;
+    }
+    std::vector<std::string> sources;
+    for (const auto& svc : c.services)
+      sources.push_back("service " + svc);
+    out[name] = cert_spec{name,           c.hosts,        s.directory,       s.expected,
+                          s.cfg.key_type, s.target_names, std::move(sources)};
+  }
+  return out;
+}
+
+std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, int& code,
+                               asio::io_context& ioc) {
+  auto env = environment();
+  for (const auto& [k, v] : flags)
+    env[k] = v;
+  auto owned = std::make_unique<setup>();
+  setup& s = *owned;
+  try {
+    s.cfg = load_config(env);
+  } catch (const config_error& e) {
+    std::cerr << "certherd: " << e.what() << "\n";
+    code = exit_usage;
+    return nullptr;
+  }
+  auto domains = parse_domains(s.cfg.domains);
+  for (const auto& p : domains.problems)
+    spdlog::warn("event=domains_item {}", p);
+  if (domains.hosts.empty() && (s.cfg.cattle_url.empty() || !s.cfg.dynamic_config))
+    spdlog::warn("event=no_domains reason=\"DOMAINS names no usable host\"");
+
+  s.store = std::make_unique<stores::fs_store>(s.cfg.state_dir);
+  if (auto opened = s.store->open(); !opened) {
+    std::cerr << "certherd: STATE_DIR=" << s.cfg.state_dir << ": " << opened.error() << "\n";
+    code = exit_failed;
+    return nullptr;
+  }
+  auto anchors = pki::load_trust_anchors(s.cfg.trust_store, s.cfg.ca_roots);
+  if (!anchors) {
+    std::cerr << "certherd: trust anchors (SYSTEM_TRUST_STORE, ACME_ROOTS): "
+              << anchors.error().message() << "\n";
+    code = exit_usage;
+    return nullptr;
+  }
+  s.anchors = std::move(*anchors);
+
+  s.domain_hosts = domains.hosts;
+  auto& target_names = s.target_names;
+  if (!s.cfg.output_dir.empty()) {
+    s.targets.push_back(std::make_unique<reconcilers::files_target>(
+        ioc.get_executor(), s.cfg.output_dir, s.cfg.output_reload));
+    target_names.push_back("files");
+  }
+  if (!s.cfg.haproxy_socket.empty()) {
+    s.targets.push_back(std::make_unique<reconcilers::haproxy_target>(
+        ioc.get_executor(), s.cfg.haproxy_socket, s.cfg.haproxy_crt_list, s.cfg.haproxy_cert_dir));
+    target_names.push_back("haproxy");
+  }
+  if (!s.cfg.cattle_url.empty()) {
+    http::client_options o;
+    o.ca_bundle = s.cfg.cattle_ca_bundle;
+    o.step_timeout = s.cfg.rancher_timeout;
+    o.operation_timeout = s.cfg.rancher_timeout;
+    o.body_limit = 64 * 1024 * 1024;  // a full list of thousands of certificates
+    try {
+      s.rancher_http = std::make_unique<http::client>(ioc.get_executor(), o);
+    } catch (const std::exception& e) {
+      std::cerr << "certherd: CATTLE_CA_BUNDLE: " << e.what() << "\n";
+      code = exit_usage;
+      return nullptr;
+    }
+    rancher::api_options ao;
+    ao.url = s.cfg.cattle_url;
+    ao.access_key = s.cfg.cattle_access_key;
+    ao.secret_key = s.cfg.cattle_secret_key;
+    ao.call_timeout = s.cfg.rancher_timeout;
+    s.rancher_api = std::make_unique<rancher::api>(*s.rancher_http, ao);
+    s.targets.push_back(std::make_unique<reconcilers::rancher_target>(
+        *s.rancher_api, s.mirror, s.anchors, s.cfg.adopt_foreign));
+    target_names.push_back("rancher");
+  }
+  s.directory = s.cfg.effective_directory();
+  if (s.directory == kLetsEncryptProduction)
+    s.expected = pki::issuer_class::production;
+  else if (s.directory == kLetsEncryptStaging)
+    s.expected = pki::issuer_class::staging;
+  else if (!s.cfg.ca_roots.empty())
+    s.expected = pki::issuer_class::custom;
+  s.specs = desired_specs(s, nullptr);
+  return owned;
+}
+
+reconcilers::reconcile_policy policy_of(const config& cfg) {
+  reconcilers::reconcile_policy p;
+  p.adopt_foreign = cfg.adopt_foreign;
+  if (cfg.renew_before_days) p.renewal.renew_before = std::chrono::days(*cfg.renew_before_days);
+  return p;
+}
+
+std::vector<reconcilers::target*> raw(const std::vector<std::unique_ptr<reconcilers::target>>& v) {
+  std::vector<reconcilers::target*> out;
+  for (const auto& t : v)
+    out.push_back(t.get());
+  return out;
+}
+
+std::chrono::sys_seconds now_seconds() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+std::optional<acme_parts> make_acme(const setup& s, asio::io_context& ioc, int& code) {
+  acme_parts out;
+  http::client_options http_options;
+  http_options.ca_bundle = s.cfg.ca_bundle;
+  try {
+    out.client = std::make_unique<http::client>(ioc.get_executor(), http_options);
+    if (!s.cfg.webroot.empty()) {
+      out.presenter = std::make_unique<acme::webroot_presenter>(s.cfg.webroot);
+    } else {
+      out.presenter =
+          std::make_unique<acme::http01_responder>(ioc.get_executor(), s.cfg.challenge_listen);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "certherd: " << e.what() << "\n";
+    code = exit_usage;
+    return std::nullopt;
+  }
+  reconcilers::acme_issuer_options o;
+  o.state_dir = s.cfg.state_dir;
+  if (!s.cfg.email.empty()) o.account.contact.push_back("mailto:" + s.cfg.email);
+  o.account.eab_kid = s.cfg.eab_kid;
+  o.account.eab_hmac = s.cfg.eab_hmac;
+  o.profile = s.cfg.profile;
+  out.issuer = std::make_unique<reconcilers::acme_issuer>(*out.client, *out.presenter, o);
+  return out;
+}
+
+bool read_rancher_once(setup& s, asio::io_context& ioc, int& code) {
+  if (!s.rancher_api) return true;
+  // One look at Rancher, as `run` takes after connecting: its certificates and the labels.
+  std::string problem;
+  asio::co_spawn(
+      ioc,
+      [](setup& s, std::string& problem) -> asio::awaitable<void> {
+        auto& api = *s.rancher_api;
+        auto project = co_await api.async_connect();
+        if (!project) {
+          problem = project.error().to_string();
+          co_return;
+        }
+        s.mirror.begin_resync();
+        auto certificates = co_await api.async_list_certificates();
+        if (!certificates) {
+          problem = certificates.error().to_string();
+          co_return;
+        }
+        std::vector<rancher::service> services;
+        if (s.cfg.dynamic_config) {
+          auto listed = co_await api.async_list_services();
+          if (!listed) {
+            problem = listed.error().to_string();
+            co_return;
+          }
+          services = std::move(listed->data);
+        }
+        s.mirror.finish_resync(std::move(certificates->data), std::move(services));
+      }(s, problem),
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  ioc.restart();
+  if (!problem.empty()) {
+    std::cerr << "certherd: Rancher at " << s.rancher_api->base() << ": " << problem << "\n";
+    code = exit_failed;
+    return false;
+  }
+  if (s.cfg.dynamic_config) {
+    label_options lo{s.cfg.hosts_label, s.cfg.cert_per_service,
+                     parse_allowed_domains(s.cfg.allowed_domains)};
+    auto labels = certificates_from_labels(s.mirror.services(), lo);
+    for (const auto& p : labels.problems)
+      std::cout << "label: " << p << "\n";
+    s.specs = desired_specs(s, &labels);
+  }
+  return true;
+}
+
+}  // namespace certherd::controller

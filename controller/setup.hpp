@@ -1,0 +1,69 @@
+// What `run`, `plan`, `renew` and `revoke` share: the configuration read and checked, the store
+// opened, the trust anchors loaded, the targets made, and the desired set (DOMAINS, plus the
+// labels when Rancher is read). Start-up problems print one line and set the exit code.
+#pragma once
+
+#include "clients/rancher/api.hpp"
+#include "clients/rancher/mirror.hpp"
+#include "controller/config.hpp"
+#include "controller/label_source.hpp"
+#include "reconcilers/acme_issuer.hpp"
+#include "reconcilers/certificate_executor.hpp"
+#include "reconcilers/target.hpp"
+#include "stores/certificate_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certherd::controller {
+
+/// \brief Everything start-up prepares. Lives on the heap and never moves: the executor and the
+/// targets keep references into it.
+struct setup {
+  config cfg;
+  std::unique_ptr<stores::fs_store> store;
+  pki::trust_anchors anchors;
+  std::vector<std::string> domain_hosts;  ///< from DOMAINS
+  std::string directory;
+  std::optional<pki::issuer_class> expected;
+  std::vector<std::string> target_names;
+  std::map<std::string, reconcilers::cert_spec> specs;  ///< the desired set known so far
+  std::vector<std::unique_ptr<reconcilers::target>> targets;
+  // Rancher, when CATTLE_URL is set.
+  std::unique_ptr<http::client> rancher_http;
+  std::unique_ptr<rancher::api> rancher_api;
+  rancher::mirror mirror;
+};
+
+/// \brief Reads the configuration (environment, overridden by `flags`) and the store; prints one
+/// line and returns null (with `code`) on a bad start.
+std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, int& code,
+                               boost::asio::io_context& ioc);
+
+/// \brief The desired set: DOMAINS, plus what the labels ask for.
+std::map<std::string, reconcilers::cert_spec> desired_specs(const setup& s,
+                                                            const label_result* labels);
+
+/// \brief With Rancher configured: connects, lists certificates and services once (running `ioc`
+/// until done) and adds the labelled certificates to `s.specs`. False (with `code`) on failure.
+bool read_rancher_once(setup& s, boost::asio::io_context& ioc, int& code);
+
+/// \brief The ACME side: the HTTP client, the HTTP-01 presenter (WEBROOT or the built-in
+/// responder) and the issuer with the account settings.
+struct acme_parts {
+  std::unique_ptr<http::client> client;
+  std::unique_ptr<acme::challenge_presenter> presenter;
+  std::unique_ptr<reconcilers::acme_issuer> issuer;
+};
+std::optional<acme_parts> make_acme(const setup& s, boost::asio::io_context& ioc, int& code);
+
+reconcilers::reconcile_policy policy_of(const config& cfg);
+std::vector<reconcilers::target*> raw(const std::vector<std::unique_ptr<reconcilers::target>>& v);
+std::chrono::sys_seconds now_seconds();
+
+}  // namespace certherd::controller
