@@ -75,7 +75,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   auto s = prepare(flags, code, ioc);
   if (!s) return code;
 
-  auto acme = make_acme(*s, ioc, code);
+  auto acme = make_acme(*s, ioc, code, !s->cfg.listen.empty());
   if (!acme) return code;
   reconcilers::acme_issuer& issuer = *acme->issuer;
 
@@ -134,6 +134,11 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     auto handler = [&](const std::string& method, const std::string& target) -> http_reply {
       if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
       std::string path = target.substr(0, target.find('?'));
+      if (acme->shared_responder && path.starts_with("/.well-known/acme-challenge/")) {
+        auto body = acme->shared_responder->key_authorization(path);
+        return body ? http_reply{200, "application/octet-stream", *body}
+                    : http_reply{404, "text/plain; charset=utf-8", "not found\n"};
+      }
       if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
       if (path == "/readyz") {
         auto f = live();

@@ -150,7 +150,8 @@ std::chrono::sys_seconds now_seconds() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-std::optional<acme_parts> make_acme(const setup& s, asio::io_context& ioc, int& code) {
+std::optional<acme_parts> make_acme(const setup& s, asio::io_context& ioc, int& code,
+                                    bool listen_serves_challenges) {
   acme_parts out;
   http::client_options http_options;
   http_options.ca_bundle = s.cfg.ca_bundle;
@@ -158,6 +159,11 @@ std::optional<acme_parts> make_acme(const setup& s, asio::io_context& ioc, int& 
     out.client = std::make_unique<http::client>(ioc.get_executor(), http_options);
     if (!s.cfg.webroot.empty()) {
       out.presenter = std::make_unique<acme::webroot_presenter>(s.cfg.webroot);
+    } else if (listen_serves_challenges && s.cfg.challenge_listen == s.cfg.listen) {
+      // One port for both: the LISTEN server answers /.well-known/acme-challenge/ too.
+      auto shared = std::make_unique<acme::http01_responder>(ioc.get_executor());
+      out.shared_responder = shared.get();
+      out.presenter = std::move(shared);
     } else {
       out.presenter =
           std::make_unique<acme::http01_responder>(ioc.get_executor(), s.cfg.challenge_listen);

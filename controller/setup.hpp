@@ -3,6 +3,7 @@
 // labels when Rancher is read). Start-up problems print one line and set the exit code.
 #pragma once
 
+#include "clients/acme/http01_responder.hpp"
 #include "clients/rancher/api.hpp"
 #include "clients/rancher/mirror.hpp"
 #include "controller/config.hpp"
@@ -59,8 +60,12 @@ struct acme_parts {
   std::unique_ptr<http::client> client;
   std::unique_ptr<acme::challenge_presenter> presenter;
   std::unique_ptr<reconcilers::acme_issuer> issuer;
+  /// Set when CHALLENGE_LISTEN is LISTEN: the status server answers the challenges.
+  acme::http01_responder* shared_responder = nullptr;
 };
-std::optional<acme_parts> make_acme(const setup& s, boost::asio::io_context& ioc, int& code);
+/// `listen_serves_challenges`: `run` starts the LISTEN server, which may then answer challenges.
+std::optional<acme_parts> make_acme(const setup& s, boost::asio::io_context& ioc, int& code,
+                                    bool listen_serves_challenges = false);
 
 reconcilers::reconcile_policy policy_of(const config& cfg);
 std::vector<reconcilers::target*> raw(const std::vector<std::unique_ptr<reconcilers::target>>& v);

@@ -64,6 +64,7 @@ struct http01_responder::state : std::enable_shared_from_this<state> {
   std::map<std::string, std::string, std::less<>> tokens;
   std::set<std::shared_ptr<beast::tcp_stream>> connections;
 
+  explicit state(asio::any_io_executor ex) : executor(ex), acceptor(ex) {}
   state(asio::any_io_executor ex, const tcp::endpoint& ep) : executor(ex), acceptor(ex) {
     acceptor.open(ep.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -132,6 +133,17 @@ struct http01_responder::state : std::enable_shared_from_this<state> {
 http01_responder::http01_responder(asio::any_io_executor executor, const std::string& listen)
     : state_(std::make_shared<state>(executor, parse_listen(listen))) {
   asio::co_spawn(state_->executor, state_->accept_loop(), log_escaped);
+}
+
+http01_responder::http01_responder(asio::any_io_executor executor)
+    : state_(std::make_shared<state>(executor)) {}
+
+std::optional<std::string> http01_responder::key_authorization(std::string_view path) const {
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  if (!path.starts_with(kPrefix)) return std::nullopt;
+  auto it = state_->tokens.find(path.substr(kPrefix.size()));
+  if (it == state_->tokens.end()) return std::nullopt;
+  return it->second;
 }
 
 http01_responder::~http01_responder() {

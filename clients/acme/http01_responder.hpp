@@ -11,7 +11,9 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace certherd::acme {
 
@@ -24,6 +26,12 @@ class http01_responder final : public challenge_presenter {
   /// \brief Binds `listen` ("host:port", "[v6]:port" or ":port") and starts serving.
   /// \throws std::system_error when the address is invalid or cannot be bound.
   http01_responder(boost::asio::any_io_executor executor, const std::string& listen);
+  /// \brief A responder without a server of its own: another server (certherd's LISTEN, when it
+  /// is the same address) answers challenge paths through key_authorization().
+  explicit http01_responder(boost::asio::any_io_executor executor);
+
+  /// \brief The body for GET `path` ("/.well-known/acme-challenge/<token>"), if presented.
+  std::optional<std::string> key_authorization(std::string_view path) const;
   ~http01_responder() override;
 
   std::error_code present(const present_challenge& c, std::string& detail) override;

@@ -403,3 +403,33 @@ TEST(Commands, StatusRenewRevoke) {
 
 }  // namespace
 }  // namespace certherd::testing
+
+namespace certherd::testing {
+namespace {
+
+// CHALLENGE_LISTEN equal to LISTEN: one port answers the CA's HTTP-01 requests and /metrics.
+TEST(Operations, ChallengesAndStatusOnOnePort) {
+  temp_dir tmp;
+  std::string listen = harness("CERTHERD_TEST_RESPONDER_LISTEN");
+  auto port = static_cast<unsigned short>(std::stoi(listen.substr(listen.rfind(':') + 1)));
+  std::string host = unique_name("oneport");
+  env_list env{{"DOMAINS", host},
+               {"ACME_DIRECTORY", harness("CERTHERD_TEST_RESPONDER_DIRECTORY")},
+               {"ACME_ROOTS", harness("CERTHERD_TEST_RESPONDER_ROOT")},
+               {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+               {"CHALLENGE_LISTEN", listen},
+               {"LISTEN", listen},
+               {"STATE_DIR", (tmp / "state").string()},
+               {"OUTPUT_DIR", (tmp / "out").string()}};
+  background_certherd run({"run"}, env, tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(tmp / "out" / host / "cert.pem"); },
+                         60s))
+      << run.log();
+  EXPECT_EQ(get(port, "/healthz").status, 200);
+  EXPECT_EQ(get(port, "/.well-known/acme-challenge/unknown-token").status, 404);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0) << run.log();
+}
+
+}  // namespace
+}  // namespace certherd::testing
