@@ -8,6 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -65,7 +66,11 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       auto [ec, socket] = co_await acceptor.async_accept(tuple_awaitable);
       if (ec) {
         if (ec == asio::error::operation_aborted || stopped) break;
-        continue;  // e.g. too many open files: try again with the next client
+        // e.g. too many open files: the client stays in the backlog, so pause instead of
+        // spinning the controller's one thread.
+        asio::steady_timer pause(executor, std::chrono::milliseconds(100));
+        co_await pause.async_wait(tuple_awaitable);
+        continue;
       }
       if (!make_room()) {
         boost::system::error_code ignored;
@@ -80,16 +85,32 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(socket));
     auto me = open.insert(open.end(), connection{&stream, true});
+    // Erased however the session ends, so make_room() and stop() never touch a dead stream.
+    struct forget {
+      std::list<connection>& open;
+      std::list<connection>::iterator me;
+      ~forget() { open.erase(me); }
+    } guard{open, me};
     beast::flat_buffer buffer(limits.header_limit + limits.body_limit);
     for (int served = 0; served < 1000 && !stopped; ++served) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
       parser.body_limit(limits.body_limit);
-      // The first byte may take the idle time; the whole request then has the read deadline.
-      stream.expires_after(served == 0 ? limits.read_timeout : limits.idle_timeout);
-      // Waiting for a request (or for the rest of a slow one) is idle: such a connection is the
-      // first to make room when the cap is reached.
+      // Waiting for a request is idle: such a connection is the first to make room when the cap
+      // is reached. The first byte may take the idle time (keep-alive); from then on the whole
+      // request — header and body — has one read deadline, so a slowloris client is cut off.
       me->idle = true;
+      // A new connection gets the read deadline from its first moment.
+      if (served == 0) stream.expires_after(limits.read_timeout);
+      if (buffer.size() == 0 && served > 0) {
+        stream.expires_after(limits.idle_timeout);
+        auto [fec, fn] = co_await stream.async_read_some(buffer.prepare(1024), tuple_awaitable);
+        if (fec) break;
+        buffer.commit(fn);
+        stream.expires_after(limits.read_timeout);
+      } else if (served > 0) {
+        stream.expires_after(limits.read_timeout);  // a pipelined request is already here
+      }
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, tuple_awaitable);
       if (hec) {
         if (hec == bhttp::error::header_limit) {
@@ -98,7 +119,6 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         break;
       }
       me->idle = false;
-      stream.expires_after(limits.read_timeout);
       auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, tuple_awaitable);
       if (rec) {
         if (rec == bhttp::error::body_limit) co_await reply(stream, 413, "body too large\n", false);
@@ -109,8 +129,9 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       try {
         answer = handler(std::string(req.method_string()), std::string(req.target()));
       } catch (const std::exception& e) {
-        spdlog::error("event=http_handler_failed target={} error=\"{}\"",
-                      std::string(req.target()).substr(0, 200), e.what());
+        spdlog::error("event=http_handler_failed error=\"{}\"", e.what());
+        answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
+      } catch (...) {
         answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
       }
       bhttp::response<bhttp::string_body> rsp{static_cast<bhttp::status>(answer.status),
@@ -128,7 +149,6 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    open.erase(me);
   }
 
   asio::awaitable<void> reply(beast::tcp_stream& stream, unsigned status, std::string body,

@@ -41,6 +41,28 @@ void json_string(std::string_view v, spdlog::memory_buf_t& out) {
 
 }  // namespace
 
+std::string valid_utf8(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    bool ok = n > 0 && i + n <= text.size();
+    for (std::size_t k = 1; ok && k < n; ++k)
+      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && n == 2) ok = c >= 0xC2;  // no overlong forms
+    std::string_view piece = ok ? text.substr(i, n) : std::string_view("\xEF\xBF\xBD");
+    if (out.size() + piece.size() > max_bytes) break;
+    out += piece;
+    i += ok ? n : 1;
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> split_fields(std::string_view msg) {
   std::vector<std::pair<std::string, std::string>> out;
   std::size_t i = 0;
@@ -95,7 +117,8 @@ class json_fields final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& m, const std::tm&,
               spdlog::memory_buf_t& out) override {
-    std::string_view msg(m.payload.data(), m.payload.size());
+    std::string clean = valid_utf8(std::string_view(m.payload.data(), m.payload.size()));
+    std::string_view msg(clean);
     auto fields = split_fields(msg);
     if (fields.empty()) {
       out.append(std::string_view("\"msg\":"));

@@ -13,6 +13,11 @@ namespace certherd::controller {
 /// \brief Configures the default logger. Returns an error line for an unknown level or format.
 std::string setup_logging(const std::string& level, const std::string& format);
 
+/// \brief `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD, and cut to
+/// at most `max_bytes` on a character boundary: what reaches a log line, a metric label or
+/// /status must be valid UTF-8 (Prometheus rejects a scrape otherwise).
+std::string valid_utf8(std::string_view text, std::size_t max_bytes = std::string_view::npos);
+
 /// \brief The key=value fields of a log message ("event=x reason=\"a b\"") in order; empty when
 /// the message is not in that form.
 std::vector<std::pair<std::string, std::string>> split_fields(std::string_view msg);

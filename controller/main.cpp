@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   revoke_cmd->add_option("name", revoke_name, "the certificate's name")->required();
   revoke_cmd->add_option("--reason", reason,
                          "unspecified, keyCompromise, affiliationChanged, superseded, "
-                         "cessationOfOperation or privilegeWithdrawn");
+                         "or cessationOfOperation");
   revoke_cmd->add_flag("--no-reissue", no_reissue, "do not replace it now");
 
   for (auto* sub : {run_cmd, plan_cmd, renew_cmd, revoke_cmd}) {
@@ -136,12 +136,23 @@ int main(int argc, char** argv) {
     std::cerr << "certherd: " << err << "\n";
     return exit_usage;
   }
-  if (cmd->parsed()) return run_issue(issue);
-  if (run_cmd->parsed()) return run_controller(run_flags);
-  if (plan_cmd->parsed()) return print_plan(plan_flags);
-  if (status_cmd->parsed()) return print_status(status);
-  if (renew_cmd->parsed()) return renew_certificate(renew_flags, renew_name, force);
-  if (revoke_cmd->parsed())
-    return revoke_certificate(revoke_flags, revoke_name, reason, !no_reissue);
-  return exit_ok;
+  auto dispatch = [&]() -> int {
+    if (cmd->parsed()) return run_issue(issue);
+    if (run_cmd->parsed()) return run_controller(run_flags);
+    if (plan_cmd->parsed()) return print_plan(plan_flags);
+    if (status_cmd->parsed()) return print_status(status);
+    if (renew_cmd->parsed()) return renew_certificate(renew_flags, renew_name, force);
+    if (revoke_cmd->parsed())
+      return revoke_certificate(revoke_flags, revoke_name, reason, !no_reissue);
+    return exit_ok;
+  };
+  try {
+    return dispatch();
+  } catch (const std::exception& e) {
+    std::cerr << "certherd: " << e.what() << "\n";
+    return exit_failed;
+  } catch (...) {
+    std::cerr << "certherd: unexpected failure\n";
+    return exit_failed;
+  }
 }

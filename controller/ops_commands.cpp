@@ -22,13 +22,18 @@ using reconcilers::cert_spec;
 namespace {
 
 // Runs `task` on `ioc` to completion, rethrowing what escapes it.
+// Stops the io_context when the task ends: a built-in responder's accept loop would keep it
+// running forever otherwise.
 template <class Task>
 void run_to_end(asio::io_context& ioc, Task task) {
-  asio::co_spawn(ioc, std::move(task), [](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
+  std::exception_ptr escaped;
+  asio::co_spawn(ioc, std::move(task), [&ioc, &escaped](std::exception_ptr e) {
+    escaped = e;
+    ioc.stop();
   });
   ioc.run();
   ioc.restart();
+  if (escaped) std::rethrow_exception(escaped);
 }
 
 std::string loopback(const std::string& listen) {
@@ -45,7 +50,7 @@ struct row {
 };
 
 int print_rows(const std::vector<row>& rows, bool json) {
-  int code = exit_ok;
+  int code = rows.empty() ? exit_failed : exit_ok;  // nothing held is nothing kept valid
   for (const auto& r : rows) {
     if (r.state != "ready") code = exit_failed;
   }
@@ -137,7 +142,7 @@ int print_status(const status_options& o) {
   auto names = store.names();
   if (!names) {
     std::cerr << "certherd: STATE_DIR=" << o.state_dir << ": " << names.error() << "\n";
-    return exit_usage;
+    return exit_failed;
   }
   auto now = now_seconds();
   std::vector<row> rows;
@@ -164,12 +169,9 @@ int print_status(const status_options& o) {
 namespace {
 
 // One reconcile of `name` with run's settings; prints what happened.
-int reconcile_one(setup& s, asio::io_context& ioc, const std::string& name) {
-  int code = exit_ok;
-  auto acme = make_acme(s, ioc, code);
-  if (!acme) return code;
+int reconcile_one(setup& s, asio::io_context& ioc, acme_parts& acme, const std::string& name) {
   reconcilers::observation_cache cache;
-  reconcilers::executor_deps deps{*s.store,       s.anchors,        acme->issuer.get(),
+  reconcilers::executor_deps deps{*s.store,       s.anchors,        acme.issuer.get(),
                                   raw(s.targets), policy_of(s.cfg), now_seconds};
   deps.cache = &cache;
   reconcilers::reconcile_report report;
@@ -220,13 +222,17 @@ int renew_certificate(const std::map<std::string, std::string>& flags, const std
       }
     }
   }
-  return reconcile_one(*s, ioc, name);
+  auto acme = make_acme(*s, ioc, code);
+  if (!acme) return code;
+  return reconcile_one(*s, ioc, *acme, name);
 }
 
 std::optional<int> revocation_reason(const std::string& name) {
-  static const std::map<std::string, int> reasons{
-      {"unspecified", 0}, {"keyCompromise", 1},        {"affiliationChanged", 3},
-      {"superseded", 4},  {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9}};
+  static const std::map<std::string, int> reasons{{"unspecified", 0},
+                                                  {"keyCompromise", 1},
+                                                  {"affiliationChanged", 3},
+                                                  {"superseded", 4},
+                                                  {"cessationOfOperation", 5}};
   if (name.empty()) return std::nullopt;
   auto it = reasons.find(name);
   if (it == reasons.end()) return -1;
@@ -239,7 +245,7 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
   if (code_of && *code_of < 0) {
     std::cerr << "certherd: --reason '" << reason
               << "' is not one of unspecified, keyCompromise, affiliationChanged, superseded, "
-                 "cessationOfOperation, privilegeWithdrawn\n";
+                 "cessationOfOperation\n";
     return exit_usage;
   }
   asio::io_context ioc;
@@ -274,7 +280,9 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
   std::cout << fmt::format("{}: revoked at {} (serial {})\n", name, r.directory,
                            chain->front().serial_hex());
   // Recorded before anything else, so that even without --reissue every later reconcile (this
-  // command's, or the running instance's) replaces it.
+  // command's, or the running instance's) replaces it. Read again: a running instance may have
+  // written the record while the CA was asked.
+  if (auto fresh = s->store->load(name); fresh && *fresh) r = **fresh;
   r.reissue = "revoked" + (reason.empty() ? std::string() : " (" + reason + ")");
   if (auto saved = s->store->save(r); !saved) {
     std::cerr << "certherd: " << name << ": revoked, but not recorded: " << saved.error() << "\n";
@@ -286,7 +294,7 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
     std::cout << name << " is no longer managed: not replaced\n";
     return exit_ok;
   }
-  return reconcile_one(*s, ioc, name);
+  return reconcile_one(*s, ioc, *acme, name);
 }
 
 }  // namespace certherd::controller

@@ -117,20 +117,21 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     rt.on_stop([&source] { source->stop(); });
   }
   std::unique_ptr<http_server> server;
+  // At function scope: the server's handler keeps calling it until ioc.run() returns.
+  auto live = [&]() {
+    live_figures f;
+    f.queue_depth = rt.queue_depth();
+    f.in_flight = rt.in_flight();
+    f.rancher_configured = source != nullptr;
+    if (source) {
+      f.rancher_state = std::string(source->state());
+      f.rancher_events = source->events();
+      f.rancher_resyncs = source->resyncs();
+    }
+    f.ready = board.all_seen(rt.desired_set()) && (!source || source->resyncs() > 0);
+    return f;
+  };
   if (!s->cfg.listen.empty()) {
-    auto live = [&]() {
-      live_figures f;
-      f.queue_depth = rt.queue_depth();
-      f.in_flight = rt.in_flight();
-      f.rancher_configured = source != nullptr;
-      if (source) {
-        f.rancher_state = std::string(source->state());
-        f.rancher_events = source->events();
-        f.rancher_resyncs = source->resyncs();
-      }
-      f.ready = board.all_seen(rt.desired_set()) && (!source || source->resyncs() > 0);
-      return f;
-    };
     auto handler = [&](const std::string& method, const std::string& target) -> http_reply {
       if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
       std::string path = target.substr(0, target.find('?'));

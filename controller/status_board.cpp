@@ -1,5 +1,7 @@
 #include "controller/status_board.hpp"
 
+#include "controller/logging.hpp"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <prometheus/counter.h>
@@ -30,9 +32,9 @@ double epoch(sys_seconds t) {
 // A label value for a failure reason: one line, bounded, so a long CA answer cannot bloat a
 // scrape.
 std::string short_reason(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, 120))
-    out += (c == '\n' || c == '\r') ? ' ' : c;
+  std::string out = valid_utf8(text, 120);
+  for (char& c : out)
+    if (c == '\n' || c == '\r') c = ' ';
   return out;
 }
 
@@ -42,7 +44,10 @@ class json_writer {
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
 
   void key(const char* k) { w.Key(k); }
-  void str(std::string_view v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
+  void str(std::string_view v) {
+    std::string clean = valid_utf8(v);
+    w.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
+  }
   void kv(const char* k, std::string_view v) {
     key(k);
     str(v);

@@ -183,3 +183,18 @@ TEST(Logging, KeyValueMessagesSplitIntoFields) {
 
 }  // namespace
 }  // namespace certherd::controller
+
+namespace certherd::controller {
+namespace {
+
+TEST(Logging, TextIsMadeValidUtf8) {
+  EXPECT_EQ(valid_utf8("plain"), "plain");
+  EXPECT_EQ(valid_utf8("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(valid_utf8("bad\xff\xfe!"), "bad\xef\xbf\xbd\xef\xbf\xbd!");
+  EXPECT_EQ(valid_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong '/'
+  EXPECT_EQ(valid_utf8("ab\xc3\xa9", 3), "ab");                   // never cut inside a character
+  EXPECT_EQ(valid_utf8("truncated \xe2\x82"), "truncated \xef\xbf\xbd\xef\xbf\xbd");
+}
+
+}  // namespace
+}  // namespace certherd::controller
