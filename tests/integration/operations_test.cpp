@@ -19,6 +19,7 @@
 #include <boost/asio/write.hpp>
 
 #include <sys/wait.h>
+#include <array>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -313,6 +314,19 @@ TEST(Operations, ServerLimitsDoNotStallTheController) {
   asio::write(*slow, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
   // The server still answers, and the controller still issues.
   EXPECT_TRUE(eventually([&] { return get(port, "/healthz").status == 200; }, 5s));
+  // The cap holds: certherd keeps no more than 64 client sockets whatever connects (the rest
+  // of its sockets: the listener, Pebble, the webroot probe — a handful).
+  auto sockets = [&] {
+    int n = 0;
+    for (const auto& e :
+         std::filesystem::directory_iterator(fmt::format("/proc/{}/fd", run.pid()))) {
+      std::error_code ec;
+      auto target = std::filesystem::read_symlink(e.path(), ec);
+      n += !ec && target.string().starts_with("socket:");
+    }
+    return n;
+  };
+  EXPECT_LE(sockets(), 64 + 16) << "with " << idle.size() << " idle clients connected";
   ASSERT_TRUE(
       eventually([&] { return std::filesystem::exists(tmp / "out" / host / "cert.pem"); }, 60s))
       << run.log();
@@ -324,6 +338,21 @@ TEST(Operations, ServerLimitsDoNotStallTheController) {
   }
   EXPECT_TRUE(ec) << "the server never closed a client that sent a header for 30 s";
   EXPECT_EQ(get(port, "/healthz").status, 200);
+
+  // The same on a kept-alive connection: one good request, then a second that only drips.
+  idle.clear();
+  auto kept = connect();
+  asio::write(*kept, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::array<char, 512> answer{};
+  auto n = kept->read_some(asio::buffer(answer));
+  EXPECT_NE(std::string(answer.data(), n).find("200 OK"), std::string::npos);
+  asio::write(*kept, asio::buffer(std::string("GET /healthz HTTP/1.1\r\n")));
+  ec.clear();
+  for (int i = 0; i < 30 && !ec; ++i) {
+    asio::write(*kept, asio::buffer(std::string("X-Drip: 1\r\n")), ec);
+    if (!ec) std::this_thread::sleep_for(1s);
+  }
+  EXPECT_TRUE(ec) << "a kept-alive connection dripped a header for 30 s";
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();
 }
@@ -415,6 +444,13 @@ TEST(Commands, StatusRenewRevoke) {
   EXPECT_EQ(sh({"renew"}, out), 2) << out;
   EXPECT_EQ(sh({"revoke"}, out), 2) << out;
   EXPECT_EQ(sh({"status", "--bogus"}, out), 2) << out;
+  EXPECT_EQ(sh({"plan", "--staging", "perhaps"}, out), 2) << out;
+  EXPECT_NE(out.find("STAGING='perhaps'"), std::string::npos) << out;
+  ASSERT_EQ(sh({"version"}, out), 0) << out;
+  EXPECT_TRUE(out.starts_with("certherd ")) << out;
+  ASSERT_EQ(sh({"--help"}, out), 0) << out;
+  for (const char* sub : {"issue", "run", "plan", "status", "renew", "revoke", "version"})
+    EXPECT_NE(out.find(sub), std::string::npos) << sub << " missing from --help";
 }
 
 }  // namespace
