@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -62,7 +63,17 @@ asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert
 asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
                                                       std::vector<pki::certificate> chain,
                                                       pki::private_key key) {
-  auto folder = dir_ / cert_name;
+  // Each certificate is written whole into a version folder of its own,
+  // <dir>/.certherd/<name>/<epoch>-<fingerprint>/, and <dir>/<name> is a symbolic link switched
+  // to it in one rename: a reader never sees a new key beside an old certificate.
+  const auto versions = dir_ / ".certherd" / cert_name;
+  // Named by time (nanoseconds: several pushes in one second still sort in order).
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto version_name =
+      fmt::format("{:020d}-{}", now, chain.front().fingerprint_sha256().substr(0, 12));
+  const auto folder = versions / version_name;
   std::string detail;
   if (stores::make_directories(folder, 0755, detail)) co_return failed{detail};
   std::string leaf = chain.front().pem();
@@ -75,6 +86,19 @@ asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
       {folder / "fullchain.pem", full, 0644},  // last: observe() reads it
   };
   if (stores::write_files(files, detail)) co_return failed{detail};
+  const auto link = dir_ / cert_name;
+  std::error_code ec;
+  if (std::filesystem::is_directory(std::filesystem::symlink_status(link, ec))) {
+    // A folder from a certherd before version folders: kept, moved aside once.
+    auto legacy = versions / fmt::format("{:020d}-legacy", now - 1);
+    std::filesystem::rename(link, legacy, ec);
+    if (ec) co_return failed{fmt::format("cannot move {} aside: {}", link.string(), ec.message())};
+  }
+  if (stores::replace_symlink(link, std::filesystem::path(".certherd") / cert_name / version_name,
+                              detail)) {
+    co_return failed{detail};
+  }
+  prune(versions, version_name);
   if (!reload_command_.empty()) {
     auto err = co_await run_command(executor_, reload_command_, reload_timeout_);
     if (!err.empty()) {
@@ -82,6 +106,21 @@ asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
     }
   }
   co_return true;
+}
+
+void files_target::prune(const std::filesystem::path& versions, const std::string& current) {
+  // The newest few stay: a reader may still hold files of the previous one open.
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(versions, ec)) {
+    if (e.is_directory(ec)) names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  constexpr std::size_t keep = 5;
+  for (std::size_t i = 0; i + keep < names.size(); ++i) {
+    if (names[i] == current) continue;
+    std::filesystem::remove_all(versions / names[i], ec);
+  }
 }
 
 asio::awaitable<std::string> run_command(asio::any_io_executor executor, std::string command,

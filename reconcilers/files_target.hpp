@@ -1,8 +1,9 @@
 // The files target (OUTPUT_DIR): per certificate <dir>/<name>/ with cert.pem, chain.pem,
 // fullchain.pem, privkey.pem (0600) and combined.pem (full chain then key, 0600, as HAProxy
-// reads it), each replaced atomically and only after all five are written and synced (a rename
-// can still fail between two of them: the set is not one atomic step); then an optional reload
-// command, bounded by a timeout, so a web server that reads files at reload picks it up.
+// reads it). <dir>/<name> is a symbolic link to a version folder under <dir>/.certherd/<name>/
+// that was written and synced whole; switching the link is one rename, so the five files change
+// together. The newest five versions are kept. Then an optional reload command, bounded by a
+// timeout, so a web server that reads files at reload picks it up.
 #pragma once
 
 #include "reconcilers/target.hpp"
@@ -34,6 +35,7 @@ class files_target final : public target {
   std::filesystem::path dir_;
   std::string reload_command_;
   std::chrono::seconds reload_timeout_;
+  void prune(const std::filesystem::path& versions, const std::string& current);
   // What each fullchain.pem was found to hold, until the file changes (see observe()).
   std::map<std::string, std::pair<stores::file_stamp, target_copy>> seen_;
 };

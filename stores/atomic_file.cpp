@@ -163,4 +163,31 @@ std::error_code make_directories(const std::filesystem::path& dir, mode_t mode,
   return {};
 }
 
+std::error_code replace_symlink(const std::filesystem::path& link,
+                                const std::filesystem::path& target, std::string& detail) {
+  struct stat st {};
+  if (::lstat(link.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+    detail = fmt::format("{} is not a symbolic link; not replaced", link.string());
+    return std::make_error_code(std::errc::file_exists);
+  }
+  auto temp = link.parent_path() / ("." + link.filename().string() + ".link-new");
+  ::unlink(temp.c_str());
+  if (::symlink(target.c_str(), temp.c_str()) != 0) {
+    auto ec = last_error();
+    detail = fmt::format("cannot create link {}: {}", temp.string(), ec.message());
+    return ec;
+  }
+  if (::rename(temp.c_str(), link.c_str()) != 0) {
+    auto ec = last_error();
+    ::unlink(temp.c_str());
+    detail = fmt::format("cannot put link {} in place: {}", link.string(), ec.message());
+    return ec;
+  }
+  if (auto ec = sync_directory(link.parent_path())) {
+    detail = fmt::format("cannot sync directory {}: {}", link.parent_path().string(), ec.message());
+    return ec;
+  }
+  return {};
+}
+
 }  // namespace certherd::stores

@@ -44,6 +44,12 @@ std::optional<file_stamp> stamp_of(const std::filesystem::path& path);
 /// \brief Reads a whole file; nullopt with `ec` set when it cannot be read.
 std::optional<std::string> read_file(const std::filesystem::path& path, std::error_code& ec);
 
+/// \brief Points the symbolic link `link` at `target` in one atomic step (a temporary link
+/// renamed over the old one, then the folder synced): a reader sees the old target or the new,
+/// never neither. Fails when `link` is a real file or folder.
+std::error_code replace_symlink(const std::filesystem::path& link,
+                                const std::filesystem::path& target, std::string& detail);
+
 /// \brief Creates `dir` and its parents with `mode` for the ones it creates.
 std::error_code make_directories(const std::filesystem::path& dir, mode_t mode,
                                  std::string& detail);
