@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -384,6 +385,84 @@ TEST(Rancher, RenewalsUpdateInPlaceAndTheLoadBalancerFollowsWithoutAFailedReques
   EXPECT_GE(sim.stat("lb_update_actions"), 1);
   std::cout << fmt::format("{} TLS requests, {} failed, {} certificates served in turn\n", requests,
                            failures, served.size());
+}
+
+}  // namespace
+}  // namespace certherd::testing
+
+namespace certherd::testing {
+namespace {
+
+// Rancher behind HTTPS: the real HAProxy terminates TLS (a certificate from a test CA given as
+// CATTLE_CA_BUNDLE) in front of the simulator, which stands in for Rancher 1.x. The REST calls
+// and the event websocket (wss://) both go through it, verified against that CA.
+TEST(Rancher, OverHttpsAndSecureWebsocket) {
+  temp_dir tmp;
+  rancher_sim sim({tmp.path(), {}, false, 500, 200});
+  auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto ca_key = *pki::private_key::generate(pki::key_type::ec256);
+  auto ca = *pki::make_ca_certificate(ca_key, "Rancher test CA", now, 24h);
+  auto key = *pki::private_key::generate(pki::key_type::ec256);
+  auto cert = *pki::sign_certificate(ca, ca_key, key, {"localhost"}, now, 24h);
+  { std::ofstream(tmp / "front.pem") << cert.pem() << key.to_pem(); }
+  { std::ofstream(tmp / "ca.pem") << ca.pem(); }
+  auto sim_port = sim.cattle_url().substr(std::string("http://127.0.0.1:").size());
+  sim_port = sim_port.substr(0, sim_port.find('/'));
+  unsigned short port = free_port();
+  {
+    std::ofstream cfg(tmp / "front.cfg");
+    cfg << fmt::format(R"(global
+  pidfile {0}/front.pid
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  timeout tunnel 1h
+frontend tls
+  bind 127.0.0.1:{1} ssl crt {0}/front.pem
+  default_backend sim
+backend sim
+  server sim 127.0.0.1:{2}
+)",
+                       tmp.path().string(), port, sim_port);
+  }
+  ASSERT_EQ(std::system(fmt::format("haproxy -D -f {}", (tmp / "front.cfg").string()).c_str()), 0);
+  struct stop_front {
+    std::filesystem::path pid;
+    ~stop_front() {
+      auto p = slurp(pid);
+      if (!p.empty()) ::kill(std::stoi(p), SIGTERM);
+    }
+  } front{tmp / "front.pid"};
+
+  auto env = rancher_env(tmp, sim);
+  for (auto& [k, v] : env) {
+    if (k == "CATTLE_URL") v = fmt::format("https://localhost:{}/v1", port);
+  }
+  env.emplace_back("CATTLE_CA_BUNDLE", (tmp / "ca.pem").string());
+  background_certherd run({"run"}, env, tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return run.count("event=rancher_resync") >= 1; }, 20s)) << run.log();
+  std::string host = unique_name("tls");
+  sim.add_service("web", {{kLabel, host}});
+  ASSERT_TRUE(eventually([&] { return active(sim, host); }, 30s)) << run.log();
+  EXPECT_EQ(run.count("event=rancher_disconnected"), 0) << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0) << run.log();
+
+  // Without the CA, the same Rancher is refused: TLS is verified, not merely used.
+  env.pop_back();
+  temp_dir other;
+  for (auto& [k, v] : env) {
+    if (k == "STATE_DIR") v = (other / "state").string();
+  }
+  background_certherd untrusted({"run"}, env, other / "run.log");
+  ASSERT_TRUE(eventually([&] { return untrusted.count("event=rancher_unreachable") >= 1; }, 20s))
+      << untrusted.log();
+  EXPECT_NE(untrusted.log().find("certificate verify failed"), std::string::npos)
+      << untrusted.log();
+  untrusted.signal(SIGTERM);
+  EXPECT_EQ(untrusted.wait(40s), 0);
 }
 
 }  // namespace
