@@ -96,7 +96,7 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
 }
 
 asio::awaitable<std::string> acme_issuer::revoke(std::string directory, pki::certificate leaf,
-                                                std::optional<int> reason) {
+                                                 std::optional<int> reason) {
   auto* account = co_await account_for(directory);
   if (account->url.empty()) co_return "no ACME account: " + account->error;
   acme::session session(directory, *account->key, options_.session);

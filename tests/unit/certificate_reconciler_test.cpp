@@ -20,7 +20,8 @@ const std::string kProd = "https://acme-v02.api.letsencrypt.org/directory";
 const std::string kStaging = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
 cert_spec spec(std::string directory = kProd, issuer_class cls = issuer_class::production) {
-  return {"a.example", {"a.example"}, std::move(directory), cls, pki::key_type::ec256, {"rancher"}, {}};
+  return {"a.example", {"a.example"}, std::move(directory), cls, pki::key_type::ec256, {"rancher"},
+          {}};
 }
 
 // A 90-day certificate issued `age` ago.
@@ -205,8 +206,13 @@ cert_spec rsa_spec() {
 }
 
 cert_spec custom_spec_without_roots() {
-  return {"a.example",  {"a.example"},        "https://pebble:14000/dir",
-          std::nullopt, pki::key_type::ec256, {"rancher"}, {}};
+  return {"a.example",
+          {"a.example"},
+          "https://pebble:14000/dir",
+          std::nullopt,
+          pki::key_type::ec256,
+          {"rancher"},
+          {}};
 }
 
 local_copy custom_local() {
