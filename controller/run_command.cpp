@@ -2,9 +2,9 @@
 
 #include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"
+#include "clients/http/server.hpp"
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
-#include "controller/http_server.hpp"
 #include "controller/issue_command.hpp"
 #include "controller/rancher_source.hpp"
 #include "controller/runtime.hpp"
@@ -28,6 +28,8 @@
 namespace certherd::controller {
 
 namespace asio = boost::asio;
+using http::http_reply;
+using http::http_server;
 using reconcilers::cert_spec;
 
 const std::vector<std::pair<std::string, std::string>>& setting_flags() {

@@ -1,15 +1,12 @@
-// The in-process HTTP-01 responder: a small Beast server that answers
-// GET /.well-known/acme-challenge/<token> with the key authorization, 404 for anything else.
-// Limits: 8 KiB of request header, 1 KiB of request body, a read deadline per request, keep-alive
-// bounded in requests, and a cap on open connections.
+// The in-process HTTP-01 responder: answers GET /.well-known/acme-challenge/<token> with the key
+// authorization, 404 for anything else — on a server of its own (clients/http/server.hpp, with
+// its header, body, time and connection limits), or through another server's handler.
 #pragma once
 
 #include "clients/acme/http01.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,14 +14,10 @@
 
 namespace certherd::acme {
 
-/// \brief Reads a listen address ("host:port", "[v6]:port" or ":port" for every IPv4 address).
-/// \throws std::system_error naming the address when it is not one.
-boost::asio::ip::tcp::endpoint parse_listen(const std::string& listen);
-
 class http01_responder final : public challenge_presenter {
  public:
   /// \brief Binds `listen` ("host:port", "[v6]:port" or ":port") and starts serving.
-  /// \throws std::system_error when the address is invalid or cannot be bound.
+  /// \throws std::runtime_error naming CHALLENGE_LISTEN when the address is invalid or taken.
   http01_responder(boost::asio::any_io_executor executor, const std::string& listen);
   /// \brief A responder without a server of its own: another server (certherd's LISTEN, when it
   /// is the same address) answers challenge paths through key_authorization().
@@ -43,6 +36,7 @@ class http01_responder final : public challenge_presenter {
 
  private:
   struct state;
+  static std::optional<std::string> lookup(const state& s, std::string_view path);
   std::shared_ptr<state> state_;
 };
 

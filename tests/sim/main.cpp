@@ -2,6 +2,7 @@
 // of a real one (RANCHER-API.md Part A, checklist §A8). It binds, writes the bound port to
 // --port-file (atomically, so a test polling for it never reads half a number), logs one line per
 // request to stderr, and runs on one thread until SIGTERM or SIGINT.
+#include "clients/http/server.hpp"
 #include "tests/sim/lb_standin.hpp"
 #include "tests/sim/model.hpp"
 #include "tests/sim/server.hpp"
@@ -23,17 +24,6 @@ namespace asio = boost::asio;
 using namespace certherd::sim;
 
 namespace {
-
-asio::ip::tcp::endpoint parse_listen(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("--listen wants HOST:PORT");
-  std::string host = text.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return {asio::ip::make_address(host),
-          static_cast<unsigned short>(std::stoul(text.substr(colon + 1)))};
-}
 
 void write_port_file(const std::filesystem::path& file, unsigned short port) {
   auto tmp = file;
@@ -108,7 +98,7 @@ int main(int argc, char** argv) {
     server_options options{access_key, secret_key, std::chrono::milliseconds(transition_ms),
                            std::chrono::milliseconds(read_timeout_ms), schemas.str()};
     server http(ioc, std::move(options), resources, events, lb, counters);
-    auto bound = http.listen(parse_listen(listen));
+    auto bound = http.listen(certherd::http::parse_listen(listen));
     write_port_file(port_file, bound.port());
     spdlog::info("event=listening address={} port={} project={} haproxy={}",
                  bound.address().to_string(), bound.port(), project_id, haproxy.has_value());

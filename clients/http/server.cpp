@@ -1,7 +1,4 @@
-#include "controller/http_server.hpp"
-
-#include "clients/acme/http01_responder.hpp"
-#include "controller/logging.hpp"
+#include "clients/http/server.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -13,16 +10,52 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <charconv>
 #include <list>
 #include <stdexcept>
 
-namespace certherd::controller {
+namespace certherd::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+void log_escaped(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("event=http_server_failure error=\"{}\"", x.what());
+  }
+}
+
+}  // namespace
+
+asio::ip::tcp::endpoint parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                            fmt::format("listen address '{}' needs host:port", listen));
+  }
+  std::string host = listen.substr(0, colon);
+  std::string port_text = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  boost::system::error_code aec;
+  auto address = asio::ip::make_address(host, aec);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535 || aec) {
+    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                            fmt::format("listen address '{}' is not IP:port", listen));
+  }
+  return {address, static_cast<unsigned short>(port)};
+}
 
 struct http_server::impl : std::enable_shared_from_this<impl> {
   asio::any_io_executor executor;
@@ -165,18 +198,18 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 };
 
 http_server::http_server(asio::any_io_executor executor, const std::string& listen,
-                         http_handler handler, http_server_limits limits) {
+                         http_handler handler, http_server_limits limits, const std::string& what) {
   tcp::endpoint at;
   try {
-    at = acme::parse_listen(listen);
+    at = parse_listen(listen);
   } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("LISTEN: {}", e.what()));
+    throw std::runtime_error(fmt::format("{}: {}", what, e.what()));
   }
   try {
     impl_ = std::make_shared<impl>(executor, at, std::move(handler), limits);
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error(
-        fmt::format("LISTEN={}: cannot listen: {}", listen, e.code().message()));
+        fmt::format("{}={}: cannot listen: {}", what, listen, e.code().message()));
   }
 }
 
@@ -206,4 +239,4 @@ std::size_t http_server::open_connections() const {
   return impl_->open.size();
 }
 
-}  // namespace certherd::controller
+}  // namespace certherd::http

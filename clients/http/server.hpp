@@ -1,18 +1,24 @@
-// certherd's one HTTP server (LISTEN): /healthz, /readyz, /metrics, /status and the status page,
-// on the controller's own io_context. It is built to stay out of the controller's way under
-// abuse: a deadline on reading each request (a slowloris client is cut off), a cap on header and
-// body sizes, a cap on open connections (the oldest idle ones make room), an idle timeout on
-// keep-alive, and a deadline on every write.
+// certherd's HTTP server, on the controller's own io_context: it serves LISTEN (/healthz,
+// /readyz, /metrics, /status, the status page) and the built-in HTTP-01 responder
+// (CHALLENGE_LISTEN). It is built to stay out of the controller's way under abuse: a deadline on
+// reading each request (a slowloris client is cut off), a cap on header and body sizes, a cap on
+// open connections (the oldest idle ones make room), an idle timeout on keep-alive, and a deadline
+// on every write.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 
-namespace certherd::controller {
+namespace certherd::http {
+
+/// \brief Reads a listen address ("host:port", "[v6]:port" or ":port" for every IPv4 address).
+/// \throws std::system_error naming the address when it is not one.
+boost::asio::ip::tcp::endpoint parse_listen(const std::string& listen);
 
 struct http_reply {
   unsigned status = 200;
@@ -36,9 +42,11 @@ using http_handler =
 
 class http_server {
  public:
-  /// \throws std::runtime_error naming LISTEN when the address is bad or cannot be bound.
+  /// \throws std::runtime_error naming `what` (LISTEN, CHALLENGE_LISTEN) when the address is
+  /// bad or cannot be bound.
   http_server(boost::asio::any_io_executor executor, const std::string& listen,
-              http_handler handler, http_server_limits limits = {});
+              http_handler handler, http_server_limits limits = {},
+              const std::string& what = "LISTEN");
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
@@ -53,4 +61,4 @@ class http_server {
   std::shared_ptr<impl> impl_;
 };
 
-}  // namespace certherd::controller
+}  // namespace certherd::http
