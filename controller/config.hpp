@@ -1,5 +1,5 @@
 // certherd's configuration: every setting is an environment variable (the original project's
-// names first, ARCHITECTURE.md §Configuration) and a flag. A bad value stops start-up with one
+// names first, design/architecture.md §Configuration) and a flag. A bad value stops start-up with one
 // line naming the variable and what it accepts.
 #pragma once
 

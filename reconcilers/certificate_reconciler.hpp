@@ -1,7 +1,7 @@
 // plan(): the declarative heart of certherd. Given the desired certificate, the store's copy, what
 // each target serves, the time and the policy, it returns what to do, when to look again and why,
 // in words a person can read. It does no I/O: every branch of the original project's
-// cert_manager() flowchart (ARCHITECTURE.md) is a row of
+// cert_manager() flowchart (design/architecture.md) is a row of
 // tests/unit/certificate_reconciler_test.cpp.
 #pragma once
 

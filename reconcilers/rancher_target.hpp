@@ -1,4 +1,4 @@
-// The Rancher target: certificates in Rancher's certificate store (RANCHER-API.md §A3, §A4),
+// The Rancher target: certificates in Rancher's certificate store (design/rancher-api.md §A3, §A4),
 // where load balancers pick them up. An existing certificate is updated in place — same id, so
 // every load balancer that references it keeps its reference — and then every active
 // load-balancer service that references it is asked to `update`, because Rancher ≥ 1.2 load

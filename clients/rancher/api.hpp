@@ -1,4 +1,4 @@
-// The Rancher 1.x REST client (API v2-beta, RANCHER-API.md §A1–A5) on certherd's HTTP client:
+// The Rancher 1.x REST client (API v2-beta, design/rancher-api.md §A1–A5) on certherd's HTTP client:
 // the environment's project, certificates (list, find by name, create, update in place by id,
 // wait while transitioning), services and load-balancer services, and the load balancers'
 // `update` action. Every call has a deadline, idempotent calls are retried a bounded number of

@@ -1,6 +1,6 @@
 // Rancher 1.x (Cattle, API v2-beta) resources as values, and the decoders that read them from
 // the JSON Rancher sends: certificates, services and load-balancer services, collections with
-// their pagination, error bodies, and the frames of the event websocket (RANCHER-API.md §A2–A7).
+// their pagination, error bodies, and the frames of the event websocket (design/rancher-api.md §A2–A7).
 // No I/O here: the decoders take text and return values or a reason, so they are table-tested
 // and fuzzed (tests/fuzz). They accept the wire's quirks — `\/` escapes, nulls anywhere,
 // `…TS` companions, lower-cased links, unknown fields — and never trust a field's type.

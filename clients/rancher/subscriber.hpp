@@ -1,4 +1,4 @@
-// The Rancher event websocket (RANCHER-API.md §A6): `…/projects/{id}/subscribe?eventNames=
+// The Rancher event websocket (design/rancher-api.md §A6): `…/projects/{id}/subscribe?eventNames=
 // resource.change` with Basic auth on the upgrade. Frames are decoded by decode_event and handed
 // to the caller. The connection is watched: Rancher pings every 5 s, and when nothing arrives for
 // half the idle timeout a websocket ping goes out; with no answer by the full idle timeout the

@@ -96,7 +96,7 @@ rancher_sim::rancher_sim(options o) : dir_(o.dir) {
       "--secret-key",
       secret_key,
       "--schemas",
-      std::string(CERTHERD_SHARED_DIR) + "/rancher/data/cattle-v2beta-schemas-full.json",
+      std::string(CERTHERD_TEST_DATA_DIR) + "/rancher/cattle-v2beta-schemas-full.json",
       "--ping-interval-ms",
       std::to_string(o.ping_ms),
       "--coalesce-ms",

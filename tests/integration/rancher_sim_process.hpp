@@ -1,6 +1,6 @@
 // The Rancher simulator (tests/sim) as a child process of an integration test, with its control
 // API wrapped for the tests. The simulator STANDS IN FOR RANCHER 1.x — no Rancher server can run
-// here; it is built to ../shared/rancher/RANCHER-API.md. Every test that uses it says so.
+// here; it is built to design/rancher-api.md. Every test that uses it says so.
 #pragma once
 
 #include <sys/types.h>

@@ -1,6 +1,6 @@
 // certherd against Rancher, end to end — with real Pebble, nginx (the webroot) and HAProxy, and
 // the Rancher SIMULATOR (tests/sim) STANDING IN FOR RANCHER 1.x, since no Rancher server can run
-// here. The simulator is built to ../shared/rancher/RANCHER-API.md; its load-balancer stand-in
+// here. The simulator is built to design/rancher-api.md; its load-balancer stand-in
 // pushes the certificates a load balancer references into the real HAProxy when Rancher would
 // reload that balancer (on a service update; not on a bare certificate update), so these tests
 // see real TLS served by a real load balancer.

@@ -1,4 +1,4 @@
-// Derived certificate fields of the Rancher 1.x simulator (RANCHER-API.md §A3).
+// Derived certificate fields of the Rancher 1.x simulator (design/rancher-api.md §A3).
 #include "tests/sim/cert_facts.hpp"
 
 #include "pki/certificate.hpp"

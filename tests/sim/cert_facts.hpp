@@ -1,5 +1,5 @@
 // The read-only fields Rancher 1.x (Cattle) derives from a certificate's PEM on create and
-// update (RANCHER-API.md §A3: CertificateCreateValidationFilter + SslCertificateUtils), computed
+// update (design/rancher-api.md §A3: CertificateCreateValidationFilter + SslCertificateUtils), computed
 // the way the JVM prints them, so the simulator standing in for Rancher shows what a real server
 // would: CN, SANs, Date.toString() validity, RFC 2253 issuer, decimal serial, BouncyCastle
 // algorithm name, colon-separated SHA-1 fingerprint, version and RSA key size.

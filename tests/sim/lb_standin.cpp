@@ -1,4 +1,4 @@
-// The load-balancer stand-in of the Rancher 1.x simulator (RANCHER-API.md §A4).
+// The load-balancer stand-in of the Rancher 1.x simulator (design/rancher-api.md §A4).
 #include "tests/sim/lb_standin.hpp"
 
 #include "reconcilers/haproxy_target.hpp"

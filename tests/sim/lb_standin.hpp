@@ -1,5 +1,5 @@
 // What a Rancher 1.x load-balancer container does with API-stored certificates
-// (RANCHER-API.md §A4): when its service is updated (created, PUT with a new lbConfig,
+// (design/rancher-api.md §A4): when its service is updated (created, PUT with a new lbConfig,
 // ?action=update) the container's lb-controller fetches every certificate its lbConfig names and
 // rebuilds HAProxy with them. The simulator stands in for that container with a real HAProxy:
 // each certificate is pushed through the runtime API (reconcilers::haproxy_target), so a test can

@@ -1,5 +1,5 @@
 // rancher-sim: a stand-in for a Rancher 1.x (Cattle) server that integration tests start in place
-// of a real one (RANCHER-API.md Part A, checklist §A8). It binds, writes the bound port to
+// of a real one (design/rancher-api.md Part A, checklist §A8). It binds, writes the bound port to
 // --port-file (atomically, so a test polling for it never reads half a number), logs one line per
 // request to stderr, and runs on one thread until SIGTERM or SIGINT.
 #include "clients/http/server.hpp"

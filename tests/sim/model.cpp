@@ -1,4 +1,4 @@
-// Resource store of the Rancher 1.x simulator (RANCHER-API.md §A3–§A5). Field order in rendered
+// Resource store of the Rancher 1.x simulator (design/rancher-api.md §A3–§A5). Field order in rendered
 // resources follows Cattle's: id, type, links, actions, baseType, then the fields sorted by name
 // (a TreeMap, so "CN" comes first).
 #include "tests/sim/model.hpp"

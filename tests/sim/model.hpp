@@ -1,5 +1,5 @@
 // The resource store of the simulator that stands in for Rancher 1.x (Cattle): one project, one
-// stack, certificates (RANCHER-API.md §A3) and services / load-balancer services (§A4, §A5),
+// stack, certificates (design/rancher-api.md §A3) and services / load-balancer services (§A4, §A5),
 // their validation, their process states (activating→active, updating-active→active,
 // removing→removed) and their rendering exactly as a GET with an environment API key shows them.
 // Pure: time comes in as arguments, and the caller runs the transition delays; every state change

@@ -1,4 +1,4 @@
-// HTTP server, routes and control API of the Rancher 1.x simulator (RANCHER-API.md §A1–§A8).
+// HTTP server, routes and control API of the Rancher 1.x simulator (design/rancher-api.md §A1–§A8).
 // Every API answer is JSON with '/' escaped, written chunked as Cattle's JsonResponseWriter does.
 #include "tests/sim/server.hpp"
 

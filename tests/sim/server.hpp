@@ -1,5 +1,5 @@
 // The HTTP side of the simulator that stands in for a Rancher 1.x (Cattle) server: Basic auth
-// with an environment API key (RANCHER-API.md §A1), the v1 / v2-beta routes with and without the
+// with an environment API key (design/rancher-api.md §A1), the v1 / v2-beta routes with and without the
 // /projects/{id} prefix (§A2), certificates (§A3), services and load balancers (§A4, §A5), the
 // subscribe upgrade (§A6), Cattle's errors (§A7) — and, under /_sim/ without auth, the control
 // and fault-injection API the integration tests drive it with.

@@ -1,6 +1,6 @@
 // Unit tests of the pure parts of the Rancher 1.x simulator: the derived certificate fields, the
 // rendering of resources and errors, the process states, pagination and filters
-// (RANCHER-API.md §A3, §A5, §A7). No sockets: the store is driven by hand with fixed times.
+// (design/rancher-api.md §A3, §A5, §A7). No sockets: the store is driven by hand with fixed times.
 #include "tests/sim/cert_facts.hpp"
 #include "tests/sim/model.hpp"
 #include "tests/sim/wire.hpp"

@@ -1,4 +1,4 @@
-// Subscribe websocket of the Rancher 1.x simulator (RANCHER-API.md §A6). Frames use the
+// Subscribe websocket of the Rancher 1.x simulator (design/rancher-api.md §A6). Frames use the
 // Rancher >= 1.5 envelope (id, name, resourceId, resourceType, data, time; empty keys omitted)
 // and, like Cattle's event mapper, do not escape '/'.
 #include "tests/sim/subscriptions.hpp"

@@ -1,4 +1,4 @@
-// The subscribe websocket of the simulator standing in for Rancher 1.x (RANCHER-API.md §A6):
+// The subscribe websocket of the simulator standing in for Rancher 1.x (design/rancher-api.md §A6):
 // a ping first and then every ping interval, and resource.change frames carrying the resource as
 // GET renders it, coalesced per (type, id) and published after the coalescing delay, as Cattle's
 // 1-second publish task does. Test knobs close every socket abruptly or after a logout frame.

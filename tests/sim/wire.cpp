@@ -1,4 +1,4 @@
-// Cattle's wire format for the Rancher 1.x simulator (RANCHER-API.md §A2, §A5, §A7).
+// Cattle's wire format for the Rancher 1.x simulator (design/rancher-api.md §A2, §A5, §A7).
 #include "tests/sim/wire.hpp"
 
 #include <fmt/chrono.h>

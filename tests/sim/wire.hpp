@@ -1,5 +1,5 @@
 // Rancher 1.x (Cattle) wire format, as the simulator standing in for it writes it: error bodies
-// (RANCHER-API.md §A7), the JSON quirks of gdapi's JacksonMapper (`\/`, dates with an `XTS`
+// (design/rancher-api.md §A7), the JSON quirks of gdapi's JacksonMapper (`\/`, dates with an `XTS`
 // twin, §A2) and collections with their filters and offset pagination (§A5). Pure: no I/O.
 #pragma once
 

@@ -1,5 +1,5 @@
 // plan() as a table: every row of the original project's cert_manager() flowchart
-// (ARCHITECTURE.md) and every "beyond the original" case is one row, checked for its actions,
+// (design/architecture.md) and every "beyond the original" case is one row, checked for its actions,
 // and the renewal and backoff rules beside it.
 #include "reconcilers/certificate_reconciler.hpp"
 

@@ -1,4 +1,4 @@
-// The Rancher client's pure parts: decoders fed with the shapes in ../shared/rancher/data (real
+// The Rancher client's pure parts: decoders fed with the shapes in tests/data/rancher (real
 // captures and examples constructed from Cattle's code), the URL rules, the mirror's resync, the
 // label source — and a mutation fuzzer over real frames that must never crash the decoders.
 #include "clients/rancher/api.hpp"
@@ -21,7 +21,7 @@ namespace {
 using namespace std::chrono;
 
 std::string data_file(const std::string& name) {
-  std::ifstream in(std::string(CERTHERD_SHARED_DIR) + "/rancher/data/" + name);
+  std::ifstream in(std::string(CERTHERD_TEST_DATA_DIR) + "/rancher/" + name);
   if (!in) throw std::runtime_error("missing data file " + name);
   std::stringstream ss;
   ss << in.rdbuf();
