@@ -19,6 +19,7 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.next_retry = record.next_retry;
   l.last_error = record.last_error;
   l.reissue = record.reissue;
+  l.own = record.issued;
   l.directory = record.directory;
   l.key_type = record.key_type;
   if (record.chain_pem.empty()) return l;
@@ -39,6 +40,17 @@ local_copy to_local_copy(const stores::stored_certificate& record,
 }
 
 namespace {
+
+// Everything certherd made under a name: what a target may replace without asking.
+std::vector<std::string> own_fingerprints(const std::optional<local_copy>& local) {
+  if (!local) return {};
+  std::vector<std::string> out = local->own;
+  if (local->present) {
+    out.push_back(local->fingerprint);
+    out.push_back(local->fingerprint_sha1);
+  }
+  return out;
+}
 
 target* find_target(executor_deps& deps, const std::string& name) {
   for (auto* t : deps.targets) {
@@ -146,6 +158,11 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
                 spec.name, record.failures, record.next_retry, outcome.error);
           } else {
             const auto& leaf = outcome.chain.front();
+            // What targets may still serve stays certherd's own after the record moves on.
+            if (local && local->present) {
+              stores::remember_issued(record, local->fingerprint, local->fingerprint_sha1);
+            }
+            stores::remember_issued(record, leaf.fingerprint_sha256(), leaf.fingerprint_sha1());
             record.hosts = spec.hosts;
             record.directory = spec.directory;
             record.key_type = spec.key_type;
@@ -184,7 +201,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           auto chain = pki::parse_pem_chain(record.chain_pem);
           auto key = pki::private_key::from_pem(record.key_pem);
           if (!t || !chain || !key) break;
-          auto pushed = co_await t->push(spec.name, *chain, *key);
+          auto pushed = co_await t->push(spec.name, *chain, *key, own_fingerprints(local));
           if (pushed) {
             report.outcomes.push_back("pushed to " + a.target);
             spdlog::info("event=pushed cert={} target={} fingerprint={}", spec.name, a.target,
@@ -207,7 +224,8 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           auto cert = pki::make_self_signed(*key, spec.hosts, now, std::chrono::days(7));
           if (!cert) break;
           std::vector<pki::certificate> placeholder{*cert};  // named: see clients/acme/flow.hpp
-          auto pushed = co_await t->push(spec.name, std::move(placeholder), *key);
+          auto pushed =
+              co_await t->push(spec.name, std::move(placeholder), *key, own_fingerprints(local));
           report.outcomes.push_back(pushed ? "placeholder pushed to " + a.target
                                            : "placeholder push failed: " + pushed.error());
           break;

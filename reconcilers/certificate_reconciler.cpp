@@ -23,6 +23,12 @@ void earliest(std::optional<sys_seconds>& slot, sys_seconds t) {
 
 }  // namespace
 
+bool local_copy::made(const std::string& fp) const {
+  if (fp.empty()) return false;
+  if (present && (fp == fingerprint || fp == fingerprint_sha1)) return true;
+  return std::find(own.begin(), own.end(), fp) != own.end();
+}
+
 std::string_view to_string(action_kind k) noexcept {
   switch (k) {
     case action_kind::issue:
@@ -112,8 +118,12 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
                  : !t->fingerprint_sha1.empty() && t->fingerprint_sha1 == local->fingerprint_sha1;
     }
     if (same) continue;
-    if (has && !t->exclusive && t->issuer == pki::issuer_class::foreign && now < t->not_after &&
-        !policy.adopt_foreign) {
+    // A certificate certherd made is its own to replace, whoever signed it: a CA whose roots
+    // certherd was not given (Pebble, a private CA) classifies as foreign all the same.
+    const bool ours =
+        has && local && (local->made(t->fingerprint) || local->made(t->fingerprint_sha1));
+    if (has && !ours && !t->exclusive && t->issuer == pki::issuer_class::foreign &&
+        now < t->not_after && !policy.adopt_foreign) {
       std::string r = fmt::format("{} holds a valid certificate of another CA ({}), left alone",
                                   name, short_fp(t->fingerprint));
       out.actions.push_back({action_kind::conflict, name, r});
@@ -125,7 +135,11 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
       if (has) {
         served = short_fp(t->fingerprint.empty() ? t->fingerprint_sha1 : t->fingerprint);
         // Who issued what certherd's own output holds decides nothing, so it is not looked up.
-        if (!t->exclusive) served += fmt::format(" ({})", pki::to_string(t->issuer));
+        if (ours) {
+          served += " (certherd's, earlier)";
+        } else if (!t->exclusive) {
+          served += fmt::format(" ({})", pki::to_string(t->issuer));
+        }
       }
       std::string r =
           has ? fmt::format("{} serves {}, local is {}", name, served, short_fp(local->fingerprint))

@@ -46,6 +46,12 @@ struct local_copy {
   sys_seconds next_retry{};
   std::string last_error;
   std::string reissue;  ///< why the held certificate must be replaced anyway (revoked, forced)
+  /// Fingerprints (SHA-256 and SHA-1, hex) of every certificate certherd made under this name,
+  /// the held one included: a target serving one of them serves certherd's own certificate.
+  std::vector<std::string> own;
+
+  /// \brief Whether `fingerprint` (SHA-256 or SHA-1, hex) is one certherd made under this name.
+  bool made(const std::string& fingerprint) const;
 };
 
 /// \brief What one target serves under the certificate's name.

@@ -62,7 +62,8 @@ asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert
 
 asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
                                                       std::vector<pki::certificate> chain,
-                                                      pki::private_key key) {
+                                                      pki::private_key key,
+                                                      std::vector<std::string> /*own*/) {
   // Each certificate is written whole into a version folder of its own,
   // <dir>/.certherd/<name>/<epoch>-<fingerprint>/, and <dir>/<name> is a symbolic link switched
   // to it in one rename: a reader never sees a new key beside an old certificate.

@@ -60,7 +60,8 @@ text_result<bool> haproxy_target::list_on_disk(const std::filesystem::path& file
 
 asio::awaitable<text_result<bool>> haproxy_target::push(std::string cert_name,
                                                         std::vector<pki::certificate> chain,
-                                                        pki::private_key key) {
+                                                        pki::private_key key,
+                                                        std::vector<std::string> /*own*/) {
   while (busy_) {
     co_await turn_.async_wait(asio::as_tuple(asio::use_awaitable));
   }

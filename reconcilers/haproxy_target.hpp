@@ -24,7 +24,8 @@ class haproxy_target final : public target {
   boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) override;
   boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
                                                  std::vector<pki::certificate> chain,
-                                                 pki::private_key key) override;
+                                                 pki::private_key key,
+                                                 std::vector<std::string> own) override;
 
   std::filesystem::path file_of(const std::string& cert_name) const;
 

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace certherd::reconcilers {
 
 namespace asio = boost::asio;
@@ -98,7 +100,8 @@ asio::awaitable<std::string> rancher_target::reload_load_balancers(const rancher
 
 asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
                                                         std::vector<pki::certificate> chain,
-                                                        pki::private_key key) {
+                                                        pki::private_key key,
+                                                        std::vector<std::string> own) {
   if (chain.empty()) co_return failed{"nothing to push"};
   auto existing = co_await current(cert_name);
   if (!existing) co_return failed{existing.error()};
@@ -112,7 +115,11 @@ asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
     // The last line of defence for another CA's certificate: plan() leaves it alone, but a push
     // planned while Rancher could not be read must not overwrite it either.
     auto held = to_target_copy(**existing);
-    if (!adopt_foreign_ && held.issuer == pki::issuer_class::foreign &&
+    auto made = [&](const std::string& fp) {
+      return !fp.empty() && std::find(own.begin(), own.end(), fp) != own.end();
+    };
+    const bool ours = made(held.fingerprint) || made(held.fingerprint_sha1);
+    if (!adopt_foreign_ && !ours && held.issuer == pki::issuer_class::foreign &&
         held.not_after >
             std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())) {
       co_return failed{fmt::format(

@@ -29,7 +29,8 @@ class rancher_target final : public target {
   boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) override;
   boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
                                                  std::vector<pki::certificate> chain,
-                                                 pki::private_key key) override;
+                                                 pki::private_key key,
+                                                 std::vector<std::string> own) override;
 
   /// \brief The Rancher copy a certificate resource amounts to (parsed and classified).
   target_copy to_target_copy(const rancher::certificate& c);

@@ -54,6 +54,11 @@ std::string to_json(const stored_certificate& r) {
   w.Int64(r.next_retry.time_since_epoch().count());
   str("last_error", r.last_error);
   str("reissue", r.reissue);
+  w.Key("issued");
+  w.StartArray();
+  for (const auto& f : r.issued)
+    w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
+  w.EndArray();
   w.Key("ari");  // reserved for RFC 9773 renewal information
   w.StartObject();
   w.EndObject();
@@ -95,10 +100,31 @@ text_result<stored_certificate> from_json(std::string_view text) {
   r.fingerprint = member_string(doc, "fingerprint_sha256");
   r.last_error = member_string(doc, "last_error");
   r.reissue = member_string(doc, "reissue");
+  if (auto h = doc.FindMember("issued"); h != doc.MemberEnd() && h->value.IsArray()) {
+    for (const auto& v : h->value.GetArray()) {
+      if (v.IsString() && r.issued.size() < kIssuedKept) r.issued.emplace_back(v.GetString());
+    }
+  }
   r.chain_pem = member_string(doc, "chain");
   r.key_pem = member_string(doc, "key");
   if (r.chain_pem.empty() != r.key_pem.empty()) return failed{"chain and key must come together"};
   return r;
+}
+
+void remember_issued(stored_certificate& record, const std::string& sha256,
+                     const std::string& sha1) {
+  for (const auto& fp : {sha256, sha1}) {
+    if (fp.empty() ||
+        std::find(record.issued.begin(), record.issued.end(), fp) != record.issued.end()) {
+      continue;
+    }
+    record.issued.push_back(fp);
+  }
+  if (record.issued.size() > kIssuedKept) {
+    record.issued.erase(
+        record.issued.begin(),
+        record.issued.begin() + static_cast<std::ptrdiff_t>(record.issued.size() - kIssuedKept));
+  }
 }
 
 fs_store::fs_store(std::filesystem::path state_dir) : dir_(std::move(state_dir) / "certificates") {}

@@ -31,10 +31,20 @@ struct stored_certificate {
   /// Set by `certherd revoke` or `renew --force`: the held certificate must be replaced even
   /// though it looks good ("revoked: keyCompromise"). Cleared by the next issuance.
   std::string reissue;
+  /// Fingerprints (SHA-256 and SHA-1 of the leaf, hex) of the certificates certherd issued under
+  /// this name, oldest first, at most `kIssuedKept`: a target holding one of them holds
+  /// certherd's own certificate, whatever CA signed it, and may be replaced.
+  std::vector<std::string> issued;
   // Informational copies of what the chain says, for people reading the file.
   sys_seconds not_after{};
   std::string fingerprint;
 };
+
+inline constexpr std::size_t kIssuedKept = 32;
+
+/// \brief Adds the fingerprints of a leaf certherd issued to `record.issued` (oldest dropped).
+void remember_issued(stored_certificate& record, const std::string& sha256,
+                     const std::string& sha1);
 
 class certificate_store {
  public:

@@ -207,6 +207,38 @@ TEST(Rancher, RestartWithCertificatesAlreadyInRancherOrdersNothing) {
   EXPECT_EQ(sim.stat("certificate_updates"), updates);
 }
 
+// Issue 9, defect 1: with a CA whose roots certherd was not given (ACME_ROOTS unset: a private
+// CA, ZeroSSL without roots, here Pebble), the certificate certherd pushed to Rancher before
+// classifies as "another CA's". It is certherd's own all the same, so a renewal replaces it.
+TEST(Rancher, OwnCertificateOfACaWithoutConfiguredRootsIsRenewedInRancher) {
+  temp_dir tmp;
+  rancher_sim sim({tmp.path(), {}});  // stands in for Rancher 1.x
+  std::string host = unique_name("ownca");
+  sim.add_service("web", {{kLabel, host}});
+  auto env = rancher_env(tmp, sim, harness("CERTHERD_TEST_DIRECTORY"), "");
+  {
+    background_certherd run({"run"}, env, tmp / "run.log");
+    ASSERT_TRUE(eventually([&] { return active(sim, host); }, 40s)) << run.log();
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait(40s), 0) << run.log();
+  }
+  auto before = *sim.certificate_named(host);
+  background_certherd renew({"renew", host, "--force"}, env, tmp / "renew.log");
+  EXPECT_EQ(renew.wait(60s), 0) << renew.log();
+  auto after = *sim.certificate_named(host);
+  EXPECT_NE(after.fingerprint, before.fingerprint) << renew.log();
+  EXPECT_EQ(after.id, before.id) << "updated in place";
+  EXPECT_EQ(renew.count("another CA"), 0) << renew.log();
+  // And a restart after the renewal finds Rancher in sync: nothing pushed, nothing ordered.
+  background_certherd again({"run"}, env, tmp / "again.log");
+  ASSERT_TRUE(eventually([&] { return again.count("event=decision cert=" + host) >= 1; }, 30s))
+      << again.log();
+  again.signal(SIGTERM);
+  EXPECT_EQ(again.wait(40s), 0) << again.log();
+  EXPECT_EQ(again.count("event=decision cert=" + host + " actions=0"), 1) << again.log();
+  EXPECT_EQ(sim.certificate_named(host)->fingerprint, after.fingerprint);
+}
+
 TEST(Rancher, DroppedWebsocketIsCaughtUpByTheResyncAfterReconnect) {
   temp_dir tmp;
   rancher_sim sim({tmp.path(), {}, false, 500, 200});  // stands in for Rancher 1.x

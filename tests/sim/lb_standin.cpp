@@ -74,7 +74,8 @@ asio::awaitable<void> lb_standin::rebuild(const std::string& lb_id) {
                    lb_id, id, name, !chain ? chain.error().message() : key.error().message());
       continue;
     }
-    auto pushed = co_await haproxy_->push(name, std::move(*chain), std::move(*key));
+    std::vector<std::string> own;  // the stand-in's HAProxy folder is its own
+    auto pushed = co_await haproxy_->push(name, std::move(*chain), std::move(*key), std::move(own));
     if (pushed) {
       ++stats_.haproxy_pushes;
       spdlog::info("event=lb_pushed lb={} certificate={} name={}", lb_id, id, name);

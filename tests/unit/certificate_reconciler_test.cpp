@@ -1,6 +1,6 @@
 // plan() as a table: every row of the original project's cert_manager() flowchart
-// (design/architecture.md) and every "beyond the original" case is one row, checked for its actions,
-// and the renewal and backoff rules beside it.
+// (design/architecture.md) and every "beyond the original" case is one row, checked for its
+// actions, and the renewal and backoff rules beside it.
 #include "reconcilers/certificate_reconciler.hpp"
 
 #include <fmt/format.h>
@@ -220,6 +220,24 @@ local_copy custom_local() {
   return l;
 }
 
+// Renewed: the store holds a new certificate; the target still serves the one certherd pushed
+// before, from a CA whose roots certherd was not given (so it classifies as foreign).
+local_copy custom_renewed() {
+  auto l = held(days(0), "new-fp", issuer_class::foreign, "https://pebble:14000/dir");
+  l.own = {"old-fp", "old-sha1"};
+  return l;
+}
+
+target_copy served_sha1_only(std::string sha1) {
+  target_copy t;
+  t.target = "rancher";
+  t.present = true;
+  t.fingerprint_sha1 = std::move(sha1);
+  t.not_after = T + days(60);
+  t.issuer = issuer_class::foreign;
+  return t;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     BeyondTheOriginal, PlanTable,
     ::testing::Values(
@@ -280,7 +298,26 @@ INSTANTIATE_TEST_SUITE_P(
             custom_local(),
             {in_target("local-fp", issuer_class::foreign)},
             {},
-            "renewal at"}),
+            "renewal at"},
+        // Issue 9, defect 1: certherd's own earlier certificate is never "another CA's".
+        row{"own_earlier_certificate_of_unknown_ca_replaced",
+            custom_spec_without_roots(),
+            custom_renewed(),
+            {in_target("old-fp", issuer_class::foreign)},
+            {K::push},
+            "certherd's, earlier"},
+        row{"own_earlier_certificate_known_by_sha1_replaced",
+            custom_spec_without_roots(),
+            custom_renewed(),
+            {served_sha1_only("old-sha1")},
+            {K::push},
+            "certherd's, earlier"},
+        row{"unknown_certificate_of_unknown_ca_left_alone",
+            custom_spec_without_roots(),
+            custom_renewed(),
+            {in_target("someone-elses-fp", issuer_class::foreign)},
+            {K::conflict},
+            "another CA"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Plan, RequeuesAtRenewalTime) {

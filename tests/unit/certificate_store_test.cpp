@@ -36,6 +36,8 @@ class FsStore : public ::testing::Test {
     r.last_error = "authorization failed: \"quoted\"";
     r.not_after = sys_seconds{1'900'100'000s};
     r.fingerprint = "ab12";
+    remember_issued(r, "old-sha256", "old-sha1");
+    remember_issued(r, "old-sha256", "old-sha1");  // once only
     return r;
   }
   fs::path dir_;
@@ -55,6 +57,7 @@ TEST_F(FsStore, RoundTripsAndKeepsTheKeyPrivate) {
   EXPECT_EQ(r.failures, 2);
   EXPECT_EQ(r.next_retry, sys_seconds{1'900'000'000s});
   EXPECT_EQ(r.last_error, "authorization failed: \"quoted\"");
+  EXPECT_EQ(r.issued, (std::vector<std::string>{"old-sha256", "old-sha1"}));
   struct stat st {};
   ASSERT_EQ(::stat(store.path_of("a.example").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -63,6 +66,15 @@ TEST_F(FsStore, RoundTripsAndKeepsTheKeyPrivate) {
   EXPECT_FALSE(*missing);
   ASSERT_TRUE(store.save(record("b.example")));
   EXPECT_EQ(*store.names(), (std::vector<std::string>{"a.example", "b.example"}));
+}
+
+TEST(IssuedHistory, KeepsTheNewestOnly) {
+  stored_certificate r;
+  for (int i = 0; i < 40; ++i)
+    remember_issued(r, "sha256-" + std::to_string(i), "sha1-" + std::to_string(i));
+  ASSERT_EQ(r.issued.size(), kIssuedKept);
+  EXPECT_EQ(r.issued.back(), "sha1-39");
+  EXPECT_EQ(r.issued.front(), "sha256-24");
 }
 
 TEST_F(FsStore, CorruptRecordIsReportedAndNeverOverwritten) {

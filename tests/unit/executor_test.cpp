@@ -28,7 +28,7 @@ class scripted_target final : public target {
     co_return held;
   }
   asio::awaitable<text_result<bool>> push(std::string, std::vector<pki::certificate> chain,
-                                          pki::private_key) override {
+                                          pki::private_key, std::vector<std::string>) override {
     ++pushes;
     served = chain.front().fingerprint_sha256();
     co_return true;

@@ -41,7 +41,8 @@ bool push(files_target& t, const std::string& name, const pushed& p) {
       ioc,
       [&]() -> asio::awaitable<void> {
         std::vector<pki::certificate> chain{p.cert};
-        auto r = co_await t.push(name, std::move(chain), p.key);
+        std::vector<std::string> own;  // named: see clients/acme/flow.hpp
+        auto r = co_await t.push(name, std::move(chain), p.key, std::move(own));
         ok = r.has_value();
       },
       [](std::exception_ptr e) {
