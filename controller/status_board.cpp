@@ -182,7 +182,11 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
         h != held.entries.end() && h->second.local.present ? &h->second.local : nullptr;
     auto seen = certificates_.find(name);
     const per_certificate* c = seen == certificates_.end() ? nullptr : &seen->second;
-    bool failing = (c && c->last.failed) || (h != held.entries.end() && h->second.local.failures);
+    auto u = held.unsaved_records.find(name);
+    const reconcilers::observation_cache::unsaved* unsaved =
+        u == held.unsaved_records.end() ? nullptr : &u->second;
+    bool failing =
+        (c && c->last.failed) || unsaved || (h != held.entries.end() && h->second.local.failures);
     bool valid = local && now < local->not_after;
     std::string state = !c ? "pending" : failing ? "failing" : valid ? "ready" : "pending";
     j.kv("state", state);
@@ -200,6 +204,10 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
     int failures = h != held.entries.end() ? h->second.local.failures : 0;
     j.kv("failures", static_cast<std::int64_t>(failures));
     j.kv("last_error", h != held.entries.end() ? h->second.local.last_error : std::string());
+    // A record the store refused (a full disk): held in memory, saved again at store_retry_at.
+    j.kv("store_failures", static_cast<std::int64_t>(unsaved ? unsaved->failures : 0));
+    j.kv("store_error", unsaved ? std::string_view(unsaved->error) : std::string_view());
+    j.time("store_retry_at", unsaved ? std::optional(unsaved->next_try) : std::nullopt);
     j.key("last_decision");
     if (c) {
       j.decision(c->last);
@@ -244,8 +252,18 @@ std::string status_board::to_prometheus(
                       .Name("certherd_certificate_last_failure_info")
                       .Help("1 for a failing certificate, with the last failure's reason")
                       .Register(now);
+  auto& store_failures =
+      prometheus::BuildGauge()
+          .Name("certherd_certificate_store_failures")
+          .Help(
+              "Failed saves in a row of the certificate's record (a full or read-only disk); "
+              "the record is kept in memory and saved again")
+          .Register(now);
   auto now_s = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   for (const auto& [name, spec] : desired) {
+    auto u = held.unsaved_records.find(name);
+    int unsaved = u == held.unsaved_records.end() ? 0 : u->second.failures;
+    store_failures.Add({{"name", name}}).Set(unsaved);
     auto h = held.entries.find(name);
     const reconcilers::local_copy* local =
         h != held.entries.end() && h->second.local.present ? &h->second.local : nullptr;
@@ -257,7 +275,7 @@ std::string status_board::to_prometheus(
           .Set(epoch(reconcilers::renewal_time(local->not_before, local->not_after, policy_,
                                                local->fingerprint)));
     }
-    bool ok = local && now_s < local->not_after && !last_failed &&
+    bool ok = local && now_s < local->not_after && !last_failed && unsaved == 0 &&
               (h == held.entries.end() || h->second.local.failures == 0);
     ready.Add({{"name", name}, {"condition", "True"}}).Set(ok ? 1 : 0);
     ready.Add({{"name", name}, {"condition", "False"}}).Set(ok ? 0 : 1);
@@ -266,7 +284,8 @@ std::string status_board::to_prometheus(
     std::string reason = h != held.entries.end() ? h->second.local.last_error : std::string();
     if (reason.empty() && last_failed && !seen->second.last.outcomes.empty())
       reason = seen->second.last.outcomes.back();
-    if (n > 0 || last_failed)
+    if (unsaved > 0) reason = "store write failed";
+    if (n > 0 || last_failed || unsaved > 0)
       failure.Add({{"name", name}, {"reason", short_reason(reason)}}).Set(1);
   }
   prometheus::BuildGauge()

@@ -8,6 +8,7 @@
 #include "clients/acme/session.hpp"
 #include "pki/certificate.hpp"
 #include "reconcilers/certificate_state.hpp"
+#include "reconcilers/issuer.hpp"
 #include "stores/account_keys.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -21,13 +22,6 @@
 
 namespace certherd::reconcilers {
 
-struct issue_outcome {
-  std::vector<pki::certificate> chain;  ///< empty on failure
-  std::optional<pki::private_key> key;
-  std::string error;                                ///< one line, on failure
-  std::optional<std::chrono::seconds> retry_after;  ///< the CA's, on failure
-};
-
 struct acme_issuer_options {
   std::filesystem::path state_dir;
   acme::account_options account;
@@ -36,13 +30,13 @@ struct acme_issuer_options {
   acme::session_options session;
 };
 
-class acme_issuer {
+class acme_issuer final : public issuer {
  public:
   acme_issuer(http::client& client, acme::challenge_presenter& presenter,
               acme_issuer_options options);
 
   /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
-  boost::asio::awaitable<issue_outcome> issue(cert_spec spec);
+  boost::asio::awaitable<issue_outcome> issue(cert_spec spec) override;
 
   /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
   /// RFC 5280 CRLReason code. Returns "" on success, else one line saying why not.

@@ -61,36 +61,98 @@ target* find_target(executor_deps& deps, const std::string& name) {
 
 }  // namespace
 
+std::chrono::seconds save_retry_delay(int failures) {
+  if (failures <= 0) return 0s;
+  if (failures >= 5) return 10min;
+  return std::chrono::minutes(1 << (failures - 1));
+}
+
+namespace {
+
+// Saves `record`; when the store refuses, keeps it in `unsaved` (replacing an older one) to be
+// saved again later. Returns the store's error, or "" when it was saved.
+std::string save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
+                         const stores::stored_certificate& record, sys_seconds now) {
+  auto saved = deps.store.save(record);
+  if (saved) {
+    unsaved_home.unsaved_records.erase(record.name);
+    return {};
+  }
+  auto& u = unsaved_home.unsaved_records[record.name];
+  if (u.failures == 0) u.since = now;
+  u.record = record;
+  u.failures += 1;
+  u.error = saved.error();
+  u.next_try = now + save_retry_delay(u.failures);
+  spdlog::error("event=store_write_failed cert={} failures={} next_try={:%FT%TZ} error=\"{}\"",
+                record.name, u.failures, u.next_try, u.error);
+  return u.error;
+}
+
+}  // namespace
+
 asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps, bool act) {
   reconcile_report report;
+  observation_cache scratch;  // where refused records wait when the caller keeps no cache
+  observation_cache& memory = deps.cache ? *deps.cache : scratch;
   for (int round = 0; round < 4; ++round) {
     auto now = deps.clock();
-    // The record is read only when it changed since it was last read, or to act on it.
     std::optional<local_copy> local;
     stores::stored_certificate record;
     bool have_record = false;
-    auto version = deps.store.version(spec.name);
-    const observation_cache::entry* hit = nullptr;
-    if (deps.cache && version) {
-      auto it = deps.cache->entries.find(spec.name);
-      if (it != deps.cache->entries.end() && it->second.version == *version) hit = &it->second;
-    }
-    if (hit) {
-      local = hit->local;
-    } else {
-      auto loaded = deps.store.load(spec.name);
-      if (!loaded) {
-        report.failed = true;
-        report.outcomes.push_back("store: " + loaded.error());
-        report.requeue_at = now + 10min;
-        spdlog::error("event=store_unreadable cert={} error=\"{}\"", spec.name, loaded.error());
-        co_return report;
+    std::optional<sys_seconds> save_again_at;
+
+    // A record the store refused earlier is saved again when its time has come; until it is
+    // saved, it is the record (an issued certificate is never thrown away nor ordered again).
+    if (auto u = memory.unsaved_records.find(spec.name); u != memory.unsaved_records.end()) {
+      if (now >= u->second.next_try) {
+        auto kept = u->second.record;
+        if (save_or_keep(deps, memory, kept, now).empty()) {
+          spdlog::info("event=store_write_recovered cert={}", spec.name);
+          report.outcomes.push_back("store: the record kept in memory is saved");
+        }
       }
-      if (*loaded) {
-        record = std::move(**loaded);
-        have_record = true;
-        local = to_local_copy(record, deps.anchors);
-        if (deps.cache && version) deps.cache->entries[spec.name] = {*version, *local};
+    }
+    if (auto u = memory.unsaved_records.find(spec.name); u != memory.unsaved_records.end()) {
+      record = u->second.record;
+      have_record = true;
+      local = to_local_copy(record, deps.anchors);
+      save_again_at = u->second.next_try;
+      report.failed = true;
+      if (round == 0) {
+        report.outcomes.push_back(fmt::format(
+            "store: {} failed save{} ({}); the record is kept in memory and saved again at "
+            "{:%FT%TZ}",
+            u->second.failures, u->second.failures == 1 ? "" : "s", u->second.error,
+            u->second.next_try));
+      }
+      // Shown by /status and /metrics as what is held; the version never matches a file.
+      if (deps.cache) deps.cache->entries[spec.name] = {stores::file_stamp{0, -2, 0}, *local};
+    } else {
+      // The record is read only when it changed since it was last read, or to act on it.
+      auto version = deps.store.version(spec.name);
+      const observation_cache::entry* hit = nullptr;
+      if (deps.cache && version) {
+        auto it = deps.cache->entries.find(spec.name);
+        if (it != deps.cache->entries.end() && it->second.version == *version) hit = &it->second;
+      }
+      if (hit) {
+        local = hit->local;
+      } else {
+        auto loaded = deps.store.load(spec.name);
+        if (!loaded) {
+          report.failed = true;
+          report.outcomes.push_back("store: " + loaded.error());
+          report.requeue_at = now + 10min;
+          spdlog::error("event=store_unreadable cert={} error=\"{}\"", spec.name, loaded.error());
+          co_return report;
+        }
+        if (*loaded) {
+          record = std::move(**loaded);
+          have_record = true;
+          local = to_local_copy(record, deps.anchors);
+          if (deps.cache && version) deps.cache->entries[spec.name] = {*version, *local};
+        }
       }
     }
     record.name = spec.name;
@@ -118,6 +180,9 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
                    p.reason);
     }
     report.requeue_at = p.requeue_at;
+    if (save_again_at && (!report.requeue_at || *save_again_at < *report.requeue_at)) {
+      report.requeue_at = save_again_at;
+    }
     if (!act || p.actions.empty()) co_return report;
     if (local && !have_record) {  // acting needs the chain and key: read them now
       auto loaded = deps.store.load(spec.name);
@@ -180,17 +245,17 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
                          spec.name, fmt::join(spec.hosts, ","), leaf.not_after(),
                          record.fingerprint);
           }
-          if (auto saved = deps.store.save(record); !saved) {
+          if (auto problem = save_or_keep(deps, memory, record, now); !problem.empty()) {
+            // Kept in memory: the next round serves it from there, and no order follows.
             report.failed = true;
-            report.outcomes.push_back("store: " + saved.error());
-            spdlog::error("event=store_write_failed cert={} error=\"{}\"", spec.name,
-                          saved.error());
-            // Not recorded, so not counted: look again later rather than order again at once.
-            report.requeue_at = now + 10min;
-            co_return report;
+            report.outcomes.push_back("store: " + problem + "; the record is kept in memory");
           }
           if (outcome.chain.empty()) {
             retry_at = record.next_retry;  // a plan that issues asks for no requeue
+            if (auto u = memory.unsaved_records.find(spec.name);
+                u != memory.unsaved_records.end() && u->second.next_try < *retry_at) {
+              retry_at = u->second.next_try;
+            }
             break;  // the other actions still run: a valid local copy is still worth serving
           }
           replan = true;  // observe again: pushes and placeholders follow from the new record

@@ -4,8 +4,8 @@
 // backoff, so neither a retry storm nor a restart resets them.
 #pragma once
 
-#include "reconcilers/acme_issuer.hpp"
 #include "reconcilers/certificate_reconciler.hpp"
+#include "reconcilers/issuer.hpp"
 #include "reconcilers/target.hpp"
 #include "stores/certificate_store.hpp"
 
@@ -28,16 +28,34 @@ struct observation_cache {
     local_copy local;
   };
   std::map<std::string, entry> entries;
+
+  /// A record the store refused to take (a full or read-only disk, an I/O error): kept here and
+  /// saved again with a backoff. Until then it stands in for the store's copy, so a certificate
+  /// that was issued is served and never ordered again, and a failure count is never lost.
+  struct unsaved {
+    stores::stored_certificate record;
+    int failures = 0;  ///< failed saves in a row
+    sys_seconds since{};
+    sys_seconds next_try{};
+    std::string error;
+  };
+  std::map<std::string, unsaved> unsaved_records;
 };
+
+/// \brief How long to wait before saving again after `failures` failed saves: 1, 2, 4, 8 min,
+/// then every 10 min (a disk frees up when someone acts, and a save costs nothing at the CA).
+std::chrono::seconds save_retry_delay(int failures);
 
 struct executor_deps {
   stores::certificate_store& store;
   const pki::trust_anchors& anchors;
-  acme_issuer* issuer = nullptr;  ///< null: plan only
+  reconcilers::issuer* issuer = nullptr;  ///< null: plan only
   std::vector<target*> targets;
   reconcile_policy policy;
   std::function<sys_seconds()> clock;
-  observation_cache* cache = nullptr;  ///< optional
+  /// What was derived from records, and the records the store refused. Without one, a record
+  /// the store refuses is kept for the rest of this reconcile only.
+  observation_cache* cache = nullptr;
 };
 
 struct reconcile_report {

@@ -1,6 +1,7 @@
 #include "reconcilers/haproxy_target.hpp"
 
 #include "stores/atomic_file.hpp"
+#include "stores/file_names.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,7 +22,7 @@ haproxy_target::haproxy_target(asio::any_io_executor executor, std::string socke
       cert_dir_(std::move(cert_dir)) {}
 
 std::filesystem::path haproxy_target::file_of(const std::string& cert_name) const {
-  return cert_dir_ / (cert_name + ".pem");
+  return cert_dir_ / stores::file_name_for(cert_name, ".pem");
 }
 
 asio::awaitable<text_result<target_copy>> haproxy_target::observe(std::string cert_name) {

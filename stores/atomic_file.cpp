@@ -1,5 +1,7 @@
 #include "stores/atomic_file.hpp"
 
+#include "stores/file_names.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -21,8 +23,9 @@ std::error_code last_error() {
 
 std::filesystem::path temp_name(const std::filesystem::path& path) {
   static std::atomic<unsigned> counter{0};
-  return path.parent_path() /
-         fmt::format(".{}.{}.{}.tmp", path.filename().string(), ::getpid(), counter++);
+  // Hashed when long: a 253-character host's file must still get a temporary beside it.
+  return path.parent_path() / file_name_for(fmt::format(".{}.{}.{}.tmp", path.filename().string(),
+                                                        ::getpid(), counter++));
 }
 
 std::error_code sync_directory(const std::filesystem::path& dir) {
@@ -170,7 +173,7 @@ std::error_code replace_symlink(const std::filesystem::path& link,
     detail = fmt::format("{} is not a symbolic link; not replaced", link.string());
     return std::make_error_code(std::errc::file_exists);
   }
-  auto temp = link.parent_path() / ("." + link.filename().string() + ".link-new");
+  auto temp = link.parent_path() / file_name_for("." + link.filename().string() + ".link-new");
   ::unlink(temp.c_str());
   if (::symlink(target.c_str(), temp.c_str()) != 0) {
     auto ec = last_error();

@@ -1,6 +1,7 @@
 #include "stores/certificate_store.hpp"
 
 #include "stores/atomic_file.hpp"
+#include "stores/file_names.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -142,7 +143,7 @@ text_result<bool> fs_store::open() {
 }
 
 std::filesystem::path fs_store::path_of(const std::string& name) const {
-  return dir_ / (name + std::string(kSuffix));
+  return dir_ / file_name_for(name, kSuffix);
 }
 
 text_result<std::optional<stored_certificate>> fs_store::load(const std::string& name) {
@@ -186,7 +187,17 @@ text_result<std::vector<std::string>> fs_store::names() {
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     std::string file = it->path().filename().string();
     if (file.starts_with(".") || !file.ends_with(kSuffix)) continue;
-    out.push_back(file.substr(0, file.size() - kSuffix.size()));
+    std::string base = file.substr(0, file.size() - kSuffix.size());
+    if (is_hashed_file_name(base)) {
+      // A long name's file is named by its hash: the name is the record's.
+      std::error_code rec;
+      auto text = read_file(it->path(), rec);
+      if (!text) continue;
+      auto r = from_json(*text);
+      if (r && file_name_for(r->name, kSuffix) == file) out.push_back(r->name);
+      continue;
+    }
+    out.push_back(std::move(base));
   }
   if (ec) return fmt::format("cannot list {}: {}", dir_.string(), ec.message());
   std::sort(out.begin(), out.end());
