@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include "stores/atomic_file.hpp"
+#include "stores/safe_dir.hpp"
 
 #include <filesystem>
 #include <map>
@@ -36,9 +37,14 @@ class files_target final : public target {
   std::filesystem::path dir_;
   std::string reload_command_;
   std::chrono::seconds reload_timeout_;
-  void prune(const std::filesystem::path& versions, const std::string& current);
-  // What each fullchain.pem was found to hold, until the file changes (see observe()).
-  std::map<std::string, std::pair<stores::file_stamp, target_copy>> seen_;
+  void prune(const stores::dir_handle& versions, const std::string& current);
+  // What each fullchain.pem was found to hold, until the link or the file changes (observe()).
+  struct seen {
+    std::string version;
+    stores::file_stamp stamp;
+    target_copy copy;
+  };
+  std::map<std::string, seen> seen_;
 };
 
 /// \brief Runs `command` with /bin/sh, waiting at most `timeout`; a command still running then is

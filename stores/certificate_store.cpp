@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 namespace certherd::stores {
 namespace {
 
@@ -128,17 +130,34 @@ void remember_issued(stored_certificate& record, const std::string& sha256,
   }
 }
 
-fs_store::fs_store(std::filesystem::path state_dir) : dir_(std::move(state_dir) / "certificates") {}
+fs_store::fs_store(std::filesystem::path state_dir)
+    : state_dir_(std::move(state_dir)), dir_(state_dir_ / "certificates") {}
+
+const dir_handle* fs_store::folder(std::string& detail) {
+  if (folder_) return &*folder_;
+  auto root = dir_handle::open(state_dir_, 0700, detail, false);
+  if (!root) {
+    if (detail.empty()) detail = fmt::format("{} does not exist", state_dir_.string());
+    return nullptr;
+  }
+  folder_ = root->sub("certificates", false, 0700, detail);
+  if (!folder_ && detail.empty()) detail = fmt::format("{} does not exist", dir_.string());
+  return folder_ ? &*folder_ : nullptr;
+}
 
 text_result<bool> fs_store::open() {
   std::string detail;
-  if (make_directories(dir_, 0700, detail)) return detail;
+  auto root = dir_handle::open(state_dir_, 0700, detail);
+  if (!root) return detail;
+  auto records = root->sub("certificates", true, 0700, detail);
+  if (!records) return detail;
   // Prove now that records can be written, rather than at the first issuance.
-  auto probe = dir_ / ".write-test";
-  if (write_file({probe, "", 0600}, overwrite::allow, detail)) {
+  std::vector<named_content> probe{{".write-test", "", 0600}};
+  if (records->write(probe, detail)) {
     return fmt::format("state directory is not writable: {}", detail);
   }
-  std::filesystem::remove(probe);
+  ::unlinkat(records->fd(), ".write-test", 0);
+  folder_ = std::move(records);
   return true;
 }
 
@@ -148,10 +167,17 @@ std::filesystem::path fs_store::path_of(const std::string& name) const {
 
 text_result<std::optional<stored_certificate>> fs_store::load(const std::string& name) {
   if (!safe_name(name)) return failed{fmt::format("'{}' cannot name a record", name)};
+  std::string detail;
+  const auto* records = folder(detail);
+  if (!records) return failed{detail};
   std::error_code ec;
-  auto text = read_file(path_of(name), ec);
+  auto text = records->read(file_name_for(name, kSuffix), ec);
   if (!text) {
     if (ec == std::errc::no_such_file_or_directory) return std::optional<stored_certificate>();
+    if (ec == std::errc::too_many_symbolic_link_levels) {
+      return failed{fmt::format("{} is a symbolic link certherd did not make; left alone",
+                                path_of(name).string())};
+    }
     return failed{fmt::format("cannot read {}: {}", path_of(name).string(), ec.message())};
   }
   auto r = from_json(*text);
@@ -170,28 +196,35 @@ text_result<bool> fs_store::save(const stored_certificate& record) {
   auto existing = load(record.name);  // never replace what we cannot read
   if (!existing) return existing.error();
   std::string detail;
-  if (write_file({path_of(record.name), to_json(record), 0600}, overwrite::allow, detail)) {
-    return detail;
-  }
+  const auto* records = folder(detail);
+  if (!records) return failed{detail};
+  std::vector<named_content> file{{file_name_for(record.name, kSuffix), to_json(record), 0600}};
+  if (records->write(file, detail)) return detail;
   return true;
 }
 
 std::optional<file_stamp> fs_store::version(const std::string& name) {
   if (!safe_name(name)) return std::nullopt;
-  return stamp_of(path_of(name));
+  std::string detail;
+  const auto* records = folder(detail);
+  if (!records) return std::nullopt;
+  return records->stamp(file_name_for(name, kSuffix));
 }
 
 text_result<std::vector<std::string>> fs_store::names() {
   std::vector<std::string> out;
+  std::string detail;
+  const auto* records = folder(detail);
+  if (!records) return detail;
   std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string file = it->path().filename().string();
+  for (auto& file : records->list(ec)) {
     if (file.starts_with(".") || !file.ends_with(kSuffix)) continue;
+    if (records->kind(file) != entry_kind::file) continue;  // a planted link is no record
     std::string base = file.substr(0, file.size() - kSuffix.size());
     if (is_hashed_file_name(base)) {
       // A long name's file is named by its hash: the name is the record's.
       std::error_code rec;
-      auto text = read_file(it->path(), rec);
+      auto text = records->read(file, rec);
       if (!text) continue;
       auto r = from_json(*text);
       if (r && file_name_for(r->name, kSuffix) == file) out.push_back(r->name);

@@ -1,12 +1,14 @@
 // The certificate store: per certificate name, the chain, its private key and the state the
 // reconciler keeps across restarts (failures, next retry). `fs_store` is the default: one JSON
 // record per name under <state_dir>/certificates/, 0600 because it holds the key, written
-// atomically. A record that does not parse is reported and never overwritten.
+// atomically. A record that does not parse is reported and never overwritten. The folder and the
+// records are opened without following symbolic links: a link found there is reported, not read.
 #pragma once
 
 #include "pki/key.hpp"
 #include "stores/account_keys.hpp"
 #include "stores/atomic_file.hpp"
+#include "stores/safe_dir.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -75,7 +77,13 @@ class fs_store final : public certificate_store {
   std::filesystem::path path_of(const std::string& name) const;
 
  private:
+  /// The records' folder, opened once (never through a symbolic link); null with `detail` when
+  /// it cannot be opened.
+  const dir_handle* folder(std::string& detail);
+
+  std::filesystem::path state_dir_;
   std::filesystem::path dir_;
+  std::optional<dir_handle> folder_;
 };
 
 /// \brief The JSON form of a record (it contains the private key).

@@ -77,6 +77,33 @@ TEST(IssuedHistory, KeepsTheNewestOnly) {
   EXPECT_EQ(r.issued.front(), "sha256-24");
 }
 
+TEST_F(FsStore, PlantedLinksAreNeverFollowed) {
+  fs_store store(dir_);
+  ASSERT_TRUE(store.open());
+  // A record file that is a link to something else: reported, not read, not replaced.
+  fs::path outside = dir_ / "outside.json";
+  std::ofstream(outside) << to_json(record("a.example"));
+  fs::create_symlink(outside, store.path_of("a.example"));
+  auto loaded = store.load("a.example");
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(loaded.error().find("symbolic link"), std::string::npos) << loaded.error();
+  EXPECT_FALSE(store.save(record("a.example")));
+  EXPECT_TRUE(fs::is_symlink(store.path_of("a.example")));
+  EXPECT_EQ(*store.names(), std::vector<std::string>{}) << "a link is no record";
+
+  // The records' folder itself planted as a link: the store refuses to open it.
+  fs::path other = dir_ / "other";
+  fs::create_directories(other / "state");
+  fs::create_directories(other / "elsewhere");
+  fs::create_directory_symlink(other / "elsewhere", other / "state" / "certificates");
+  fs_store planted(other / "state");
+  auto opened = planted.open();
+  ASSERT_FALSE(opened);
+  EXPECT_NE(opened.error().find("symbolic link"), std::string::npos) << opened.error();
+  EXPECT_FALSE(planted.save(record("b.example")));
+  EXPECT_TRUE(fs::is_empty(other / "elsewhere"));
+}
+
 TEST_F(FsStore, CorruptRecordIsReportedAndNeverOverwritten) {
   fs_store store(dir_);
   ASSERT_TRUE(store.open());

@@ -1,5 +1,7 @@
 // The files target's layout: <dir>/<name> is a link to a version folder written whole, switched in
 // one rename; a folder left by an older certherd is moved aside, never lost; old versions pruned.
+// Other processes can write into OUTPUT_DIR: links planted there are reported and never followed
+// (issue 9, defect 3), and the longest host names work.
 #include "reconcilers/files_target.hpp"
 
 #include <gtest/gtest.h>
@@ -32,6 +34,18 @@ pushed make(const std::string& host) {
   auto key = *pki::private_key::generate(pki::key_type::ec256);
   auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   return {*pki::make_self_signed(key, {host}, now, 24h), key};
+}
+
+text_result<target_copy> observe(files_target& t, const std::string& name) {
+  asio::io_context ioc;
+  text_result<target_copy> out = failed{"not run"};
+  asio::co_spawn(
+      ioc, [&]() -> asio::awaitable<void> { out = co_await t.observe(name); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  return out;
 }
 
 bool push(files_target& t, const std::string& name, const pushed& p) {
@@ -99,6 +113,103 @@ TEST(FilesTarget, VersionFoldersBehindOneLink) {
   EXPECT_EQ(versions, 5);
   EXPECT_EQ(slurp(dir / "a.example.com" / "fullchain.pem"), last.cert.pem());
   fs::remove_all(dir);
+}
+
+class PlantedLinks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() / ("certherd-planted-" + std::to_string(::getpid()));
+    fs::remove_all(base_);
+    fs::create_directories(dir());
+    fs::create_directories(victim());
+    // What an attacker points links at: folders named like certherd's versions, and a file.
+    for (int i = 0; i < 8; ++i)
+      fs::create_directories(victim() / fmt_version(i));
+    std::ofstream(victim() / "precious.pem") << "precious";
+    std::ofstream(victim() / "fullchain.pem") << make("victim.example").cert.pem();
+  }
+  void TearDown() override { fs::remove_all(base_); }
+  static std::string fmt_version(int i) {
+    return std::string(19, '0') + std::to_string(i) + "-aaaaaaaaaaaa";
+  }
+  fs::path dir() const { return base_ / "out"; }
+  fs::path victim() const { return base_ / "victim"; }
+  int victim_entries() const {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(victim())) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  }
+  fs::path base_;
+};
+
+TEST_F(PlantedLinks, MetaFolderLinkIsNotFollowed) {
+  fs::create_directory_symlink(victim(), dir() / ".certherd");
+  asio::io_context ioc;
+  files_target t(ioc.get_executor(), dir());
+  EXPECT_FALSE(push(t, "a.example.com", make("a.example.com")));
+  EXPECT_EQ(victim_entries(), 10) << "nothing written or removed through the link";
+  EXPECT_FALSE(fs::exists(victim() / "a.example.com"));
+  EXPECT_TRUE(fs::is_symlink(dir() / ".certherd")) << "the planted link is left alone";
+}
+
+TEST_F(PlantedLinks, VersionsFolderLinkIsNeverPruned) {
+  fs::create_directories(dir() / ".certherd");
+  fs::create_directory_symlink(victim(), dir() / ".certherd" / "a.example.com");
+  asio::io_context ioc;
+  files_target t(ioc.get_executor(), dir());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FALSE(push(t, "a.example.com", make("a.example.com")));
+  EXPECT_EQ(victim_entries(), 10) << "prune never reaches where a planted link points";
+}
+
+TEST_F(PlantedLinks, LinkUnderTheCertificateNameIsReportedAndLeftAlone) {
+  fs::create_directory_symlink(victim(), dir() / "a.example.com");
+  asio::io_context ioc;
+  files_target t(ioc.get_executor(), dir());
+  auto seen = observe(t, "a.example.com");
+  ASSERT_FALSE(seen) << "what the link leads to is not read as served";
+  EXPECT_NE(seen.error().find("did not make"), std::string::npos) << seen.error();
+  EXPECT_FALSE(push(t, "a.example.com", make("a.example.com")));
+  EXPECT_EQ(fs::read_symlink(dir() / "a.example.com"), victim());
+  EXPECT_EQ(slurp(victim() / "precious.pem"), "precious");
+  // A plain file under the name is not replaced either.
+  std::ofstream(dir() / "b.example.com") << "someone's";
+  EXPECT_FALSE(push(t, "b.example.com", make("b.example.com")));
+  EXPECT_EQ(slurp(dir() / "b.example.com"), "someone's");
+}
+
+TEST_F(PlantedLinks, LinkAmongVersionFoldersIsNotPrunedThrough) {
+  asio::io_context ioc;
+  files_target t(ioc.get_executor(), dir());
+  ASSERT_TRUE(push(t, "a.example.com", make("a.example.com")));
+  auto versions = dir() / ".certherd" / "a.example.com";
+  // Named like the oldest version, so it would be the first one pruned.
+  fs::create_directory_symlink(victim(), versions / fmt_version(0));
+  for (int i = 0; i < 7; ++i)
+    ASSERT_TRUE(push(t, "a.example.com", make("a.example.com")));
+  EXPECT_EQ(victim_entries(), 10);
+  EXPECT_TRUE(fs::is_symlink(versions / fmt_version(0)));
+  int real = 0;
+  for (const auto& e : fs::directory_iterator(versions))
+    real += !fs::is_symlink(e.symlink_status()) && fs::is_directory(e.symlink_status());
+  EXPECT_EQ(real, 5);
+}
+
+TEST_F(PlantedLinks, LongestHostNameIsWrittenAndRead) {
+  std::string host = std::string(62, 'a') + "." + std::string(62, 'b') + "." +
+                     std::string(62, 'c') + "." + std::string(60, 'd') + ".com";
+  ASSERT_EQ(host.size(), 253u);
+  asio::io_context ioc;
+  files_target t(ioc.get_executor(), dir());
+  auto p = make("long.example");
+  ASSERT_TRUE(push(t, host, p));
+  auto seen = observe(t, host);
+  ASSERT_TRUE(seen) << seen.error();
+  EXPECT_TRUE(seen->present);
+  EXPECT_EQ(seen->fingerprint, p.cert.fingerprint_sha256());
 }
 
 }  // namespace
