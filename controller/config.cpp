@@ -110,7 +110,10 @@ config load_config(const std::map<std::string, std::string>& env) {
         "frontend binds, where new certificates are added");
   }
   if (c.haproxy_cert_dir.empty() && !c.haproxy_crt_list.empty()) {
-    c.haproxy_cert_dir = std::filesystem::path(c.haproxy_crt_list).parent_path().string();
+    // A folder of certherd's own beside the crt-list: never the folder of the operator's
+    // default.pem and bought certificates.
+    c.haproxy_cert_dir =
+        (std::filesystem::path(c.haproxy_crt_list).parent_path() / "certherd").string();
   }
   if (auto v = get(env, {"CONCURRENCY"})) {
     c.concurrency = static_cast<int>(integer("CONCURRENCY", *v, 1, 256));

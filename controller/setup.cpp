@@ -94,8 +94,13 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
     target_names.push_back("files");
   }
   if (!s.cfg.haproxy_socket.empty()) {
-    s.targets.push_back(std::make_unique<reconcilers::haproxy_target>(
-        ioc.get_executor(), s.cfg.haproxy_socket, s.cfg.haproxy_crt_list, s.cfg.haproxy_cert_dir));
+    reconcilers::haproxy_target_options ho;
+    ho.socket = s.cfg.haproxy_socket;
+    ho.crt_list = s.cfg.haproxy_crt_list;
+    ho.cert_dir = s.cfg.haproxy_cert_dir;
+    ho.adopt_foreign = s.cfg.adopt_foreign;
+    s.targets.push_back(
+        std::make_unique<reconcilers::haproxy_target>(ioc.get_executor(), s.anchors, ho));
     target_names.push_back("haproxy");
   }
   if (!s.cfg.cattle_url.empty()) {

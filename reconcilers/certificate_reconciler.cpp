@@ -122,6 +122,12 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
     // certherd was not given (Pebble, a private CA) classifies as foreign all the same.
     const bool ours =
         has && local && (local->made(t->fingerprint) || local->made(t->fingerprint_sha1));
+    if (has && !ours && (t->pinned || (t->foreign_owner && !policy.adopt_foreign))) {
+      std::string r = fmt::format("{}: {}, left alone", name, t->owner_note);
+      out.actions.push_back({action_kind::conflict, name, r});
+      notes.push_back(r);
+      continue;
+    }
     if (has && !ours && !t->exclusive && t->issuer == pki::issuer_class::foreign &&
         now < t->not_after && !policy.adopt_foreign) {
       std::string r = fmt::format("{} holds a valid certificate of another CA ({}), left alone",

@@ -65,6 +65,14 @@ struct target_copy {
   /// The place is certherd's alone (its own output files): whatever it holds was put there for
   /// certherd, so nothing in it is another party's certificate to protect.
   bool exclusive = false;
+  /// The target knows the place holds what someone else put there (a file certherd did not
+  /// write): replaced only with ADOPT_FOREIGN, whatever its classification.
+  bool foreign_owner = false;
+  /// Never replaced, even with ADOPT_FOREIGN: something certherd does not manage depends on it
+  /// (a certificate HAProxy's frontend binds by itself).
+  bool pinned = false;
+  /// Why, for people, when foreign_owner or pinned is set.
+  std::string owner_note;
 };
 
 }  // namespace certherd::reconcilers

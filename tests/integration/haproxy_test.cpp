@@ -2,6 +2,7 @@
 // the real Pebble again and again through HAProxy's runtime API, a client opens a new TLS
 // connection for every request. No request may fail, and the served fingerprint must follow each
 // rotation certherd reports. The HAProxy here is the test's own, started from Debian's package.
+#include "pki/classification.hpp"
 #include "support.hpp"
 
 #include <fmt/format.h>
@@ -125,6 +126,119 @@ frontend https
       "{} requests on new TLS connections, {} failed, {} certificates pushed, "
       "{} served in turn\n",
       requests, failures, pushed.size(), served.size());
+}
+
+// A certificate and key for `host` that certherd did not write (a bought one, say; self-signed
+// here: what matters is who wrote the file, not who signed it).
+std::string foreign_pem(const std::string& host) {
+  auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto key = *pki::private_key::generate(pki::key_type::ec256);
+  auto leaf = *pki::make_self_signed(key, {host}, now, 24h * 300);
+  return leaf.pem() + key.to_pem();
+}
+
+// Stops a child process however the test ends.
+struct child_guard {
+  pid_t pid;
+  ~child_guard() {
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
+
+// Issue 9, defect 2: certherd writes only files it created. With HAPROXY_CERT_DIR pointed at the
+// folder of the operator's own certificates, a bought certificate under a managed name is left
+// alone (until ADOPT_FOREIGN), and one the frontend binds by itself is never touched; by default
+// certherd's files go to a folder of their own. Real HAProxy from Debian.
+TEST(Haproxy, FilesCertherdDidNotWriteAreLeftAlone) {
+  temp_dir tmp;
+  std::string bought = unique_name("bought"), bound = unique_name("bound"),
+              fresh = unique_name("fresh");
+  auto key = *pki::private_key::generate(pki::key_type::ec256);
+  auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto placeholder = *pki::make_self_signed(key, {"default.invalid"}, now, 24h);
+  { std::ofstream(tmp / "default.pem") << placeholder.pem() << key.to_pem(); }
+  const std::string bought_pem = foreign_pem(bought), bound_pem = foreign_pem(bound);
+  { std::ofstream(tmp / (bought + ".pem")) << bought_pem; }
+  { std::ofstream(tmp / (bound + ".pem")) << bound_pem; }
+  { std::ofstream(tmp / "crt-list.txt") << (tmp / (bought + ".pem")).string() << "\n"; }
+  unsigned short port = free_port();
+  {
+    std::ofstream cfg(tmp / "haproxy.cfg");
+    cfg << fmt::format(R"(global
+  stats socket {0}/admin.sock mode 600 level admin
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend https
+  bind 127.0.0.1:{1} ssl crt {0}/default.pem crt {0}/{2}.pem crt-list {0}/crt-list.txt
+  http-request return status 200 content-type text/plain string "ok"
+)",
+                       tmp.path().string(), port, bound);
+  }
+  pid_t haproxy = ::fork();
+  if (haproxy == 0) {
+    ::execlp("haproxy", "haproxy", "-db", "-f", (tmp / "haproxy.cfg").c_str(), nullptr);
+    ::_exit(127);
+  }
+  child_guard stop_haproxy{haproxy};
+  std::string why;
+  ASSERT_TRUE(eventually([&] { return !one_request(port, "x", why).empty(); }, 10s))
+      << "HAProxy did not come up: " << why;
+  auto fp_of = [](const std::string& pem) {
+    return pki::parse_pem_bundle(pem)->front().fingerprint_sha256();
+  };
+  std::vector<std::pair<std::string, std::string>> env{
+      {"DOMAINS", bought + "," + bound + "," + fresh},
+      {"ACME_DIRECTORY", harness("CERTHERD_TEST_DIRECTORY")},
+      {"ACME_ROOTS", harness("CERTHERD_TEST_ROOT")},
+      {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+      {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
+      {"STATE_DIR", (tmp / "state").string()},
+      {"HAPROXY_SOCKET", (tmp / "admin.sock").string()},
+      {"HAPROXY_CRT_LIST", (tmp / "crt-list.txt").string()},
+      {"HAPROXY_CERT_DIR", tmp.path().string()},  // the operator's own folder
+      {"LOOP_TIME", "3600"}};
+  auto fresh_served = [&] { return one_request(port, fresh, why); };
+  {
+    background_certherd run({"run"}, env, tmp / "run1.log");
+    ASSERT_TRUE(eventually(
+        [&] {
+          return run.count("event=pushed cert=" + fresh) == 1 && run.count("event=conflict") >= 2;
+        },
+        40s))
+        << run.log();
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait(40s), 0) << run.log();
+    EXPECT_EQ(run.count("event=conflict cert=" + bought), 1) << run.log();
+    EXPECT_EQ(run.count("event=conflict cert=" + bound), 1) << run.log();
+  }
+  EXPECT_EQ(slurp(tmp / (bought + ".pem")), bought_pem) << "the bought certificate is untouched";
+  EXPECT_EQ(slurp(tmp / (bound + ".pem")), bound_pem);
+  EXPECT_EQ(one_request(port, bought, why), fp_of(bought_pem)) << why;
+  EXPECT_EQ(one_request(port, bound, why), fp_of(bound_pem)) << why;
+  EXPECT_FALSE(fresh_served().empty());
+  EXPECT_NE(slurp(tmp / ".certherd-owned").find(fresh + ".pem"), std::string::npos);
+  EXPECT_EQ(slurp(tmp / ".certherd-owned").find(bought + ".pem"), std::string::npos);
+
+  // ADOPT_FOREIGN: the bought certificate (listed in the crt-list) is replaced; the one the
+  // frontend binds by itself still is not.
+  env.emplace_back("ADOPT_FOREIGN", "true");
+  {
+    background_certherd run({"run"}, env, tmp / "run2.log");
+    ASSERT_TRUE(eventually([&] { return run.count("event=pushed cert=" + bought) == 1; }, 40s))
+        << run.log();
+    ASSERT_TRUE(eventually([&] { return run.count("event=conflict cert=" + bound) >= 1; }, 20s))
+        << run.log();
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait(40s), 0) << run.log();
+  }
+  EXPECT_NE(slurp(tmp / (bought + ".pem")), bought_pem);
+  EXPECT_NE(one_request(port, bought, why), fp_of(bought_pem));
+  EXPECT_EQ(slurp(tmp / (bound + ".pem")), bound_pem) << "bound by the frontend: never touched";
+  EXPECT_EQ(one_request(port, bound, why), fp_of(bound_pem)) << why;
 }
 
 }  // namespace

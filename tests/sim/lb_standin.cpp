@@ -16,8 +16,14 @@ lb_standin::lb_standin(asio::any_io_executor executor, const store& resources, s
                        std::optional<haproxy_settings> haproxy)
     : executor_(executor), store_(resources), stats_(counters) {
   if (haproxy) {
-    haproxy_ = std::make_unique<reconcilers::haproxy_target>(executor, haproxy->socket,
-                                                             haproxy->crt_list, haproxy->cert_dir);
+    // The balancer serves whatever Rancher holds: it replaces any certificate in its folder.
+    static const pki::trust_anchors no_anchors;
+    reconcilers::haproxy_target_options o;
+    o.socket = haproxy->socket;
+    o.crt_list = haproxy->crt_list;
+    o.cert_dir = haproxy->cert_dir;
+    o.adopt_foreign = true;
+    haproxy_ = std::make_unique<reconcilers::haproxy_target>(executor, no_anchors, o);
   }
 }
 

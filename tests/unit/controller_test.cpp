@@ -87,6 +87,15 @@ TEST(Config, BadValuesNameTheirVariable) {
   EXPECT_EQ(ok.key_type, pki::key_type::rsa2048);
 }
 
+TEST(Config, HaproxyCertificatesGoToAFolderOfTheirOwn) {
+  auto env = with(with(base(), "HAPROXY_SOCKET", "/run/haproxy/admin.sock"), "HAPROXY_CRT_LIST",
+                  "/etc/haproxy/crt-list.txt");
+  EXPECT_EQ(load_config(env).haproxy_cert_dir, "/etc/haproxy/certherd")
+      << "never the folder of the operator's default.pem";
+  EXPECT_EQ(load_config(with(env, "HAPROXY_CERT_DIR", "/srv/certs")).haproxy_cert_dir,
+            "/srv/certs");
+}
+
 TEST(Domains, NormalizesAndReportsEveryOddItem) {
   auto d = parse_domains(
       " a.example.com ,B.Example.COM,,c.example.com.,*.w.example.com,10.0.0.1,"
