@@ -228,6 +228,15 @@ local_copy custom_renewed() {
   return l;
 }
 
+// A file someone else wrote (HAProxy's folder): protected whatever it holds.
+target_copy someone_elses(bool pinned, issuer_class cls = issuer_class::self_signed) {
+  auto t = in_target("operator-fp", cls);
+  t.foreign_owner = true;
+  t.pinned = pinned;
+  t.owner_note = pinned ? "bound by the frontend" : "a file certherd did not write";
+  return t;
+}
+
 target_copy served_sha1_only(std::string sha1) {
   target_copy t;
   t.target = "rancher";
@@ -312,6 +321,26 @@ INSTANTIATE_TEST_SUITE_P(
             {served_sha1_only("old-sha1")},
             {K::push},
             "certherd's, earlier"},
+        row{"file_someone_else_wrote_left_alone_even_self_signed",
+            spec(),
+            good(),
+            {someone_elses(false)},
+            {K::conflict},
+            "did not write"},
+        row{"file_someone_else_wrote_adopted",
+            spec(),
+            good(),
+            {someone_elses(false)},
+            {K::push},
+            "operator-fp",
+            adopt_policy()},
+        row{"file_the_frontend_binds_never_touched_even_when_adopting",
+            spec(),
+            good(),
+            {someone_elses(true)},
+            {K::conflict},
+            "bound by the frontend",
+            adopt_policy()},
         row{"unknown_certificate_of_unknown_ca_left_alone",
             custom_spec_without_roots(),
             custom_renewed(),
