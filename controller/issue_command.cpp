@@ -1,5 +1,7 @@
 #include "controller/issue_command.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"
 #include "clients/acme/session.hpp"
@@ -48,7 +50,7 @@ asio::awaitable<void> obtain(acme::driver& driver, acme::session& session,
     out.issued = acct.error();
   } else {
     out.account_url = acct->url;
-    spdlog::info("event=account_ready account={}", acct->url);
+    log::info("account_ready", {{"account", acct->url}});
     out.issued = co_await driver.async_run(session.issue(std::move(order)));
   }
   out.finished = true;
@@ -141,7 +143,7 @@ int run_issue(const issue_options& o) {
   }
   if (!result.account_url.empty() && result.account_url != account->account_url) {
     if (auto saved = stores::save_account_url(*account, o.directory, result.account_url); !saved) {
-      spdlog::warn("event=account_not_recorded error=\"{}\"", saved.error());
+      log::warn("account_not_recorded", {{"error", saved.error()}});
     }
   }
   if (!result.issued) return failure(result.issued.error().message());
@@ -159,9 +161,10 @@ int run_issue(const issue_options& o) {
       {out / "fullchain.pem", pki::to_pem(*chain), 0644},
   };
   if (stores::write_files(files, detail)) return failure(detail);
-  spdlog::info("event=certificate_issued names={} not_after={:%FT%TZ} serial={} order={}",
-               fmt::join(names, ","), leaf.not_after(), leaf.serial_hex(),
-               result.issued->order_url);
+  log::info("certificate_issued", {{"names", fmt::format("{}", fmt::join(names, ","))},
+                                   {"not_after", leaf.not_after()},
+                                   {"serial", leaf.serial_hex()},
+                                   {"order", result.issued->order_url}});
   std::cout << fmt::format("{}: certificate for {} valid until {:%F %T} UTC\n", out.string(),
                            fmt::join(names, ", "), leaf.not_after());
   return exit_ok;

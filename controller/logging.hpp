@@ -1,5 +1,6 @@
 // Log set-up: one line per event on standard error, key=value by default or JSON, level chosen
-// by flag or LOG_LEVEL. Secrets never reach a log line: callers log names, URLs and reasons only.
+// by flag or LOG_LEVEL. Events are written through clients/log (structured fields, escaped
+// where they land). Secrets never reach a log line: callers log names, URLs and reasons only.
 #pragma once
 
 #include <exception>
@@ -17,10 +18,6 @@ std::string setup_logging(const std::string& level, const std::string& format);
 /// at most `max_bytes` on a character boundary: what reaches a log line, a metric label or
 /// /status must be valid UTF-8 (Prometheus rejects a scrape otherwise).
 std::string valid_utf8(std::string_view text, std::size_t max_bytes = std::string_view::npos);
-
-/// \brief The key=value fields of a log message ("event=x reason=\"a b\"") in order; empty when
-/// the message is not in that form.
-std::vector<std::pair<std::string, std::string>> split_fields(std::string_view msg);
 
 /// \brief The completion handler of every co_spawn: an escaped exception is logged, never lost.
 void log_escaped(std::exception_ptr e);

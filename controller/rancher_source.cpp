@@ -1,5 +1,7 @@
 #include "controller/rancher_source.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "controller/logging.hpp"
 
 #include <spdlog/spdlog.h>
@@ -50,28 +52,29 @@ asio::awaitable<void> rancher_source::connect_loop() {
   while (!stopped_) {
     auto project = co_await api_.async_connect();
     if (project) break;
-    spdlog::warn("event=rancher_unreachable url={} error=\"{}\" retry_in={}s", api_.base(),
-                 project.error().to_string(), wait.count());
+    log::warn("rancher_unreachable", {{"url", api_.base()},
+                                      {"error", project.error().to_string()},
+                                      {"retry_in", fmt::format("{}s", wait.count())}});
     pause_.expires_after(wait);
     co_await pause_.async_wait(tuple_awaitable);
     wait = std::min(wait * 2, std::chrono::seconds(60));
   }
   if (stopped_) co_return;
   connected_ = true;
-  spdlog::info("event=rancher_connected api={} project={}", api_.base(), api_.project_id());
+  log::info("rancher_connected", {{"api", api_.base()}, {"project", api_.project_id()}});
 
   auto sub = options_.subscription;
   sub.url = rancher::subscribe_url(api_.base(), api_.project_id());
   sub.authorization = api_.authorization();
   rancher::subscriber_handlers h;
   h.connected = [this] {
-    spdlog::info("event=rancher_subscribed project={}", api_.project_id());
+    log::info("rancher_subscribed", {{"project", api_.project_id()}});
     asio::co_spawn(executor_, resync(++generation_), log_escaped);
   };
   h.received = [this](rancher::event e) {
     ++events_;
     if (e.what == rancher::event::kind::logout) {
-      spdlog::warn("event=rancher_logout reason=\"Rancher ended the subscription\"");
+      log::warn("rancher_logout", {{"reason", "Rancher ended the subscription"}});
       return;
     }
     if (e.what != rancher::event::kind::resource_change) return;
@@ -80,10 +83,10 @@ asio::awaitable<void> rancher_source::connect_loop() {
   h.disconnected = [this](const std::string& reason) {
     ++generation_;  // a list still in flight must not mark the mirror synced
     mirror_.mark_unsynced();
-    spdlog::warn("event=rancher_disconnected reason=\"{}\"", reason);
+    log::warn("rancher_disconnected", {{"reason", reason}});
   };
   h.bad_frame = [](const std::string& problem) {
-    spdlog::warn("event=rancher_bad_event problem=\"{}\"", problem);
+    log::warn("rancher_bad_event", {{"problem", problem}});
   };
   subscriber_ = std::make_unique<rancher::subscriber>(executor_, sub, std::move(h));
   subscriber_->start();
@@ -100,20 +103,20 @@ asio::awaitable<void> rancher_source::resync(std::uint64_t generation) {
     if (generation != generation_) co_return;  // a newer connection lists for itself
     if (certificates && services) {
       for (const auto& p : certificates->problems)
-        spdlog::warn("event=rancher_bad_resource problem=\"{}\"", p);
+        log::warn("rancher_bad_resource", {{"problem", p}});
       for (const auto& p : services->problems)
-        spdlog::warn("event=rancher_bad_resource problem=\"{}\"", p);
+        log::warn("rancher_bad_resource", {{"problem", p}});
       ++resyncs_;
       auto change = mirror_.finish_resync(std::move(certificates->data), std::move(services->data));
-      spdlog::info("event=rancher_resync certificates={} services={}", mirror_.certificate_count(),
-                   mirror_.services().size());
+      log::info("rancher_resync", {{"certificates", mirror_.certificate_count()},
+                                   {"services", mirror_.services().size()}});
       changed(change, resyncs_ == 1);
       co_return;
     }
     changed(mirror_.abandon_resync(), false);
     const auto& e = certificates ? services.error() : certificates.error();
-    spdlog::warn("event=rancher_resync_failed error=\"{}\" retry_in={}s", e.to_string(),
-                 wait.count());
+    log::warn("rancher_resync_failed",
+              {{"error", e.to_string()}, {"retry_in", fmt::format("{}s", wait.count())}});
     retry_.expires_after(wait);  // a member: stop() cancels it
     co_await retry_.async_wait(tuple_awaitable);
     wait = std::min(wait * 2, std::chrono::seconds(60));
@@ -133,7 +136,7 @@ void rancher_source::changed(const rancher::mirror_change& change, bool force_la
 void rancher_source::report(const label_result& labels) {
   std::set<std::string> now(labels.problems.begin(), labels.problems.end());
   for (const auto& p : now) {
-    if (!reported_.count(p)) spdlog::warn("event=label_problem problem=\"{}\"", p);
+    if (!reported_.count(p)) log::warn("label_problem", {{"problem", p}});
   }
   reported_ = std::move(now);
 }

@@ -1,5 +1,7 @@
 #include "controller/run_command.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"
 #include "clients/http/server.hpp"
@@ -86,8 +88,10 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   reconcilers::observation_cache cache;
   deps.cache = &cache;
   runtime rt(ioc, signals, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
-  spdlog::info("event=start directory={} certificates={} targets={} state_dir={}",
-               s->cfg.effective_directory(), s->specs.size(), s->targets.size(), s->cfg.state_dir);
+  log::info("start", {{"directory", s->cfg.effective_directory()},
+                      {"certificates", s->specs.size()},
+                      {"targets", s->targets.size()},
+                      {"state_dir", s->cfg.state_dir}});
   status_board board(policy_of(s->cfg).renewal);
   rt.on_reconciled([&board](const cert_spec& spec, const reconcilers::reconcile_report& r) {
     board.reconciled(spec, r, now_seconds());
@@ -171,7 +175,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     }
     server->start();
     rt.on_stop([&server] { server->stop(); });
-    spdlog::info("event=listening address={} port={}", s->cfg.listen, server->port());
+    log::info("listening", {{"address", s->cfg.listen}, {"port", server->port()}});
   }
   rt.start();
   ioc.run();

@@ -1,5 +1,7 @@
 #include "controller/runtime.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "controller/logging.hpp"
 
 #include <fmt/chrono.h>
@@ -44,8 +46,8 @@ void runtime::set_desired(std::map<std::string, reconcilers::cert_spec> specs) {
   for (const auto& [name, spec] : desired_) {
     if (!specs.count(name)) {
       // No longer wanted: stop renewing. Its certificate stays where it is (never deleted).
-      spdlog::info("event=unmanaged cert={} reason=\"no source wants it any more; left in place\"",
-                   name);
+      log::info("unmanaged",
+                {{"cert", name}, {"reason", "no source wants it any more; left in place"}});
       if (auto t = timers_.find(name); t != timers_.end()) {
         t->second->cancel();
         timers_.erase(t);
@@ -67,7 +69,7 @@ void runtime::start() {
   asio::co_spawn(ioc_, resync_loop(), log_escaped);
   signals_.async_wait([this](boost::system::error_code ec, int sig) {
     if (ec) return;
-    spdlog::info("event=shutdown signal={} in_flight={}", sig, queue_.active());
+    log::info("shutdown", {{"signal", sig}, {"in_flight", queue_.active()}});
     stop();
   });
 }
@@ -92,19 +94,25 @@ void runtime::stop() {
   auto grace = std::make_shared<asio::steady_timer>(ioc_, options_.shutdown_grace);
   grace->async_wait([this, grace](boost::system::error_code ec) {
     if (!ec) {
-      spdlog::warn("event=shutdown_forced in_flight={}", queue_.active());
+      log::warn("shutdown_forced", {{"in_flight", queue_.active()}});
       ioc_.stop();
     }
   });
 }
 
+std::chrono::seconds delay_until(reconcilers::sys_seconds at, reconcilers::sys_seconds now) {
+  // Compared before subtracting: `at` may be any time a certificate or a CA named (year 9999),
+  // and a steady_clock duration in nanoseconds ends in 2262.
+  if (at <= now) return std::chrono::seconds(0);
+  if (at - now > kLongestSleep) return kLongestSleep;
+  return at - now;
+}
+
 void runtime::schedule(const std::string& name, reconcilers::sys_seconds at) {
   auto& timer = timers_[name];
   if (!timer) timer = std::make_unique<asio::steady_timer>(ioc_);
-  auto delay = at - std::chrono::system_clock::now();
-  timer->expires_after(std::max<std::chrono::steady_clock::duration>(
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay),
-      std::chrono::seconds(0)));
+  timer->expires_after(delay_until(
+      at, std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())));
   timer->async_wait([this, name](boost::system::error_code ec) {
     if (!ec) queue_.push(name);
   });
@@ -122,7 +130,7 @@ asio::awaitable<void> runtime::worker() {
         hook(spec, report);
       if (report.requeue_at && !stopping_ && desired_.count(*name)) {
         schedule(*name, *report.requeue_at);
-        spdlog::debug("event=requeue cert={} at={:%FT%TZ}", *name, *report.requeue_at);
+        log::debug("requeue", {{"cert", *name}, {"at", *report.requeue_at}});
       }
     }
     queue_.done(*name);
@@ -131,7 +139,7 @@ asio::awaitable<void> runtime::worker() {
     co_await asio::post(ioc_, asio::use_awaitable);
   }
   if (--running_workers_ == 0 && stopping_) {
-    spdlog::info("event=stopped reconciles={}", reconciles_);
+    log::info("stopped", {{"reconciles", reconciles_}});
     ioc_.stop();
   }
 }

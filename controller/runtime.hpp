@@ -22,6 +22,14 @@
 
 namespace certherd::controller {
 
+/// \brief The longest a certificate's timer sleeps: a time further away (a notAfter in 9999) is
+/// looked at again then, and the resync covers it anyway.
+inline constexpr std::chrono::seconds kLongestSleep{30 * 24 * 3600};
+
+/// \brief How long to sleep until `at`: 0 when it has passed, at most kLongestSleep; never
+/// overflows, whatever `at` is.
+std::chrono::seconds delay_until(reconcilers::sys_seconds at, reconcilers::sys_seconds now);
+
 struct runtime_options {
   int workers = 8;
   std::chrono::seconds resync_interval{300};

@@ -1,5 +1,7 @@
 #include "controller/setup.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "clients/acme/http01_responder.hpp"
 
 #include "controller/domains_source.hpp"
@@ -36,10 +38,10 @@ std::map<std::string, cert_spec> desired_specs(const setup& s, const label_resul
       continue;
     }
     if (it != out.end()) {
-      spdlog::warn(
-          "event=label_problem problem=\"certificate {} is named by DOMAINS and by a label with "
-          "other hosts; DOMAINS wins\"",
-          name);
+      log::warn("label_problem",
+                {{"problem", fmt::format("certificate {} is named by DOMAINS and by a label with "
+                                         "other hosts; DOMAINS wins",
+                                         name)}});
       continue;
     }
     std::vector<std::string> sources;
@@ -67,9 +69,9 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
   }
   auto domains = parse_domains(s.cfg.domains);
   for (const auto& p : domains.problems)
-    spdlog::warn("event=domains_item {}", p);
+    log::warn("domains_item", {{"problem", p}});
   if (domains.hosts.empty() && (s.cfg.cattle_url.empty() || !s.cfg.dynamic_config))
-    spdlog::warn("event=no_domains reason=\"DOMAINS names no usable host\"");
+    log::warn("no_domains", {{"reason", "DOMAINS names no usable host"}});
 
   s.store = std::make_unique<stores::fs_store>(s.cfg.state_dir);
   if (auto opened = s.store->open(); !opened) {

@@ -1,5 +1,7 @@
 #include "reconcilers/acme_issuer.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "stores/account_keys.hpp"
 
 #include <fmt/format.h>
@@ -42,10 +44,10 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   }
   st.url = acct->url;
   st.error.clear();
-  spdlog::info("event=account_ready directory={} account={}", directory, st.url);
+  log::info("account_ready", {{"directory", directory}, {"account", st.url}});
   // Recorded beside the key it belongs to, as loaded above: never under a key made meanwhile.
   if (auto saved = stores::save_account_url(*st.record, directory, st.url); !saved) {
-    spdlog::warn("event=account_not_recorded error=\"{}\"", saved.error());
+    log::warn("account_not_recorded", {{"error", saved.error()}});
   }
   co_return &st;
 }

@@ -1,5 +1,7 @@
 #include "reconcilers/certificate_executor.hpp"
 
+#include "clients/log/log.hpp"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -84,8 +86,10 @@ std::string save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
   u.failures += 1;
   u.error = saved.error();
   u.next_try = now + save_retry_delay(u.failures);
-  spdlog::error("event=store_write_failed cert={} failures={} next_try={:%FT%TZ} error=\"{}\"",
-                record.name, u.failures, u.next_try, u.error);
+  log::error("store_write_failed", {{"cert", record.name},
+                                    {"failures", u.failures},
+                                    {"next_try", u.next_try},
+                                    {"error", u.error}});
   return u.error;
 }
 
@@ -108,7 +112,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       if (now >= u->second.next_try) {
         auto kept = u->second.record;
         if (save_or_keep(deps, memory, kept, now).empty()) {
-          spdlog::info("event=store_write_recovered cert={}", spec.name);
+          log::info("store_write_recovered", {{"cert", spec.name}});
           report.outcomes.push_back("store: the record kept in memory is saved");
         }
       }
@@ -144,7 +148,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           report.failed = true;
           report.outcomes.push_back("store: " + loaded.error());
           report.requeue_at = now + 10min;
-          spdlog::error("event=store_unreadable cert={} error=\"{}\"", spec.name, loaded.error());
+          log::error("store_unreadable", {{"cert", spec.name}, {"error", loaded.error()}});
           co_return report;
         }
         if (*loaded) {
@@ -168,16 +172,16 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       } else {
         unreadable.insert(tname);
         report.outcomes.push_back(fmt::format("observe {}: {}", tname, seen.error()));
-        spdlog::warn("event=target_unreadable cert={} target={} error=\"{}\"", spec.name, tname,
-                     seen.error());
+        log::warn("target_unreadable",
+                  {{"cert", spec.name}, {"target", tname}, {"error", seen.error()}});
       }
     }
 
     plan_result p = plan(spec, local, observed, now, deps.policy);
     if (round == 0) {
       report.decision = p;
-      spdlog::info("event=decision cert={} actions={} reason=\"{}\"", spec.name, p.actions.size(),
-                   p.reason);
+      log::info("decision",
+                {{"cert", spec.name}, {"actions", p.actions.size()}, {"reason", p.reason}});
     }
     report.requeue_at = p.requeue_at;
     if (save_again_at && (!report.requeue_at || *save_again_at < *report.requeue_at)) {
@@ -218,9 +222,10 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             record.last_error = outcome.error;
             report.failed = true;
             report.outcomes.push_back("issue failed: " + outcome.error);
-            spdlog::error(
-                "event=issue_failed cert={} failures={} next_retry={:%FT%TZ} error=\"{}\"",
-                spec.name, record.failures, record.next_retry, outcome.error);
+            log::error("issue_failed", {{"cert", spec.name},
+                                        {"failures", record.failures},
+                                        {"next_retry", record.next_retry},
+                                        {"error", outcome.error}});
           } else {
             const auto& leaf = outcome.chain.front();
             // What targets may still serve stays certherd's own after the record moves on.
@@ -241,9 +246,10 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             record.fingerprint = leaf.fingerprint_sha256();
             report.outcomes.push_back(
                 fmt::format("issued, valid until {:%FT%TZ}", leaf.not_after()));
-            spdlog::info("event=issued cert={} hosts={} not_after={:%FT%TZ} fingerprint={}",
-                         spec.name, fmt::join(spec.hosts, ","), leaf.not_after(),
-                         record.fingerprint);
+            log::info("issued", {{"cert", spec.name},
+                                 {"hosts", fmt::format("{}", fmt::join(spec.hosts, ","))},
+                                 {"not_after", leaf.not_after()},
+                                 {"fingerprint", record.fingerprint}});
           }
           if (auto problem = save_or_keep(deps, memory, record, now); !problem.empty()) {
             // Kept in memory: the next round serves it from there, and no order follows.
@@ -269,14 +275,15 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           auto pushed = co_await t->push(spec.name, *chain, *key, own_fingerprints(local));
           if (pushed) {
             report.outcomes.push_back("pushed to " + a.target);
-            spdlog::info("event=pushed cert={} target={} fingerprint={}", spec.name, a.target,
-                         chain->front().fingerprint_sha256());
+            log::info("pushed", {{"cert", spec.name},
+                                 {"target", a.target},
+                                 {"fingerprint", chain->front().fingerprint_sha256()}});
           } else {
             report.failed = true;
             report.outcomes.push_back(
                 fmt::format("push to {} failed: {}", a.target, pushed.error()));
-            spdlog::error("event=push_failed cert={} target={} error=\"{}\"", spec.name, a.target,
-                          pushed.error());
+            log::error("push_failed",
+                       {{"cert", spec.name}, {"target", a.target}, {"error", pushed.error()}});
             report.requeue_at = now + 1min;
             stop = true;
           }
@@ -297,8 +304,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
         }
         case action_kind::conflict:
           report.outcomes.push_back(a.reason);
-          spdlog::warn("event=conflict cert={} target={} reason=\"{}\"", spec.name, a.target,
-                       a.reason);
+          log::warn("conflict", {{"cert", spec.name}, {"target", a.target}, {"reason", a.reason}});
           break;
       }
       if (stop || replan) break;

@@ -1,5 +1,7 @@
 #include "reconcilers/files_target.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "stores/atomic_file.hpp"
 #include "stores/safe_dir.hpp"
 
@@ -212,8 +214,8 @@ void files_target::prune(const stores::dir_handle& versions, const std::string& 
     if (names[i] == current) continue;
     std::string detail;
     if (versions.remove_flat_folder(names[i], detail)) {
-      spdlog::warn("event=prune_skipped folder={} reason=\"{}\"",
-                   (versions.path() / names[i]).string(), detail);
+      log::warn("prune_skipped",
+                {{"folder", (versions.path() / names[i]).string()}, {"reason", detail}});
     }
   }
 }

@@ -1,5 +1,7 @@
 #include "reconcilers/rancher_target.hpp"
 
+#include "clients/log/log.hpp"
+
 #include "pki/encoding.hpp"
 
 #include <fmt/format.h>
@@ -83,14 +85,15 @@ asio::awaitable<std::string> rancher_target::reload_load_balancers(const rancher
     if (!lb.references(c.id)) continue;
     if (lb.state != "active" && lb.state != "updating-active" && lb.state != "upgraded") {
       // Stopped or mid-upgrade: it reads its certificates when it starts or finishes.
-      spdlog::info("event=lb_not_updated cert={} load_balancer={} lb_id={} state={}", c.name,
-                   lb.name, lb.id, lb.state);
+      log::info(
+          "lb_not_updated",
+          {{"cert", c.name}, {"load_balancer", lb.name}, {"lb_id", lb.id}, {"state", lb.state}});
       continue;
     }
     auto r = co_await api_.async_update_load_balancer(lb);
     if (r) {
-      spdlog::info("event=lb_updated cert={} id={} load_balancer={} lb_id={}", c.name, c.id,
-                   lb.name, lb.id);
+      log::info("lb_updated",
+                {{"cert", c.name}, {"id", c.id}, {"load_balancer", lb.name}, {"lb_id", lb.id}});
     } else {
       problem = fmt::format("load balancer {} ({}): {}", lb.name, lb.id, r.error().to_string());
     }
@@ -132,8 +135,9 @@ asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
     if (!updated)
       co_return failed{fmt::format("Rancher update of {}: {}", id, updated.error().to_string())};
     mirror_.put(*updated);
-    spdlog::info("event=rancher_updated cert={} id={} fingerprint={}", cert_name, id,
-                 updated->fingerprint_sha1.substr(0, 12));
+    log::info("rancher_updated", {{"cert", cert_name},
+                                  {"id", id},
+                                  {"fingerprint", updated->fingerprint_sha1.substr(0, 12)}});
     if (auto problem = co_await reload_load_balancers(*updated); !problem.empty()) {
       // Until the load balancers are told, observe() reports the certificate as out of sync, so
       // the next reconcile pushes again and retries them.
@@ -145,8 +149,9 @@ asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
   auto created = co_await api_.async_create_certificate(std::move(body));
   if (!created) co_return failed{"Rancher create: " + created.error().to_string()};
   mirror_.put(*created);
-  spdlog::info("event=rancher_created cert={} id={} fingerprint={}", cert_name, created->id,
-               created->fingerprint_sha1.substr(0, 12));
+  log::info("rancher_created", {{"cert", cert_name},
+                                {"id", created->id},
+                                {"fingerprint", created->fingerprint_sha1.substr(0, 12)}});
   co_return true;
 }
 

@@ -1,5 +1,7 @@
 #include "clients/acme/driver.hpp"
 
+#include "clients/log/log.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -41,12 +43,12 @@ asio::awaitable<action_result> driver::async_perform(action a) {
         std::chrono::duration<double>(steady::now() - started).count());
     }
     if (r) {
-      spdlog::debug("event=acme_http method={} url={} status={}", http::to_string(method), url,
-                    r->status);
+      log::debug("acme_http",
+                 {{"method", http::to_string(method)}, {"url", url}, {"status", r->status}});
       out.response = std::move(*r);
     } else {
-      spdlog::debug("event=acme_http method={} url={} error=\"{}\"", http::to_string(method), url,
-                    r.error().detail);
+      log::debug("acme_http",
+                 {{"method", http::to_string(method)}, {"url", url}, {"error", r.error().detail}});
       out.ec = r.error().code;
       out.detail = r.error().detail;
     }

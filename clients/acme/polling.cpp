@@ -20,14 +20,15 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
     long long secs = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
     if (ec != std::errc()) return std::nullopt;
-    return std::chrono::seconds(secs);
+    return std::min(std::chrono::seconds(secs), kMaxRetryAfter);
   }
   // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
   char weekday[4] = {}, month[4] = {}, zone[4] = {};
   int day = 0, year = 0, hh = 0, mm = 0, ss = 0;
   std::string text(value);
-  if (std::sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d %3s", weekday, &day, month, &year, &hh,
-                  &mm, &ss, zone) != 8 ||
+  // Widths bound every number: a 30-digit year must not overflow an int inside sscanf.
+  if (std::sscanf(text.c_str(), "%3s, %2d %3s %4d %2d:%2d:%2d %3s", weekday, &day, month, &year,
+                  &hh, &mm, &ss, zone) != 8 ||
       std::strcmp(zone, "GMT") != 0) {
     return std::nullopt;
   }
@@ -45,9 +46,10 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
   tm.tm_hour = hh;
   tm.tm_min = mm;
   tm.tm_sec = ss;
-  auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  auto delta = std::chrono::duration_cast<std::chrono::seconds>(when - now);
-  return std::max(delta, std::chrono::seconds(0));
+  // In seconds: a date past 2262 does not fit system_clock's nanoseconds.
+  auto delta = std::chrono::seconds(static_cast<long long>(timegm(&tm))) -
+               std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+  return std::clamp(delta, std::chrono::seconds(0), kMaxRetryAfter);
 }
 
 std::optional<std::chrono::milliseconds> poll_schedule::next(

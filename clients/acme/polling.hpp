@@ -9,8 +9,13 @@
 
 namespace certherd::acme {
 
+/// \brief The longest wait a Retry-After can ask for: a day, as Let's Encrypt documents. A CA
+/// (or anything between) answering more must not park a certificate for years, nor overflow a
+/// timer.
+inline constexpr std::chrono::seconds kMaxRetryAfter{24 * 3600};
+
 /// \brief Seconds to wait from `now`: a delay-seconds value, or an IMF-fixdate minus now (zero
-/// when in the past). nullopt for anything else.
+/// when in the past), at most kMaxRetryAfter. nullopt for anything else.
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       std::chrono::system_clock::time_point now);
 

@@ -1,5 +1,7 @@
 #include "clients/http/server.hpp"
 
+#include "clients/log/log.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -29,7 +31,7 @@ void log_escaped(std::exception_ptr e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& x) {
-    spdlog::error("event=http_server_failure error=\"{}\"", x.what());
+    log::error("http_server_failure", {{"error", x.what()}});
   }
 }
 
@@ -162,7 +164,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       try {
         answer = handler(std::string(req.method_string()), std::string(req.target()));
       } catch (const std::exception& e) {
-        spdlog::error("event=http_handler_failed error=\"{}\"", e.what());
+        log::error("http_handler_failed", {{"error", e.what()}});
         answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
       } catch (...) {
         answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};

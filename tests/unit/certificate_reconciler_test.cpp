@@ -359,6 +359,18 @@ TEST(Plan, RequeuesAtRenewalTime) {
   EXPECT_EQ(backing_off.requeue_at, T + 1min);
 }
 
+// Issue 9, defect 6: a certificate valid until 9999 is renewed at a time between now and its
+// notAfter, computed without overflow.
+TEST(Plan, FarFutureNotAfterGivesASaneRenewalTime) {
+  auto l = good();
+  l.not_after = sys_seconds{std::chrono::seconds(253402300799)};  // 9999-12-31T23:59:59Z
+  auto p = plan(spec(), l, {in_target("local-fp", issuer_class::production)}, T, {});
+  ASSERT_TRUE(p.requeue_at);
+  EXPECT_GT(*p.requeue_at, T);
+  EXPECT_LT(*p.requeue_at, l.not_after);
+  EXPECT_TRUE(p.actions.empty()) << p.reason;
+}
+
 TEST(Plan, ActionsPrintTheirReason) {
   auto p = plan(spec(), good(), {}, T, {});
   ASSERT_EQ(p.actions.size(), 1u);

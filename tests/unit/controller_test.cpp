@@ -1,8 +1,10 @@
 // Configuration and the DOMAINS source: every bad value names its variable and what it accepts;
 // every odd DOMAINS item is handled as README documents. And the work queue's guarantees.
+#include "clients/log/log.hpp"
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
 #include "controller/logging.hpp"
+#include "controller/runtime.hpp"
 #include "controller/work_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -123,6 +125,20 @@ TEST(Domains, EmptyIsNothing) {
   EXPECT_TRUE(parse_domains("  ").problems.empty());
 }
 
+// Issue 9, defect 6: a time far in the future (a notAfter in 9999, a bogus Retry-After) never
+// becomes a zero delay that spins the event loop.
+TEST(Runtime, DelayUntilNeverOverflows) {
+  using namespace std::chrono_literals;
+  const reconcilers::sys_seconds now{std::chrono::seconds(1'900'000'000)};
+  EXPECT_EQ(delay_until(now + 90s, now), 90s);
+  EXPECT_EQ(delay_until(now - 90s, now), 0s);
+  EXPECT_EQ(delay_until(now, now), 0s);
+  const reconcilers::sys_seconds year_9999{std::chrono::seconds(253402300799)};
+  EXPECT_EQ(delay_until(year_9999, now), kLongestSleep);
+  EXPECT_EQ(delay_until(reconcilers::sys_seconds::max(), now), kLongestSleep);
+  EXPECT_EQ(delay_until(reconcilers::sys_seconds::min(), now), 0s);
+}
+
 TEST(WorkQueue, DeduplicatesAndRequeuesWhatChangedWhileActive) {
   boost::asio::io_context ioc;
   work_queue q(ioc.get_executor());
@@ -178,16 +194,27 @@ TEST(WorkQueue, WorkersWaitWithoutPolling) {
 namespace certherd::controller {
 namespace {
 
-TEST(Logging, KeyValueMessagesSplitIntoFields) {
-  auto f = split_fields(
-      R"x(event=push_failed cert=a.example.com error="Rancher: HTTP 422 "NotUnique" (name)")x");
-  ASSERT_EQ(f.size(), 3u);
-  EXPECT_EQ(f[0], (std::pair<std::string, std::string>{"event", "push_failed"}));
-  EXPECT_EQ(f[1].second, "a.example.com");
-  EXPECT_EQ(f[2].second, R"x(Rancher: HTTP 422 "NotUnique" (name))x");
-  EXPECT_TRUE(split_fields("free text here").empty());
-  EXPECT_TRUE(split_fields(R"(event=x reason="never closed)").empty());
-  EXPECT_EQ(split_fields("a=1  b=").size(), 2u);
+// Issue 9, defect 5: log lines cannot be forged from label values.
+TEST(Logging, ValuesAreEscapedInTextAndFieldsStayFieldsInJson) {
+  std::string label = "web\ntime=2026-01-01T00:00:00Z level=error event=issued cert=evil.com";
+  auto text = log::render_text("label_problem", {{"problem", label}, {"service", "a b"}});
+  EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+  EXPECT_EQ(text,
+            "event=label_problem problem=\"web\\ntime=2026-01-01T00:00:00Z level=error "
+            "event=issued cert=evil.com\" service=\"a b\"");
+  EXPECT_EQ(log::render_text("x", {{"v", "say \"hi\" \\ \x01"}}),
+            "event=x v=\"say \\\"hi\\\" \\\\ \\x01\"");
+  EXPECT_EQ(log::render_text("x", {{"n", 42}, {"empty", ""}, {"plain", "a.example.com"}}),
+            "event=x n=42 empty=\"\" plain=a.example.com");
+
+  // JSON: one member per field, whatever the value holds; reserved keys are never repeated.
+  auto json =
+      "{" +
+      log::render_json("issued",
+                       {{"cert", "a\" ,\"level\":\"x"}, {"level", "forged"}, {"failures", 3}}) +
+      "}";
+  EXPECT_EQ(json, R"({"event":"issued","cert":"a\" ,\"level\":\"x","field_level":"forged",)"
+                  R"("failures":3})");
 }
 
 }  // namespace

@@ -20,6 +20,16 @@ TEST(RetryAfter, HttpDate) {
   EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:40:00 GMT", kNow), 0s);  // past: now
 }
 
+// Issue 9, defect 6: a far-future Retry-After never parks a certificate for years nor overflows
+// a timer: at most a day, as Let's Encrypt documents.
+TEST(RetryAfter, FarFutureIsClampedToADay) {
+  EXPECT_EQ(parse_retry_after("8000000000", kNow), kMaxRetryAfter);
+  EXPECT_EQ(parse_retry_after("86401", kNow), 24h);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", kNow), kMaxRetryAfter);
+  EXPECT_EQ(parse_retry_after("Sat, 01 Jan 2300 00:00:00 GMT", kNow), kMaxRetryAfter);
+  EXPECT_FALSE(parse_retry_after("Sun, 06 Nov 99999999999999 08:50:37 GMT", kNow));
+}
+
 TEST(RetryAfter, Garbage) {
   EXPECT_FALSE(parse_retry_after("", kNow));
   EXPECT_FALSE(parse_retry_after("soon", kNow));
