@@ -1,5 +1,7 @@
 #include "controller/config.hpp"
 
+#include "pki/names.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -158,7 +160,34 @@ config load_config(const std::map<std::string, std::string>& env) {
   boolean("CERT_PER_SERVICE", c.cert_per_service);
   boolean("ADOPT_FOREIGN", c.adopt_foreign);
   if (auto v = get(env, {"HOSTS_LABEL"})) c.hosts_label = *v;
-  if (auto v = get(env, {"ALLOWED_DOMAINS"})) c.allowed_domains = *v;
+  if (auto v = get(env, {"ALLOWED_DOMAINS"})) {
+    // Strict: an allow-list that lost its items to typos would silently allow any domain.
+    std::size_t start = 0, items = 0;
+    while (start <= v->size()) {
+      std::size_t end = v->find(',', start);
+      if (end == std::string::npos) end = v->size();
+      std::string_view item = pki::trim(std::string_view(*v).substr(start, end - start));
+      start = end + 1;
+      if (item.empty()) continue;
+      std::string_view bare = item;
+      if (bare.starts_with("*.")) bare.remove_prefix(2);
+      if (bare.starts_with(".")) bare.remove_prefix(1);
+      auto host = pki::normalize_host(bare);
+      if (host.empty()) {
+        throw config_error(fmt::format("ALLOWED_DOMAINS item '{}' is not a domain", item));
+      }
+      if (auto ok = pki::check_host(host); !ok) {
+        throw config_error(
+            fmt::format("ALLOWED_DOMAINS item '{}' is not a domain ({})", item, ok.error().detail));
+      }
+      ++items;
+    }
+    if (items == 0) {
+      throw config_error(
+          fmt::format("ALLOWED_DOMAINS='{}' names no domain; leave it unset to allow any", *v));
+    }
+    c.allowed_domains = *v;
+  }
   if (auto v = get(env, {"RANCHER_TIMEOUT"})) {
     c.rancher_timeout = std::chrono::seconds(integer("RANCHER_TIMEOUT", *v, 1, 600));
   }

@@ -12,6 +12,7 @@
 #include "controller/runtime.hpp"
 #include "controller/setup.hpp"
 #include "controller/status_board.hpp"
+#include "reconcilers/child_process.hpp"
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
@@ -75,6 +76,17 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
 int run_controller(const std::map<std::string, std::string>& flags) {
   asio::io_context ioc;
   asio::signal_set signals(ioc, SIGINT, SIGTERM);  // first: a stop during start-up is graceful too
+  // In a container certherd is PID 1: orphans of reload commands become its children, and are
+  // reaped here rather than left as zombies.
+  asio::signal_set children(ioc, SIGCHLD);
+  std::function<void()> reap = [&] {
+    children.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      reconcilers::reap_children();
+      reap();
+    });
+  };
+  reap();
   int code = exit_ok;
   auto s = prepare(flags, code, ioc);
   if (!s) return code;
@@ -88,6 +100,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   reconcilers::observation_cache cache;
   deps.cache = &cache;
   runtime rt(ioc, signals, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
+  rt.on_stop([&children] { children.cancel(); });
   log::info("start", {{"directory", s->cfg.effective_directory()},
                       {"certificates", s->specs.size()},
                       {"targets", s->targets.size()},

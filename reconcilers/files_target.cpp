@@ -1,5 +1,7 @@
 #include "reconcilers/files_target.hpp"
 
+#include "reconcilers/child_process.hpp"
+
 #include "clients/log/log.hpp"
 
 #include "stores/atomic_file.hpp"
@@ -11,15 +13,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <algorithm>
-#include <cstring>
 #include <string_view>
 #include <vector>
-
-extern char** environ;
 
 namespace certherd::reconcilers {
 
@@ -217,48 +213,6 @@ void files_target::prune(const stores::dir_handle& versions, const std::string& 
       log::warn("prune_skipped",
                 {{"folder", (versions.path() / names[i]).string()}, {"reason", detail}});
     }
-  }
-}
-
-asio::awaitable<std::string> run_command(asio::any_io_executor executor, std::string command,
-                                         std::chrono::seconds timeout) {
-  pid_t pid = 0;
-  std::string sh = "/bin/sh", flag = "-c";
-  char* argv[] = {sh.data(), flag.data(), command.data(), nullptr};
-  // The command gets our environment minus the secrets in it.
-  std::vector<char*> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("ACME_EAB_") || kv.starts_with("CATTLE_SECRET_KEY=") ||
-        kv.starts_with("CATTLE_ACCESS_KEY=")) {
-      continue;
-    }
-    env.push_back(*e);
-  }
-  env.push_back(nullptr);
-  if (int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, env.data()); rc != 0) {
-    co_return fmt::format("cannot start '{}': {}", command, std::strerror(rc));
-  }
-  // Poll for the exit so the io_context never blocks on the child.
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  asio::steady_timer timer(executor);
-  while (true) {
-    int status = 0;
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) co_return std::string();
-      if (WIFEXITED(status))
-        co_return fmt::format("'{}' exited with {}", command, WEXITSTATUS(status));
-      co_return fmt::format("'{}' ended by signal {}", command, WTERMSIG(status));
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      co_return fmt::format("'{}' did not finish within {} s and was killed", command,
-                            timeout.count());
-    }
-    timer.expires_after(std::chrono::milliseconds(20));
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 

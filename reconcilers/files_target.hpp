@@ -47,9 +47,4 @@ class files_target final : public target {
   std::map<std::string, seen> seen_;
 };
 
-/// \brief Runs `command` with /bin/sh, waiting at most `timeout`; a command still running then is
-/// killed. Returns an empty string on exit status 0, else what went wrong.
-boost::asio::awaitable<std::string> run_command(boost::asio::any_io_executor executor,
-                                                std::string command, std::chrono::seconds timeout);
-
 }  // namespace certherd::reconcilers

@@ -79,11 +79,19 @@ TEST(Config, BadValuesNameTheirVariable) {
       {with(base(), "CONCURRENCY", "1000"), "CONCURRENCY"},
       {with(base(), "ACME_EMAIL", "not-an-address"), "ACME_EMAIL"},
       {with(base(), "ACME_EAB_KID", "kid"), "ACME_EAB_KID and ACME_EAB_HMAC"},
+      // Issue 9, defect 8: an allow-list made of junk must not silently allow any domain.
+      {with(base(), "ALLOWED_DOMAINS", "*."), "ALLOWED_DOMAINS"},
+      {with(base(), "ALLOWED_DOMAINS", " , "), "names no domain"},
+      {with(base(), "ALLOWED_DOMAINS", "example.com, exa mple.org"), "'exa mple.org'"},
+      {with(base(), "ALLOWED_DOMAINS", "com"), "ALLOWED_DOMAINS item 'com'"},
   };
   for (const auto& c : cases) {
     auto e = error_of(c.env);
     EXPECT_NE(e.find(c.says), std::string::npos) << "got: " << e;
   }
+  EXPECT_EQ(
+      load_config(with(base(), "ALLOWED_DOMAINS", "*.example.com, .example.org")).allowed_domains,
+      "*.example.com, .example.org");
   auto ok = load_config(with(with(base(), "RENEW_BEFORE_DAYS", "14"), "KEY_TYPE", "rsa2048"));
   EXPECT_EQ(ok.renew_before_days, 14);
   EXPECT_EQ(ok.key_type, pki::key_type::rsa2048);
