@@ -1,6 +1,10 @@
 #include "controller/config.hpp"
 
 #include "pki/names.hpp"
+#include "stores/atomic_file.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <fmt/format.h>
 
@@ -42,6 +46,44 @@ std::optional<bool> parse_bool(std::string_view text) {
   return std::nullopt;
 }
 
+std::string checked_url(std::string_view name, std::string_view value) {
+  // A value with '@' in it may carry credentials: it is never printed, whatever else is wrong.
+  const bool may_hold_secret = value.find('@') != std::string_view::npos;
+  auto shown = [&] {
+    return may_hold_secret ? std::string(" (not shown: it may hold credentials)")
+                           : fmt::format("='{}'", value);
+  };
+  auto parsed = boost::urls::parse_uri(value);
+  if (!parsed) throw config_error(fmt::format("{}{} is not an http(s) URL", name, shown()));
+  boost::urls::url url(*parsed);
+  std::string scheme(url.scheme());
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (scheme != "http" && scheme != "https") {
+    throw config_error(fmt::format("{}{} is not an http(s) URL", name, shown()));
+  }
+  if (url.has_userinfo()) {
+    throw config_error(fmt::format(
+        "{} must not hold credentials (user:password@); certherd refuses them and does not print "
+        "the value{}",
+        name, name == "CATTLE_URL" ? "; use CATTLE_ACCESS_KEY and CATTLE_SECRET_KEY" : ""));
+  }
+  if (url.host().empty()) {
+    throw config_error(fmt::format("{}{} names no host", name, shown()));
+  }
+  url.set_scheme(scheme);
+  return std::string(url.buffer());
+}
+
+std::string read_secret_file(std::string_view name, const std::string& path) {
+  std::error_code ec;
+  auto text = stores::read_file(path, ec);
+  if (!text) throw config_error(fmt::format("{}={}: cannot read it: {}", name, path, ec.message()));
+  std::string_view v = pki::trim(*text);
+  if (v.empty()) throw config_error(fmt::format("{}={} is empty", name, path));
+  return std::string(v);
+}
+
 std::string config::effective_directory() const {
   if (!directory.empty()) return directory;
   return staging ? kLetsEncryptStaging : kLetsEncryptProduction;
@@ -56,12 +98,7 @@ config load_config(const std::map<std::string, std::string>& env) {
       throw config_error(fmt::format("STAGING='{}' is not one of true, false, 1, 0, yes, no", *v));
     c.staging = *b;
   }
-  if (auto v = get(env, {"ACME_DIRECTORY"})) {
-    if (!v->starts_with("https://") && !v->starts_with("http://")) {
-      throw config_error(fmt::format("ACME_DIRECTORY='{}' is not an http(s) URL", *v));
-    }
-    c.directory = *v;
-  }
+  if (auto v = get(env, {"ACME_DIRECTORY"})) c.directory = checked_url("ACME_DIRECTORY", *v);
   if (auto v = get(env, {"ACME_EMAIL", "CERTBOT_EMAIL"})) {
     if (v->find('@') == std::string::npos || v->find_first_of(" ,") != std::string::npos) {
       throw config_error(fmt::format("ACME_EMAIL='{}' is not one e-mail address", *v));
@@ -72,7 +109,14 @@ config load_config(const std::map<std::string, std::string>& env) {
   if (auto v = get(env, {"ACME_ROOTS"})) c.ca_roots = *v;
   if (auto v = get(env, {"ACME_PROFILE"})) c.profile = *v;
   if (auto v = get(env, {"ACME_EAB_KID"})) c.eab_kid = *v;
+  // The HMAC key comes from the environment or a file, never a flag (flags show in `ps`).
   if (auto v = get(env, {"ACME_EAB_HMAC"})) c.eab_hmac = *v;
+  if (auto v = get(env, {"ACME_EAB_HMAC_FILE"})) {
+    if (!c.eab_hmac.empty()) {
+      throw config_error("ACME_EAB_HMAC and ACME_EAB_HMAC_FILE exclude each other: set one");
+    }
+    c.eab_hmac = read_secret_file("ACME_EAB_HMAC_FILE", *v);
+  }
   if (c.eab_kid.empty() != c.eab_hmac.empty()) {
     throw config_error("ACME_EAB_KID and ACME_EAB_HMAC go together: set both or neither");
   }
@@ -124,20 +168,7 @@ config load_config(const std::map<std::string, std::string>& env) {
   if (auto v = get(env, {"LISTEN"})) c.listen = *v;
 
   // Rancher (the service-account labels make Rancher inject the CATTLE_* variables).
-  if (auto v = get(env, {"CATTLE_URL"})) {
-    if (!v->starts_with("https://") && !v->starts_with("http://")) {
-      throw config_error(fmt::format("CATTLE_URL='{}' is not an http(s) URL", *v));
-    }
-    auto authority = v->substr(v->find("//") + 2);
-    authority = authority.substr(0, authority.find('/'));
-    if (authority.find('@') != std::string::npos) {
-      // Not echoed: it holds credentials.
-      throw config_error(
-          "CATTLE_URL must not hold credentials (user:password@); use CATTLE_ACCESS_KEY and "
-          "CATTLE_SECRET_KEY");
-    }
-    c.cattle_url = *v;
-  }
+  if (auto v = get(env, {"CATTLE_URL"})) c.cattle_url = checked_url("CATTLE_URL", *v);
   if (auto v = get(env, {"CATTLE_ACCESS_KEY"})) c.cattle_access_key = *v;
   if (auto v = get(env, {"CATTLE_SECRET_KEY"})) c.cattle_secret_key = *v;
   if (!c.cattle_url.empty() && (c.cattle_access_key.empty() || c.cattle_secret_key.empty())) {

@@ -1,6 +1,6 @@
 // certherd's configuration: every setting is an environment variable (the original project's
-// names first, design/architecture.md §Configuration) and a flag. A bad value stops start-up with one
-// line naming the variable and what it accepts.
+// names first, design/architecture.md §Configuration) and a flag. A bad value stops start-up with
+// one line naming the variable and what it accepts.
 #pragma once
 
 #include "pki/key.hpp"
@@ -32,7 +32,7 @@ struct config {
   std::string ca_bundle;                 ///< ACME_CA_BUNDLE: roots to trust for the ACME server
   std::string ca_roots;                  ///< ACME_ROOTS: roots of a custom directory's certificates
   std::string profile;                   ///< ACME_PROFILE
-  std::string eab_kid, eab_hmac;         ///< ACME_EAB_KID / ACME_EAB_HMAC
+  std::string eab_kid, eab_hmac;         ///< ACME_EAB_KID / ACME_EAB_HMAC (or ACME_EAB_HMAC_FILE)
   std::string webroot;                   ///< WEBROOT / CERTBOT_WEBROOT
   std::string challenge_listen;          ///< CHALLENGE_LISTEN
   std::optional<int> renew_before_days;  ///< RENEW_BEFORE_DAYS
@@ -63,6 +63,15 @@ struct config {
   /// \brief The directory URL in force: ACME_DIRECTORY, else Let's Encrypt by STAGING.
   std::string effective_directory() const;
 };
+
+/// \brief Checks an http(s) URL setting and returns it with its scheme in lower case. Refuses
+/// credentials in it (user:password@) — they would reach logs and process listings — and never
+/// echoes a value that may hold some. Throws config_error naming `name`.
+std::string checked_url(std::string_view name, std::string_view value);
+
+/// \brief A secret from a file (ACME_EAB_HMAC_FILE): its content without surrounding white
+/// space. Throws config_error naming `name` and the path, never the content.
+std::string read_secret_file(std::string_view name, const std::string& path);
 
 /// \brief Reads STAGING-style booleans: true/false/1/0/yes/no in any case.
 std::optional<bool> parse_bool(std::string_view text);

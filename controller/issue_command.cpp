@@ -5,6 +5,7 @@
 #include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"
 #include "clients/acme/session.hpp"
+#include "controller/config.hpp"
 #include "pki/certificate.hpp"
 #include "pki/names.hpp"
 #include "stores/account_keys.hpp"
@@ -16,6 +17,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
 
 #include <algorithm>
 #include <iostream>
@@ -78,8 +80,25 @@ int run_issue(const issue_options& o) {
     return usage_error("give exactly one of --webroot DIR and --challenge-listen ADDR");
   }
   if (o.timeout_seconds <= 0) return usage_error("--timeout must be a positive number of seconds");
-  if (o.eab_kid.empty() != o.eab_hmac.empty()) {
-    return usage_error("External Account Binding needs both --eab-kid and --eab-hmac");
+  std::string eab_hmac = o.eab_hmac;
+  try {
+    if (eab_hmac.empty()) {
+      if (const char* v = std::getenv("ACME_EAB_HMAC"); v && *v) eab_hmac = v;
+    }
+    if (!o.eab_hmac_file.empty()) {
+      if (!eab_hmac.empty()) {
+        return usage_error("ACME_EAB_HMAC and --eab-hmac-file exclude each other: give one");
+      }
+      eab_hmac = read_secret_file("--eab-hmac-file", o.eab_hmac_file);
+    }
+    checked_url("--directory", o.directory);
+  } catch (const config_error& e) {
+    return usage_error(e.what());
+  }
+  if (o.eab_kid.empty() != eab_hmac.empty()) {
+    return usage_error(
+        "External Account Binding needs both --eab-kid and the HMAC key (ACME_EAB_HMAC or "
+        "--eab-hmac-file)");
   }
 
   std::string detail;
@@ -115,7 +134,7 @@ int run_issue(const issue_options& o) {
   acme::account_options account_options;
   if (!o.email.empty()) account_options.contact.push_back("mailto:" + o.email);
   account_options.eab_kid = o.eab_kid;
-  account_options.eab_hmac = o.eab_hmac;
+  account_options.eab_hmac = eab_hmac;
   acme::order_request order{names, *csr, o.profile, o.preferred_chain};
 
   outcome result;

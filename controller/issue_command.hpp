@@ -17,7 +17,8 @@ struct issue_options {
   std::string key_type = "ec256";
   std::string email;
   std::string eab_kid;
-  std::string eab_hmac;
+  std::string eab_hmac;       ///< from ACME_EAB_HMAC (run_issue reads it), never a flag
+  std::string eab_hmac_file;  ///< --eab-hmac-file / ACME_EAB_HMAC_FILE
   std::string preferred_chain;
   std::string profile;
   int timeout_seconds = 180;

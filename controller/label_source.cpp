@@ -93,6 +93,15 @@ label_result certificates_from_labels(const std::map<std::string, rancher::servi
     }
     if (name.empty() || name.size() > 100) name = s->id;
     if (names_taken.count(name)) name = fmt::format("{}-{}", name, s->id);
+    if (names_taken.count(name)) {
+      // Another service's name already is this one with its suffix ("web-1s9"): two services
+      // must never share a certificate, so the newer one gets none until renamed.
+      out.problems.push_back(fmt::format(
+          "{}: its certificate name {} is taken by another service; no certificate until one "
+          "of them is renamed",
+          what, name));
+      continue;
+    }
     std::vector<std::string> mine;
     for (const auto& h : hosts) {
       auto [it, fresh] = owner.emplace(h, name);

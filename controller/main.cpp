@@ -44,8 +44,10 @@ int main(int argc, char** argv) {
   cmd->add_option("--email", issue.email, "account contact address")->envname("ACME_EMAIL");
   cmd->add_option("--eab-kid", issue.eab_kid, "External Account Binding key id")
       ->envname("ACME_EAB_KID");
-  cmd->add_option("--eab-hmac", issue.eab_hmac, "External Account Binding HMAC key (base64url)")
-      ->envname("ACME_EAB_HMAC");
+  // The HMAC key is a secret: from ACME_EAB_HMAC or a file, never a flag (flags show in `ps`).
+  cmd->add_option("--eab-hmac-file", issue.eab_hmac_file,
+                  "file holding the External Account Binding HMAC key (or set ACME_EAB_HMAC)")
+      ->envname("ACME_EAB_HMAC_FILE");
   cmd->add_option("--preferred-chain", issue.preferred_chain,
                   "issuer CN of the topmost certificate of the chain to prefer");
   cmd->add_option("--profile", issue.profile, "ACME profile name")->envname("ACME_PROFILE");
@@ -103,6 +105,16 @@ int main(int argc, char** argv) {
     }
   }
 
+  // A secret given as a flag shows in every process listing: refused, and its value never
+  // printed (CLI11 would echo an unknown option's value).
+  bool eab_hmac_flag = false;
+  for (auto* sub : {cmd, run_cmd, plan_cmd, renew_cmd, revoke_cmd}) {
+    sub->add_option_function<std::string>(
+           "--eab-hmac", [&eab_hmac_flag](const std::string&) { eab_hmac_flag = true; },
+           "refused: use ACME_EAB_HMAC or --eab-hmac-file")
+        ->group("");
+  }
+
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "certherd " << CERTHERD_VERSION << "\n";
   });
@@ -130,6 +142,12 @@ int main(int argc, char** argv) {
       break;
     }
     std::cerr << "Run 'certherd --help' for usage.\n";
+    return exit_usage;
+  }
+  if (eab_hmac_flag) {
+    std::cerr << "certherd: --eab-hmac is not accepted: a key on the command line shows in every "
+                 "process listing; set ACME_EAB_HMAC or give --eab-hmac-file FILE (the value "
+                 "given is not printed)\n";
     return exit_usage;
   }
   if (auto err = setup_logging(log_level, log_format); !err.empty()) {

@@ -45,7 +45,7 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--ca-roots", "ACME_ROOTS"},
       {"--profile", "ACME_PROFILE"},
       {"--eab-kid", "ACME_EAB_KID"},
-      {"--eab-hmac", "ACME_EAB_HMAC"},
+      {"--eab-hmac-file", "ACME_EAB_HMAC_FILE"},  // the key itself: environment only
       {"--webroot", "WEBROOT"},
       {"--challenge-listen", "CHALLENGE_LISTEN"},
       {"--renew-before-days", "RENEW_BEFORE_DAYS"},

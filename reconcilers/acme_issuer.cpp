@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 
@@ -20,7 +23,14 @@ acme_issuer::acme_issuer(http::client& client, acme::challenge_presenter& presen
 asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     const std::string& directory) {
   auto& st = accounts_[directory];
+  bool waited = false;
+  while (st.registering) {  // another order registers right now: its outcome is ours
+    waited = true;
+    auto wait = st.registered;
+    co_await wait->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   if (!st.url.empty()) co_return &st;
+  if (waited && !st.error.empty()) co_return &st;  // that registration failed: so do we, once
   if (!st.key) {
     auto record =
         stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
@@ -33,7 +43,17 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     st.record = std::move(*record);
     if (!st.url.empty()) co_return &st;
   }
-  // newAccount is idempotent for a key: a registration that races another finds the same account.
+  // newAccount is idempotent for a key, but one at a time: the others wait above.
+  st.registering = true;
+  st.registered = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                       asio::steady_timer::time_point::max());
+  struct release {
+    account_state& st;
+    ~release() {
+      st.registering = false;
+      st.registered->cancel();
+    }
+  } done{st};
   acme::session session(directory, *st.key, options_.session);
   acme::driver driver(client_, &presenter_,
                       std::chrono::steady_clock::now() + options_.order_timeout);

@@ -12,10 +12,12 @@
 #include "stores/account_keys.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +51,10 @@ class acme_issuer final : public issuer {
     std::optional<pki::private_key> key;
     std::string url;
     std::string error;
+    // One registration at a time per directory: orders that start together wait for it
+    // rather than each sending newAccount (a CA may refuse the race, as Pebble does with 500).
+    bool registering = false;
+    std::shared_ptr<boost::asio::steady_timer> registered;
   };
   boost::asio::awaitable<account_state*> account_for(const std::string& directory);
 

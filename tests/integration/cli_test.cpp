@@ -132,8 +132,10 @@ TEST(Issue, ExternalAccountBinding) {
   auto without = run_certherd(base);
   EXPECT_EQ(without.code, 1) << without.output;
   EXPECT_NE(without.output.find("External Account Binding"), std::string::npos) << without.output;
-  auto r = run_certherd(with(base, {"--eab-kid", harness("CERTHERD_TEST_EAB_KID"), "--eab-hmac",
-                                    harness("CERTHERD_TEST_EAB_HMAC")}));
+  // The HMAC key from a file (a flag would show in every process listing).
+  { std::ofstream(tmp / "eab-hmac") << harness("CERTHERD_TEST_EAB_HMAC") << "\n"; }
+  auto r = run_certherd(with(base, {"--eab-kid", harness("CERTHERD_TEST_EAB_KID"),
+                                    "--eab-hmac-file", (tmp / "eab-hmac").string()}));
   ASSERT_EQ(r.code, 0) << r.output;
   expect_issued(tmp, names, harness("CERTHERD_TEST_EAB_ROOT"));
   EXPECT_EQ(r.output.find(harness("CERTHERD_TEST_EAB_HMAC")), std::string::npos)
@@ -258,12 +260,21 @@ TEST(Cli, WrongUsage) {
       {{"--log-level", "loud", "version"}, "log level 'loud'"},
       {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x",
         "--webroot", "/tmp", "--eab-kid", "k"},
-       "--eab-kid and --eab-hmac"},
+       "needs both --eab-kid and the HMAC key"},
+      // Issue 9, defect 11: no secret on the command line, none in a URL, none echoed.
+      {{"issue", "--directory", "https://x/dir", "-d", "a.example.com", "--out", "/tmp/x",
+        "--webroot", "/tmp", "--eab-kid", "k", "--eab-hmac", "secret-hmac"},
+       "--eab-hmac"},
+      {{"issue", "--directory", "HTTPS://user:hunter2@ca.example/dir", "-d", "a.example.com",
+        "--out", "/tmp/x", "--webroot", "/tmp"},
+       "must not hold credentials"},
   };
   for (const auto& c : cases) {
     auto r = run_certherd(c.args);
     EXPECT_EQ(r.code, 2) << r.output;
     EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("hunter2"), std::string::npos) << "a password was echoed";
+    EXPECT_EQ(r.output.find("secret-hmac"), std::string::npos) << "a key was echoed";
   }
   auto v = run_certherd({"version"});
   EXPECT_EQ(v.code, 0);

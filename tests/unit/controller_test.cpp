@@ -84,11 +84,24 @@ TEST(Config, BadValuesNameTheirVariable) {
       {with(base(), "ALLOWED_DOMAINS", " , "), "names no domain"},
       {with(base(), "ALLOWED_DOMAINS", "example.com, exa mple.org"), "'exa mple.org'"},
       {with(base(), "ALLOWED_DOMAINS", "com"), "ALLOWED_DOMAINS item 'com'"},
+      // Issue 9, defect 11: credentials in a URL are refused, in any case, and never echoed.
+      {with(base(), "ACME_DIRECTORY", "https://user:hunter2@ca.example/dir"),
+       "ACME_DIRECTORY must not hold credentials"},
+      {with(base(), "ACME_DIRECTORY", "https://ca.example/dir@hunter2 x"), "(not shown"},
+      {{{"WEBROOT", "/a"},
+        {"CATTLE_URL", "HTTPS://ak:hunter2@rancher.example/v2-beta"},
+        {"CATTLE_ACCESS_KEY", "a"},
+        {"CATTLE_SECRET_KEY", "s"}},
+       "CATTLE_URL must not hold credentials"},
+      {with(base(), "ACME_EAB_HMAC_FILE", "/nonexistent/hmac"), "ACME_EAB_HMAC_FILE"},
   };
   for (const auto& c : cases) {
     auto e = error_of(c.env);
     EXPECT_NE(e.find(c.says), std::string::npos) << "got: " << e;
+    EXPECT_EQ(e.find("hunter2"), std::string::npos) << "a secret was echoed: " << e;
   }
+  EXPECT_EQ(load_config(with(base(), "ACME_DIRECTORY", "HTTPS://CA.example/dir")).directory,
+            "https://CA.example/dir");
   EXPECT_EQ(
       load_config(with(base(), "ALLOWED_DOMAINS", "*.example.com, .example.org")).allowed_domains,
       "*.example.com, .example.org");

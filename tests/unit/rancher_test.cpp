@@ -7,9 +7,11 @@
 #include "controller/label_source.hpp"
 
 #include <gtest/gtest.h>
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <set>
 
 #include <fstream>
 #include <random>
@@ -360,6 +362,30 @@ TEST(LabelSource, PerServiceModeKeepsAContestedHostWithTheOlderService) {
                        svc("1s12", "shop", "shop.example.com, www.example.com")},
                       o);
   EXPECT_EQ(again.certificates.at("shop").hosts, r.certificates.at("shop").hosts);
+}
+
+// Issue 9, defect 10: per-service names never collide, whatever services are called.
+TEST(LabelSource, PerServiceNamesNeverCollide) {
+  controller::label_options o;
+  o.per_service = true;
+  auto r = labels({svc("1s3", "web-1s9", "a.example.com"), svc("1s5", "web", "b.example.com"),
+                   svc("1s9", "web", "c.example.com"), svc("1s12", "Web", "d.example.com")},
+                  o);
+  // web-1s9 (oldest) keeps its name; web (1s5) is "web"; the web of 1s9 would be "web-1s9":
+  // taken, so it is reported and gets nothing; Web (1s12) becomes "web-1s12".
+  ASSERT_EQ(r.certificates.size(), 3u);
+  EXPECT_EQ(r.certificates.at("web-1s9").hosts, std::vector<std::string>{"a.example.com"});
+  EXPECT_EQ(r.certificates.at("web").hosts, std::vector<std::string>{"b.example.com"});
+  EXPECT_EQ(r.certificates.at("web-1s12").hosts, std::vector<std::string>{"d.example.com"});
+  bool reported = false;
+  for (const auto& p : r.problems)
+    reported = reported || (p.find("web (1s9)") != std::string::npos &&
+                            p.find("is taken by another service") != std::string::npos);
+  EXPECT_TRUE(reported);
+  std::set<std::string> hosts;
+  for (const auto& [name, c] : r.certificates)
+    for (const auto& h : c.hosts)
+      EXPECT_TRUE(hosts.insert(h).second) << h << " in two certificates";
 }
 
 TEST(LabelSource, AllowedDomains) {
