@@ -166,6 +166,19 @@ config load_config(const std::map<std::string, std::string>& env) {
   }
   if (auto v = get(env, {"SYSTEM_TRUST_STORE"})) c.trust_store = *v;
   if (auto v = get(env, {"LISTEN"})) c.listen = *v;
+  if (auto v = get(env, {"STATUS_TOKEN"})) c.status_token = *v;
+  if (auto v = get(env, {"STATUS_TOKEN_FILE"})) {
+    if (!c.status_token.empty()) {
+      throw config_error("STATUS_TOKEN and STATUS_TOKEN_FILE exclude each other: set one");
+    }
+    c.status_token = read_secret_file("STATUS_TOKEN_FILE", *v);
+  }
+  if (!c.status_token.empty() && (c.status_token.size() < 16 ||
+                                  c.status_token.find_first_of(" \t\r\n") != std::string::npos)) {
+    throw config_error(
+        "STATUS_TOKEN must be at least 16 characters without white space (e.g. `openssl rand "
+        "-hex 24`); its value is not printed");
+  }
 
   // Rancher (the service-account labels make Rancher inject the CATTLE_* variables).
   if (auto v = get(env, {"CATTLE_URL"})) c.cattle_url = checked_url("CATTLE_URL", *v);

@@ -48,6 +48,9 @@ struct config {
   std::string trust_store = "/etc/ssl/certs/ca-certificates.crt";  ///< SYSTEM_TRUST_STORE
   std::string listen;  ///< LISTEN: host:port of /metrics, /healthz, /readyz, /status and the page
   bool adopt_foreign = false;  ///< ADOPT_FOREIGN: overwrite valid certificates of other CAs
+  /// STATUS_TOKEN (or STATUS_TOKEN_FILE): a bearer token /status and the status page require;
+  /// /metrics, /healthz and /readyz stay open. Secret.
+  std::string status_token;
 
   // Rancher: the target and the label source are on when CATTLE_URL is set.
   std::string cattle_url;         ///< CATTLE_URL

@@ -1,5 +1,6 @@
 #include "controller/ops_commands.hpp"
 
+#include "controller/config.hpp"
 #include "controller/issue_command.hpp"
 #include "controller/setup.hpp"
 
@@ -95,6 +96,17 @@ std::string text(const rapidjson::Value& o, const char* k) {
 
 int print_status(const status_options& o) {
   if (!o.listen.empty()) {
+    // The running instance's /status may need its STATUS_TOKEN (environment or file only).
+    std::string token;
+    try {
+      auto env = environment();
+      if (auto it = env.find("STATUS_TOKEN"); it != env.end()) token = it->second;
+      if (auto it = env.find("STATUS_TOKEN_FILE"); it != env.end() && token.empty())
+        token = read_secret_file("STATUS_TOKEN_FILE", it->second);
+    } catch (const config_error& e) {
+      std::cerr << "certherd: " << e.what() << "\n";
+      return exit_usage;
+    }
     asio::io_context ioc;
     http::client_options co;
     co.operation_timeout = std::chrono::seconds(5);
@@ -103,6 +115,7 @@ int print_status(const status_options& o) {
     std::string why;
     run_to_end(ioc, [&]() -> asio::awaitable<void> {
       http::request req{http::method::get, loopback(o.listen), {}, {}, false};
+      if (!token.empty()) req.headers.push_back({"Authorization", "Bearer " + token});
       auto r = co_await client.async_request(std::move(req));
       if (r) {
         answer = std::move(*r);

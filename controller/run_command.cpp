@@ -12,6 +12,8 @@
 #include "controller/runtime.hpp"
 #include "controller/setup.hpp"
 #include "controller/status_board.hpp"
+#include "pki/encoding.hpp"
+#include "pki/names.hpp"
 #include "reconcilers/child_process.hpp"
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
@@ -26,6 +28,8 @@
 #include <spdlog/spdlog.h>
 #include <csignal>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 
 namespace certherd::controller {
@@ -61,6 +65,7 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--system-trust-store", "SYSTEM_TRUST_STORE"},
       {"--adopt-foreign", "ADOPT_FOREIGN"},
       {"--listen", "LISTEN"},
+      {"--status-token-file", "STATUS_TOKEN_FILE"},  // the token itself: environment only
       // Rancher. The keys are environment only: a flag would show in every process listing.
       {"--cattle-url", "CATTLE_URL"},
       {"--cattle-ca-bundle", "CATTLE_CA_BUNDLE"},
@@ -71,6 +76,42 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--rancher-timeout", "RANCHER_TIMEOUT"},
   };
   return flags;
+}
+
+namespace {
+// Constant time in the token's length: the comparison tells nothing of where it differs.
+bool same_secret(std::string_view given, std::string_view token) {
+  unsigned char diff = given.size() == token.size() ? 0 : 1;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff |= static_cast<unsigned char>(g ^ static_cast<unsigned char>(token[i]));
+  }
+  return diff == 0;
+}
+
+bool starts_with_scheme(std::string_view authorization, std::string_view scheme) {
+  if (authorization.size() <= scheme.size() || authorization[scheme.size()] != ' ') return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != scheme[i]) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool status_token_accepted(std::string_view authorization, std::string_view token) {
+  if (token.empty()) return true;  // no STATUS_TOKEN: open
+  if (starts_with_scheme(authorization, "bearer")) {
+    return same_secret(authorization.substr(7), token);
+  }
+  // A browser asks for Basic credentials: any user name, the token as the password.
+  if (starts_with_scheme(authorization, "basic")) {
+    auto decoded = pki::base64_decode(pki::trim(authorization.substr(6)));
+    if (!decoded) return false;
+    auto colon = decoded->find(':');
+    if (colon == std::string::npos) return false;
+    return same_secret(std::string_view(*decoded).substr(colon + 1), token);
+  }
+  return false;
 }
 
 int run_controller(const std::map<std::string, std::string>& flags) {
@@ -137,6 +178,24 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   }
   std::unique_ptr<http_server> server;
   // At function scope: the server's handler keeps calling it until ioc.run() returns.
+  // /status and the page are rendered at most once a second, whatever the request rate: with
+  // CHALLENGE_LISTEN equal to LISTEN they face the internet, and rendering runs on the event
+  // loop every certificate shares.
+  struct rendered {
+    std::string body;
+    std::chrono::steady_clock::time_point at{};
+  };
+  rendered json_page, html_page;
+  std::size_t renders = 0;
+  auto cached = [&renders](rendered& r, auto render) -> const std::string& {
+    auto now = std::chrono::steady_clock::now();
+    if (r.at == std::chrono::steady_clock::time_point{} || now - r.at >= std::chrono::seconds(1)) {
+      r.body = render();
+      r.at = now;
+      ++renders;
+    }
+    return r.body;
+  };
   auto live = [&]() {
     live_figures f;
     f.queue_depth = rt.queue_depth();
@@ -148,12 +207,24 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       f.rancher_resyncs = source->resyncs();
     }
     f.ready = board.all_seen(rt.desired_set()) && (!source || source->resyncs() > 0);
+    f.status_renders = renders;
     return f;
   };
   if (!s->cfg.listen.empty()) {
-    auto handler = [&](const std::string& method, const std::string& target) -> http_reply {
+    auto handler = [&](const http::http_request& request) -> http_reply {
+      const auto& method = request.method;
+      const auto& target = request.target;
       if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
       std::string path = target.substr(0, target.find('?'));
+      if ((path == "/status" || path == "/") &&
+          !status_token_accepted(request.authorization, s->cfg.status_token)) {
+        http_reply r{401, "text/plain; charset=utf-8",
+                     "this page needs the STATUS_TOKEN: `Authorization: Bearer <token>`, or "
+                     "any user name and the token as the password\n"};
+        r.www_authenticate = {"Bearer realm=\"certherd\"",
+                              "Basic realm=\"certherd\", charset=\"UTF-8\""};
+        return r;
+      }
       if (acme->shared_responder && path.starts_with("/.well-known/acme-challenge/")) {
         auto body = acme->shared_responder->key_authorization(path);
         return body ? http_reply{200, "application/octet-stream", *body}
@@ -171,12 +242,14 @@ int run_controller(const std::map<std::string, std::string>& flags) {
                 board.to_prometheus(rt.desired_set(), cache, live())};
       }
       if (path == "/status") {
-        return {200, "application/json",
-                board.to_json(rt.desired_set(), cache, live(), now_seconds())};
+        return {200, "application/json", cached(json_page, [&] {
+                  return board.to_json(rt.desired_set(), cache, live(), now_seconds());
+                })};
       }
       if (path == "/") {
-        return {200, "text/html; charset=utf-8",
-                board.to_html(rt.desired_set(), cache, live(), now_seconds())};
+        return {200, "text/html; charset=utf-8", cached(html_page, [&] {
+                  return board.to_html(rt.desired_set(), cache, live(), now_seconds());
+                })};
       }
       return {404, "text/plain; charset=utf-8", "not found\n"};
     };

@@ -312,6 +312,12 @@ std::string status_board::to_prometheus(
       .Register(now)
       .Add({})
       .Set(live.ready ? 1 : 0);
+  prometheus::BuildCounter()
+      .Name("certherd_status_renders_total")
+      .Help("Renderings of /status and the status page (cached; at most one a second each)")
+      .Register(now)
+      .Add({})
+      .Increment(static_cast<double>(live.status_renders));
   if (live.rancher_configured) {
     prometheus::BuildGauge()
         .Name("certherd_rancher_websocket_connected")

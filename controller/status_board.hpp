@@ -46,6 +46,7 @@ struct live_figures {
   std::size_t rancher_events = 0;
   std::size_t rancher_resyncs = 0;
   bool ready = false;
+  std::size_t status_renders = 0;  ///< /status and page renderings (at most one a second each)
 };
 
 class status_board {

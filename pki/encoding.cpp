@@ -47,7 +47,8 @@ std::string base64_encode(std::string_view bytes) {
   return encode(bytes, kStd, true);
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
+namespace {
+std::optional<std::string> decode(std::string_view text, std::string_view alphabet) {
   while (!text.empty() && text.back() == '=')
     text.remove_suffix(1);
   if (text.size() % 4 == 1) return std::nullopt;
@@ -56,7 +57,7 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   unsigned acc = 0;
   int bits = 0;
   for (char c : text) {
-    auto pos = kUrl.find(c);
+    auto pos = alphabet.find(c);
     if (pos == std::string_view::npos) return std::nullopt;
     acc = (acc << 6) | static_cast<unsigned>(pos);
     bits += 6;
@@ -66,6 +67,14 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     }
   }
   return out;
+}
+}  // namespace
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode(text, kUrl);
+}
+std::optional<std::string> base64_decode(std::string_view text) {
+  return decode(text, kStd);
 }
 
 std::string hex_encode(std::string_view bytes) {

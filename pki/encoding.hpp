@@ -12,6 +12,9 @@ std::string base64url_encode(std::string_view bytes);
 /// \brief Decodes base64url with or without padding; nullopt on any character outside the alphabet.
 std::optional<std::string> base64url_decode(std::string_view text);
 std::string base64_encode(std::string_view bytes);
+/// \brief Decodes standard base64 (RFC 4648 §4) with or without padding; nullopt on any character
+/// outside the alphabet.
+std::optional<std::string> base64_decode(std::string_view text);
 std::string hex_encode(std::string_view bytes);
 
 std::string sha256(std::string_view data);

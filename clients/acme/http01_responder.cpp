@@ -21,7 +21,9 @@ http01_responder::http01_responder(boost::asio::any_io_executor executor, const 
   // The server's limits (header and body caps, read deadlines, a connection cap) are the ones of
   // certherd's status server: the CA's validation requests are small GETs.
   std::weak_ptr<state> weak = state_;
-  auto answer = [weak](const std::string& method, const std::string& target) {
+  auto answer = [weak](const http::http_request& request) {
+    const auto& method = request.method;
+    const auto& target = request.target;
     auto self = weak.lock();
     if (method != "GET" && method != "HEAD")
       return http::http_reply{405, "text/plain", "method not allowed\n"};

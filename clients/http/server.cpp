@@ -162,7 +162,9 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       auto& req = parser.get();
       http_reply answer;
       try {
-        answer = handler(std::string(req.method_string()), std::string(req.target()));
+        http_request request{std::string(req.method_string()), std::string(req.target()),
+                             std::string(req[bhttp::field::authorization])};
+        answer = handler(request);
       } catch (const std::exception& e) {
         log::error("http_handler_failed", {{"error", e.what()}});
         answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
@@ -175,6 +177,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       rsp.set(bhttp::field::content_type, answer.content_type);
       rsp.set(bhttp::field::cache_control, answer.cache_control);
       rsp.set("X-Content-Type-Options", "nosniff");
+      for (const auto& challenge : answer.www_authenticate)
+        rsp.insert(bhttp::field::www_authenticate, challenge);
       rsp.keep_alive(req.keep_alive());
       if (req.method() != bhttp::verb::head) rsp.body() = std::move(answer.body);
       rsp.prepare_payload();

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace certherd::http {
 
@@ -25,6 +26,7 @@ struct http_reply {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::string cache_control = "no-store";
+  std::vector<std::string> www_authenticate = {};  ///< challenges sent with a 401, one header each
 };
 
 struct http_server_limits {
@@ -36,9 +38,15 @@ struct http_server_limits {
   std::chrono::milliseconds write_timeout{std::chrono::seconds(10)};
 };
 
-/// \brief Answers one request: method ("GET", …) and target ("/metrics?x").
-using http_handler =
-    std::function<http_reply(const std::string& method, const std::string& target)>;
+/// \brief What a handler sees of a request.
+struct http_request {
+  std::string method;         ///< "GET", …
+  std::string target;         ///< "/metrics?x"
+  std::string authorization;  ///< the Authorization header, when one was sent (a secret)
+};
+
+/// \brief Answers one request.
+using http_handler = std::function<http_reply(const http_request& request)>;
 
 class http_server {
  public:

@@ -39,15 +39,17 @@ using env_list = std::vector<std::pair<std::string, std::string>>;
 struct http_answer {
   int status = 0;
   std::string body;
+  std::string raw;  ///< status line, headers and body as received
 };
 
 // One plain GET to 127.0.0.1:port, read to the end (Connection: close).
-http_answer get(unsigned short port, const std::string& path) {
+http_answer get(unsigned short port, const std::string& path, const std::string& headers = "") {
   try {
     asio::io_context ioc;
     tcp::socket s(ioc);
     s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    std::string req = fmt::format("GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    std::string req =
+        fmt::format("GET {} HTTP/1.1\r\nHost: x\r\n{}Connection: close\r\n\r\n", path, headers);
     asio::write(s, asio::buffer(req));
     std::string raw;
     boost::system::error_code ec;
@@ -57,6 +59,7 @@ http_answer get(unsigned short port, const std::string& path) {
     a.status = std::stoi(raw.substr(9, 3));
     auto body = raw.find("\r\n\r\n");
     if (body != std::string::npos) a.body = raw.substr(body + 4);
+    a.raw = std::move(raw);
     return a;
   } catch (const std::exception&) {
     return {};
@@ -275,6 +278,61 @@ TEST(Operations, NoSecretInLogsMetricsStatusOrPage) {
     EXPECT_FALSE(d.HasParseError()) << line;
   }
   EXPECT_GT(n, 5);
+}
+
+// Issue 9, defect 13: STATUS_TOKEN guards /status and the page (the rest stays open for
+// probes and Prometheus), and however many requests come, /status is rendered at most once a
+// second.
+TEST(Operations, StatusTokenAndRenderingBound) {
+  temp_dir tmp;
+  unsigned short port = free_port();
+  std::string host = unique_name("token");
+  const std::string token = "0123456789abcdef-not-a-real-token";
+  auto env = base_env(tmp, host, port);
+  env.emplace_back("STATUS_TOKEN", token);
+  background_certherd run({"run"}, env, tmp / "run.log");
+  ASSERT_TRUE(eventually([&] { return get(port, "/readyz").status == 200; }, 60s)) << run.log();
+  const std::string bearer = "Authorization: Bearer " + token + "\r\n";
+  EXPECT_EQ(get(port, "/status").status, 401);
+  EXPECT_EQ(get(port, "/").status, 401);
+  EXPECT_EQ(get(port, "/status", "Authorization: Bearer wrong-token-of-some-length\r\n").status,
+            401);
+  EXPECT_EQ(get(port, "/status", "Authorization: Basic " + token + "\r\n").status, 401);
+  EXPECT_EQ(get(port, "/healthz").status, 200);
+  EXPECT_EQ(get(port, "/metrics").status, 200);
+  auto status = get(port, "/status", bearer);
+  EXPECT_EQ(status.status, 200);
+  EXPECT_NE(status.body.find(host), std::string::npos);
+  EXPECT_EQ(get(port, "/", "authorization: bearer " + token + "\r\n").status, 200);
+  // What a browser sends after its password prompt.
+  EXPECT_EQ(
+      get(port, "/", "Authorization: Basic " + pki::base64_encode("ops:" + token) + "\r\n").status,
+      200);
+  auto refused = get(port, "/");
+  EXPECT_NE(refused.raw.find("WWW-Authenticate: Basic"), std::string::npos) << refused.raw;
+
+  // A burst of requests: rendered at most once a second, not once per request.
+  auto renders = [&] {
+    auto m = parse_exposition(get(port, "/metrics").body);
+    return m["certherd_status_renders_total"];
+  };
+  double before = renders();
+  auto start = std::chrono::steady_clock::now();
+  int answered = 0;
+  for (int i = 0; i < 300; ++i)
+    answered += get(port, "/status", bearer).status == 200;
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(answered, 300);
+  EXPECT_LE(renders() - before, seconds + 2) << "300 requests in " << seconds << " s";
+
+  // `certherd status` asks the running instance with the token from its environment.
+  background_certherd asked({"status", "--listen", fmt::format("127.0.0.1:{}", port)},
+                            {{"STATUS_TOKEN", token}}, tmp / "status.log");
+  EXPECT_EQ(asked.wait(30s), 0) << asked.log();
+  EXPECT_NE(asked.log().find(host), std::string::npos) << asked.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0);
+  EXPECT_EQ(run.log().find(token), std::string::npos) << "the token reached the log";
 }
 
 TEST(Operations, ServerLimitsDoNotStallTheController) {

@@ -31,6 +31,15 @@ TEST(Encoding, Base64UrlRejectsForeignCharacters) {
   EXPECT_FALSE(base64url_decode("Zm 9v"));
 }
 
+TEST(Encoding, Base64DecodesTheStandardAlphabetOnly) {
+  EXPECT_EQ(base64_decode("Zm9vYmFy"), "foobar");
+  EXPECT_EQ(base64_decode("Zm9vYg=="), "foob");
+  EXPECT_EQ(base64_decode("+/+/"), std::string("\xfb\xff\xbf", 3));
+  EXPECT_FALSE(base64_decode("-_-_"));
+  EXPECT_FALSE(base64_decode("Z"));
+  EXPECT_FALSE(base64_decode("Zm 9v"));
+}
+
 TEST(Encoding, RoundTripsEveryByte) {
   std::string all;
   for (int i = 0; i < 256; ++i)
@@ -38,6 +47,7 @@ TEST(Encoding, RoundTripsEveryByte) {
   for (std::size_t n = 0; n <= all.size(); n += 37) {
     auto part = all.substr(0, n);
     EXPECT_EQ(base64url_decode(base64url_encode(part)), part) << n;
+    EXPECT_EQ(base64_decode(base64_encode(part)), part) << n;
   }
 }
 
