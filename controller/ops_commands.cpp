@@ -1,4 +1,5 @@
 #include "controller/ops_commands.hpp"
+#include "clients/json/parse.hpp"
 
 #include "controller/config.hpp"
 #include "controller/issue_command.hpp"
@@ -125,8 +126,8 @@ int print_status(const status_options& o) {
     });
     if (answer && answer->status == 200) {
       rapidjson::Document doc;
-      doc.Parse(answer->body.c_str());
-      if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("certificates")) {
+      if (!certherd::json::parse(doc, answer->body) && doc.IsObject() &&
+          doc.HasMember("certificates") && doc["certificates"].IsArray()) {
         std::vector<row> rows;
         for (const auto& c : doc["certificates"].GetArray()) {
           std::string detail = text(c, "last_error");

@@ -1,4 +1,5 @@
 #include "stores/account_keys.hpp"
+#include "clients/json/parse.hpp"
 
 #include "pki/encoding.hpp"
 #include "stores/atomic_file.hpp"
@@ -56,10 +57,9 @@ text_result<account_record> load_or_create_account(const std::filesystem::path& 
   }
 
   account_record record{std::move(*loaded), folder, {}, created};
-  if (auto json = read_file(folder / "account.json", ec)) {
+  if (auto text = read_file(folder / "account.json", ec)) {
     rapidjson::Document doc;
-    doc.Parse(json->c_str());
-    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("account_url") &&
+    if (!certherd::json::parse(doc, *text) && doc.IsObject() && doc.HasMember("account_url") &&
         doc["account_url"].IsString()) {
       record.account_url = doc["account_url"].GetString();
     }

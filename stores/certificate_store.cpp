@@ -1,4 +1,5 @@
 #include "stores/certificate_store.hpp"
+#include "clients/json/parse.hpp"
 
 #include "stores/atomic_file.hpp"
 #include "stores/file_names.hpp"
@@ -73,8 +74,8 @@ std::string to_json(const stored_certificate& r) {
 
 text_result<stored_certificate> from_json(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (doc.HasParseError() || !doc.IsObject()) return failed{"not a JSON object"};
+  if (auto why = certherd::json::parse(doc, text)) return failed{"not JSON: " + *why};
+  if (!doc.IsObject()) return failed{"not a JSON object"};
   if (!doc.HasMember("format") || !doc["format"].IsInt() || doc["format"].GetInt() != kFormat) {
     return failed{fmt::format("unknown record format (this certherd reads format {})", kFormat)};
   }

@@ -1,4 +1,5 @@
 #include "clients/acme/resources.hpp"
+#include "clients/json/parse.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -33,8 +34,9 @@ std::optional<Enum> enum_member(const json& obj, const char* name, const Enum (&
 
 result<rapidjson::Document> parse_object(std::string_view body, std::string_view what) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return malformed(what, "body is not a JSON object");
+  if (auto why = certherd::json::parse(doc, body))
+    return malformed(what, "body is not JSON: " + *why);
+  if (!doc.IsObject()) return malformed(what, "body is not a JSON object");
   return doc;
 }
 
@@ -263,8 +265,7 @@ result<authorization> parse_authorization(std::string_view body) {
 
 std::optional<problem> parse_problem(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  if (certherd::json::parse(doc, body) || !doc.IsObject()) return std::nullopt;
   problem p = problem_from(doc);
   if (p.type.empty()) return std::nullopt;
   return p;

@@ -1,4 +1,5 @@
 #include "clients/rancher/resources.hpp"
+#include "clients/json/parse.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -22,11 +23,8 @@ error decode_failure(std::string message) {
 
 result<rapidjson::Document> parse(std::string_view body, std::string_view what) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return decode_failure(fmt::format("{} is not JSON ({} at offset {})", what,
-                                      rapidjson::GetParseError_En(doc.GetParseError()),
-                                      doc.GetErrorOffset()));
+  if (auto why = certherd::json::parse(doc, body, /*stop_when_done=*/true)) {
+    return decode_failure(fmt::format("{} is not JSON ({})", what, *why));
   }
   if (!doc.IsObject()) return decode_failure(fmt::format("{} is not a JSON object", what));
   return doc;
@@ -348,8 +346,7 @@ result<event> decode_event(std::string_view frame) {
 error decode_error(unsigned status, std::string_view body) {
   error e{status, {}, {}, {}};
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject() && text(doc, "type") == "error") {
+  if (!certherd::json::parse(doc, body) && doc.IsObject() && text(doc, "type") == "error") {
     e.code = text(doc, "code");
     e.message = text(doc, "message");
     if (e.message.empty()) e.message = text(doc, "detail");
