@@ -8,10 +8,10 @@
 #include "controller/config.hpp"
 #include "pki/certificate.hpp"
 #include "pki/names.hpp"
+#include "pki/utc_time.hpp"
 #include "stores/account_keys.hpp"
 #include "stores/atomic_file.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
@@ -184,8 +184,8 @@ int run_issue(const issue_options& o) {
                                    {"not_after", leaf.not_after()},
                                    {"serial", leaf.serial_hex()},
                                    {"order", result.issued->order_url}});
-  std::cout << fmt::format("{}: certificate for {} valid until {:%F %T} UTC\n", out.string(),
-                           fmt::join(names, ", "), leaf.not_after());
+  std::cout << fmt::format("{}: certificate for {} valid until {}\n", out.string(),
+                           fmt::join(names, ", "), pki::to_rfc3339(leaf.not_after()));
   return exit_ok;
 }
 

@@ -4,8 +4,8 @@
 #include "controller/config.hpp"
 #include "controller/issue_command.hpp"
 #include "controller/setup.hpp"
+#include "pki/utc_time.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -173,8 +173,8 @@ int print_status(const status_options& o) {
                         : now >= r.not_after ? "expired"
                                              : "ready";
     std::string detail = !r.last_error.empty() ? r.last_error : r.reissue;
-    rows.push_back({name, state, r.chain_pem.empty() ? "" : fmt::format("{:%FT%TZ}", r.not_after),
-                    "", detail});
+    rows.push_back(
+        {name, state, r.chain_pem.empty() ? "" : pki::to_rfc3339(r.not_after), "", detail});
   }
   if (!o.json) std::cout << "from the store in " << o.state_dir << " (no running instance asked)\n";
   return print_rows(rows, o.json);

@@ -14,6 +14,7 @@
 #include "controller/status_board.hpp"
 #include "pki/encoding.hpp"
 #include "pki/names.hpp"
+#include "pki/utc_time.hpp"
 #include "reconcilers/child_process.hpp"
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
@@ -23,7 +24,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <csignal>
@@ -293,7 +293,7 @@ int print_plan(const std::map<std::string, std::string>& flags) {
           std::cout << fmt::format("{}: {}\n  why: {}\n  wanted by: {}\n", spec.name,
                                    actions.empty() ? "nothing to do" : actions, r.decision.reason,
                                    fmt::join(spec.sources, ", "));
-          if (r.requeue_at) std::cout << fmt::format("  next look: {:%FT%TZ}\n", *r.requeue_at);
+          if (r.requeue_at) std::cout << "  next look: " + pki::to_rfc3339(*r.requeue_at) + "\n";
         }(spec, deps),
         [](std::exception_ptr e) {
           if (e) std::rethrow_exception(e);

@@ -4,7 +4,6 @@
 
 #include "controller/logging.hpp"
 
-#include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

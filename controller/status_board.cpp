@@ -1,8 +1,8 @@
 #include "controller/status_board.hpp"
 
 #include "controller/logging.hpp"
+#include "pki/utc_time.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -22,7 +22,7 @@ using reconcilers::sys_seconds;
 constexpr std::size_t kRecent = 100;
 
 std::string iso(sys_seconds t) {
-  return fmt::format("{:%FT%TZ}", t);
+  return pki::to_rfc3339(t);
 }
 
 double epoch(sys_seconds t) {

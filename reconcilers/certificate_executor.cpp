@@ -1,8 +1,8 @@
 #include "reconcilers/certificate_executor.hpp"
 
 #include "clients/log/log.hpp"
+#include "pki/utc_time.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -126,9 +126,9 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       if (round == 0) {
         report.outcomes.push_back(fmt::format(
             "store: {} failed save{} ({}); the record is kept in memory and saved again at "
-            "{:%FT%TZ}",
+            "{}",
             u->second.failures, u->second.failures == 1 ? "" : "s", u->second.error,
-            u->second.next_try));
+            pki::to_rfc3339(u->second.next_try)));
       }
       // Shown by /status and /metrics as what is held; the version never matches a file.
       if (deps.cache) deps.cache->entries[spec.name] = {stores::file_stamp{0, -2, 0}, *local};
@@ -244,8 +244,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             record.reissue.clear();
             record.not_after = leaf.not_after();
             record.fingerprint = leaf.fingerprint_sha256();
-            report.outcomes.push_back(
-                fmt::format("issued, valid until {:%FT%TZ}", leaf.not_after()));
+            report.outcomes.push_back("issued, valid until " + pki::to_rfc3339(leaf.not_after()));
             log::info("issued", {{"cert", spec.name},
                                  {"hosts", fmt::format("{}", fmt::join(spec.hosts, ","))},
                                  {"not_after", leaf.not_after()},

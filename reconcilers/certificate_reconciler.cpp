@@ -1,6 +1,6 @@
 #include "reconcilers/certificate_reconciler.hpp"
+#include "pki/utc_time.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,7 +10,7 @@ namespace certherd::reconcilers {
 namespace {
 
 std::string when(sys_seconds t) {
-  return fmt::format("{:%FT%TZ}", t);
+  return pki::to_rfc3339(t);
 }
 
 std::string short_fp(const std::string& fp) {

@@ -1,6 +1,6 @@
 #include "clients/log/log.hpp"
+#include "pki/utc_time.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -101,8 +101,7 @@ std::string safe_key(std::string_view k) {
 
 }  // namespace
 
-field::field(std::string_view k, std::chrono::sys_seconds t)
-    : key(k), value(fmt::format("{:%FT%TZ}", t)) {}
+field::field(std::string_view k, std::chrono::sys_seconds t) : key(k), value(pki::to_rfc3339(t)) {}
 
 void set_format(format f) {
   current.store(f);

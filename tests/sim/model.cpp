@@ -1,6 +1,6 @@
-// Resource store of the Rancher 1.x simulator (design/rancher-api.md §A3–§A5). Field order in rendered
-// resources follows Cattle's: id, type, links, actions, baseType, then the fields sorted by name
-// (a TreeMap, so "CN" comes first).
+// Resource store of the Rancher 1.x simulator (design/rancher-api.md §A3–§A5). Field order in
+// rendered resources follows Cattle's: id, type, links, actions, baseType, then the fields sorted
+// by name (a TreeMap, so "CN" comes first).
 #include "tests/sim/model.hpp"
 
 #include <fmt/format.h>
@@ -711,7 +711,8 @@ std::string store::list(std::string_view type, const query_params& params,
   std::optional<std::string> create_url;
   if (type == "certificate") {
     create_url = ctx.base + "/certificates";
-    for (const auto& [n, c] : certs_) {
+    for (const auto& entry : certs_) {
+      const auto& c = entry.second;  // a reference, not a binding: clang 14 cannot capture those
       auto get = [&c, this](std::string_view f) -> std::optional<std::string> {
         if (f == "description") return c.description;
         if (f == "cert") return c.cert;
@@ -725,7 +726,8 @@ std::string store::list(std::string_view type, const query_params& params,
     }
   } else if (type == "service" || type == "loadBalancerService") {
     create_url = ctx.base + (type == "service" ? "/services" : "/loadbalancerservices");
-    for (const auto& [n, s] : services_) {
+    for (const auto& entry : services_) {
+      const auto& s = entry.second;  // a reference, not a binding: clang 14 cannot capture those
       auto get = [&s, this](std::string_view f) -> std::optional<std::string> {
         if (f == "description") return s.description;
         if (f == "stackId") return std::string(stack_id);

@@ -2,6 +2,7 @@
 #include "pki/certificate.hpp"
 #include "pki/key.hpp"
 #include "pki/ossl.hpp"
+#include "pki/utc_time.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -55,6 +56,16 @@ TEST_P(KeyTypes, CsrCarriesNamesAndVerifies) {
 INSTANTIATE_TEST_SUITE_P(All, KeyTypes,
                          ::testing::Values(key_type::ec256, key_type::ec384, key_type::rsa2048,
                                            key_type::rsa3072, key_type::rsa4096));
+
+TEST(UtcTime, FormatsEveryYearACertificateCanName) {
+  using std::chrono::sys_seconds;
+  EXPECT_EQ(to_rfc3339(sys_seconds{}), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(to_rfc3339(sys_seconds{std::chrono::seconds(1796185209)}), "2026-12-02T04:20:09Z");
+  // Past 2262, where a conversion to nanoseconds overflows (a notAfter of 9999-12-31).
+  EXPECT_EQ(to_rfc3339(sys_seconds{std::chrono::seconds(253402300799)}), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(to_rfc3339(sys_seconds{std::chrono::seconds(-1)}), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(to_rfc3339(sys_seconds::max()), "out-of-range");
+}
 
 TEST(Key, ParsesTypeNames) {
   EXPECT_EQ(parse_key_type("ec384"), key_type::ec384);
