@@ -1,5 +1,7 @@
 #include "controller/config.hpp"
 
+#include "clients/haproxy/runtime_api.hpp"
+
 #include "pki/names.hpp"
 #include "stores/atomic_file.hpp"
 
@@ -160,6 +162,16 @@ config load_config(const std::map<std::string, std::string>& env) {
     // default.pem and bought certificates.
     c.haproxy_cert_dir =
         (std::filesystem::path(c.haproxy_crt_list).parent_path() / "certherd").string();
+  }
+  // Both paths are words of runtime-API commands ("add ssl crt-list <list> <file>").
+  for (auto [name, value] : {std::pair{"HAPROXY_CRT_LIST", &c.haproxy_crt_list},
+                             std::pair{"HAPROXY_CERT_DIR", &c.haproxy_cert_dir}}) {
+    if (!value->empty() && !haproxy::is_cli_word(*value)) {
+      throw config_error(
+          fmt::format("{}={:?} cannot be a word of HAProxy's runtime API: no white space, control "
+                      "characters, ';', '\\' or '#'",
+                      name, *value));
+    }
   }
   if (auto v = get(env, {"CONCURRENCY"})) {
     c.concurrency = static_cast<int>(integer("CONCURRENCY", *v, 1, 256));

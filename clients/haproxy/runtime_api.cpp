@@ -77,12 +77,35 @@ bool crt_list_has(std::string_view listing, std::string_view file) {
   return false;
 }
 
+bool is_cli_word(std::string_view word) noexcept {
+  if (word.empty()) return false;
+  for (char ch : word) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f || c == ';' || c == '\\' || c == '#') return false;
+  }
+  return true;
+}
+
 result<std::string> set_cert_command(std::string_view file, std::string_view pem) {
+  if (!is_cli_word(file)) {
+    return error{
+        "the certificate file name is not one runtime-API word (white space, a control "
+        "character, ';', '\\' or '#')"};
+  }
   std::string payload(pem);
   while (!payload.empty() && (payload.back() == '\n' || payload.back() == '\r'))
     payload.pop_back();
-  if (payload.find("\n\n") != std::string::npos) {
-    return error{"the certificate payload has an empty line, which ends a runtime-API payload"};
+  // HAProxy ends a payload at the first empty line; a line of only "\r" reads as one too.
+  std::string_view rest = payload;
+  for (;;) {
+    auto nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {
+      return error{"the certificate payload has an empty line, which ends a runtime-API payload"};
+    }
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
   }
   return result<std::string>(boost::system::in_place_value,
                              fmt::format("set ssl cert {} <<\n{}\n\n", file, payload));

@@ -44,8 +44,13 @@ bool is_locked(std::string_view answer);
 /// \brief True when a crt-list listing (`show ssl crt-list <list>`) names `file`.
 bool crt_list_has(std::string_view listing, std::string_view file);
 
-/// \brief `set ssl cert <file> <<` with the payload; refuses a payload with an empty line, which
-/// would end the payload early.
+/// \brief True when `word` can stand as one argument of a runtime-API command: not empty, no
+/// white space or control character (they split words and lines), no ';' (it separates
+/// commands), no '\\' or '#' (escape, comment).
+bool is_cli_word(std::string_view word) noexcept;
+
+/// \brief `set ssl cert <file> <<` with the payload; refuses a file that is not one CLI word and a
+/// payload with an empty line (even one holding only '\\r'), which would end the payload early.
 result<std::string> set_cert_command(std::string_view file, std::string_view pem);
 
 class runtime_api {

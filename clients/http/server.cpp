@@ -14,6 +14,7 @@
 
 #include <charconv>
 #include <list>
+#include <sstream>
 #include <stdexcept>
 
 namespace certherd::http {
@@ -34,6 +35,53 @@ void log_escaped(std::exception_ptr e) {
     log::error("http_server_failure", {{"error", x.what()}});
   }
 }
+
+using request_parser = bhttp::request_parser<bhttp::string_body>;
+using response = bhttp::response<bhttp::string_body>;
+
+void apply_limits(request_parser& parser, const http_server_limits& limits) {
+  parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+  parser.body_limit(limits.body_limit);
+}
+
+// One parsed request to its response: the handler's answer with the headers every answer
+// carries. A handler that throws answers 500 and the connection lives on.
+response respond(const bhttp::request<bhttp::string_body>& req, const http_handler& handler) {
+  http_reply answer;
+  try {
+    http_request request{std::string(req.method_string()), std::string(req.target()),
+                         std::string(req[bhttp::field::authorization])};
+    answer = handler(request);
+  } catch (const std::exception& e) {
+    log::error("http_handler_failed", {{"error", e.what()}});
+    answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
+  } catch (...) {
+    answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
+  }
+  response rsp{static_cast<bhttp::status>(answer.status), req.version()};
+  rsp.set(bhttp::field::server, "certherd");
+  rsp.set(bhttp::field::content_type, answer.content_type);
+  rsp.set(bhttp::field::cache_control, answer.cache_control);
+  rsp.set("X-Content-Type-Options", "nosniff");
+  for (const auto& challenge : answer.www_authenticate)
+    rsp.insert(bhttp::field::www_authenticate, challenge);
+  rsp.keep_alive(req.keep_alive());
+  if (req.method() != bhttp::verb::head) rsp.body() = std::move(answer.body);
+  rsp.prepare_payload();
+  return rsp;
+}
+
+// What the server sends when it stops reading a request: 431 and 413, then the connection ends.
+response refusal(unsigned status, std::string body) {
+  response rsp{static_cast<bhttp::status>(status), 11};
+  rsp.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  rsp.keep_alive(false);
+  rsp.body() = std::move(body);
+  rsp.prepare_payload();
+  return rsp;
+}
+
+constexpr int kRequestsPerConnection = 1000;
 
 }  // namespace
 
@@ -127,10 +175,9 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       ~forget() { open.erase(me); }
     } guard{open, me};
     beast::flat_buffer buffer(limits.header_limit + limits.body_limit);
-    for (int served = 0; served < 1000 && !stopped; ++served) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-      parser.body_limit(limits.body_limit);
+    for (int served = 0; served < kRequestsPerConnection && !stopped; ++served) {
+      request_parser parser;
+      apply_limits(parser, limits);
       // Waiting for a request is idle: such a connection is the first to make room when the cap
       // is reached. The first byte may take the idle time (keep-alive); from then on the whole
       // request — header and body — has one read deadline, so a slowloris client is cut off.
@@ -149,39 +196,19 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, tuple_awaitable);
       if (hec) {
         if (hec == bhttp::error::header_limit) {
-          co_await reply(stream, 431, "request header too large\n", false);
+          co_await reply(stream, 431, "request header too large\n");
+        } else if (hec == bhttp::error::body_limit) {  // a Content-Length over the limit
+          co_await reply(stream, 413, "body too large\n");
         }
         break;
       }
       me->idle = false;
       auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, tuple_awaitable);
       if (rec) {
-        if (rec == bhttp::error::body_limit) co_await reply(stream, 413, "body too large\n", false);
+        if (rec == bhttp::error::body_limit) co_await reply(stream, 413, "body too large\n");
         break;
       }
-      auto& req = parser.get();
-      http_reply answer;
-      try {
-        http_request request{std::string(req.method_string()), std::string(req.target()),
-                             std::string(req[bhttp::field::authorization])};
-        answer = handler(request);
-      } catch (const std::exception& e) {
-        log::error("http_handler_failed", {{"error", e.what()}});
-        answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
-      } catch (...) {
-        answer = {500, "text/plain; charset=utf-8", "internal error\n", "no-store"};
-      }
-      bhttp::response<bhttp::string_body> rsp{static_cast<bhttp::status>(answer.status),
-                                              req.version()};
-      rsp.set(bhttp::field::server, "certherd");
-      rsp.set(bhttp::field::content_type, answer.content_type);
-      rsp.set(bhttp::field::cache_control, answer.cache_control);
-      rsp.set("X-Content-Type-Options", "nosniff");
-      for (const auto& challenge : answer.www_authenticate)
-        rsp.insert(bhttp::field::www_authenticate, challenge);
-      rsp.keep_alive(req.keep_alive());
-      if (req.method() != bhttp::verb::head) rsp.body() = std::move(answer.body);
-      rsp.prepare_payload();
+      auto rsp = respond(parser.get(), handler);
       stream.expires_after(limits.write_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, rsp, tuple_awaitable);
       if (wec || !rsp.keep_alive()) break;
@@ -190,13 +217,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  asio::awaitable<void> reply(beast::tcp_stream& stream, unsigned status, std::string body,
-                              bool keep_alive) {
-    bhttp::response<bhttp::string_body> rsp{static_cast<bhttp::status>(status), 11};
-    rsp.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-    rsp.keep_alive(keep_alive);
-    rsp.body() = std::move(body);
-    rsp.prepare_payload();
+  asio::awaitable<void> reply(beast::tcp_stream& stream, unsigned status, std::string body) {
+    auto rsp = refusal(status, std::move(body));
     stream.expires_after(limits.write_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream, rsp, tuple_awaitable);
     (void)ec;  // the connection closes either way
@@ -243,6 +265,33 @@ unsigned short http_server::port() const {
 
 std::size_t http_server::open_connections() const {
   return impl_->open.size();
+}
+
+std::string serve_bytes(std::string_view input, const http_handler& handler,
+                        const http_server_limits& limits) {
+  std::ostringstream out;
+  for (int served = 0; served < kRequestsPerConnection && !input.empty(); ++served) {
+    request_parser parser;
+    apply_limits(parser, limits);
+    boost::system::error_code ec;
+    while (!parser.is_done() && !input.empty()) {
+      auto n = parser.put(asio::buffer(input.data(), input.size()), ec);
+      input.remove_prefix(n);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        if (n == 0) break;  // an incomplete request: a connection would wait, then time out
+        continue;
+      }
+      if (ec) break;
+    }
+    if (ec == bhttp::error::header_limit) out << refusal(431, "request header too large\n");
+    if (ec == bhttp::error::body_limit) out << refusal(413, "body too large\n");
+    if (ec || !parser.is_done()) break;  // the session closes the connection
+    auto rsp = respond(parser.get(), handler);
+    out << rsp;
+    if (!rsp.keep_alive()) break;
+  }
+  return out.str();
 }
 
 }  // namespace certherd::http

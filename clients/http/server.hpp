@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace certherd::http {
@@ -68,5 +69,12 @@ class http_server {
   struct impl;
   std::shared_ptr<impl> impl_;
 };
+
+/// \brief Serves `input` — the bytes a client sent on one connection — as a connection of
+/// http_server would, with the same parser limits and responses, and returns the bytes it would
+/// send back. No socket and no deadlines (an incomplete request is where a connection would wait
+/// and time out): the fuzz target's and the unit tests' entry to the server's request handling.
+std::string serve_bytes(std::string_view input, const http_handler& handler,
+                        const http_server_limits& limits = {});
 
 }  // namespace certherd::http

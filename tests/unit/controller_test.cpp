@@ -119,6 +119,18 @@ TEST(Config, HaproxyCertificatesGoToAFolderOfTheirOwn) {
       << "never the folder of the operator's default.pem";
   EXPECT_EQ(load_config(with(env, "HAPROXY_CERT_DIR", "/srv/certs")).haproxy_cert_dir,
             "/srv/certs");
+  // The paths are words of runtime-API commands: a space or ';' would split or add a command.
+  for (const char* bad : {"/srv/my certs", "/srv/c;shutdown sessions", "/srv/c\nshow info"}) {
+    try {
+      load_config(with(env, "HAPROXY_CERT_DIR", bad));
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const config_error& e) {
+      EXPECT_NE(std::string(e.what()).find("HAPROXY_CERT_DIR="), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "printed raw";
+    }
+  }
+  EXPECT_THROW(load_config(with(env, "HAPROXY_CRT_LIST", "/etc/haproxy/crt list.txt")),
+               config_error);
 }
 
 TEST(Domains, NormalizesAndReportsEveryOddItem) {

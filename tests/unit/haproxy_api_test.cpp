@@ -57,6 +57,19 @@ TEST(HaproxyApi, PayloadCommand) {
       "set ssl cert /c/a.pem <<\n-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\n");
   EXPECT_FALSE(set_cert_command("/c/a.pem", "line\n\nline\n"))
       << "an empty line would end the payload";
+  EXPECT_FALSE(set_cert_command("/c/a.pem", "line\r\n\r\nline\n")) << "so would a line of \\r";
+  EXPECT_FALSE(set_cert_command("/c/a.pem", "\nline\n")) << "or an empty first line";
+  EXPECT_TRUE(set_cert_command("/c/a.pem", "line\r\nline\r\n"));
+}
+
+TEST(HaproxyApi, FileNamesAreOneWordOfTheCli) {
+  EXPECT_TRUE(is_cli_word("/etc/haproxy/certherd/a.example.com.pem"));
+  for (std::string_view bad :
+       {"", "/c/a b.pem", "/c/a.pem\nshow info", "/c/a.pem;shutdown sessions", "/c/a\\b", "/c/#a",
+        "/c/a\tb", "/c/a\x7f"}) {
+    EXPECT_FALSE(is_cli_word(bad)) << bad;
+    EXPECT_FALSE(set_cert_command(bad, "line\n")) << bad;
+  }
 }
 
 }  // namespace
