@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <algorithm>
 
 namespace certherd::acme {
 namespace {
@@ -64,14 +65,37 @@ session::session(std::string directory_url, pki::private_key account_key, sessio
       account_key_(std::move(account_key)),
       options_(std::move(options)) {}
 
+std::optional<std::chrono::milliseconds> session::retry_wait(const action_result& r,
+                                                             int attempt) const {
+  if (attempt >= options_.max_transport_retries) return std::nullopt;
+  bool no_answer = static_cast<bool>(r.ec);
+  unsigned status = r.response.status;
+  if (!no_answer && status != 502 && status != 503 && status != 504) return std::nullopt;
+  std::chrono::milliseconds wait = options_.transport_retry_first * (1 << std::min(attempt, 10));
+  if (!no_answer) {
+    if (auto ra = retry_after_of(r)) {
+      if (*ra > kMaxInFlowRetryAfter) return std::nullopt;  // the reconcile's backoff waits
+      wait = std::max(wait, std::chrono::milliseconds(*ra));
+    }
+  }
+  return wait;
+}
+
 void session::remember_nonce(const http::response& r) {
   if (auto n = r.header_value("Replay-Nonce")) nonces_.add(std::string(*n));
 }
 
 flow<result<directory>> session::load_directory() {
   if (directory_) co_return *directory_;
-  perform get{send_request{{http::method::get, directory_url_, {}, {}, false}, "directory"}};
-  auto r = co_await get;
+  action_result r;
+  for (int attempt = 0;; ++attempt) {
+    perform get{send_request{{http::method::get, directory_url_, {}, {}, false}, "directory"}};
+    r = co_await get;
+    auto wait = retry_wait(r, attempt);
+    if (!wait) break;
+    perform nap{sleep_for{*wait}};
+    co_await nap;
+  }
   if (r.ec) co_return transport_error(r, directory_url_);
   if (r.response.status != 200) co_return problem_error(r, directory_url_);
   auto d = parse_directory(r.response.body);
@@ -87,8 +111,15 @@ flow<result<directory>> session::load_directory() {
 flow<result<std::string>> session::fetch_nonce() {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
-  perform head{send_request{{http::method::head, d->new_nonce, {}, {}, false}, "newNonce"}};
-  auto r = co_await head;
+  action_result r;
+  for (int attempt = 0;; ++attempt) {
+    perform head{send_request{{http::method::head, d->new_nonce, {}, {}, false}, "newNonce"}};
+    r = co_await head;
+    auto wait = retry_wait(r, attempt);
+    if (!wait) break;
+    perform nap{sleep_for{*wait}};
+    co_await nap;
+  }
   if (r.ec) co_return transport_error(r, d->new_nonce);
   if (r.response.status >= 400) co_return problem_error(r, d->new_nonce);
   auto nonce = r.response.header_value("Replay-Nonce");
@@ -124,6 +155,7 @@ flow<result<http::response>> session::signed_post(std::string url,
   if (!embed_jwk && account_url_.empty()) {
     co_return error{errc::account_not_valid, "no account registered before " + url, {}};
   }
+  int transport_attempt = 0;
   for (int attempt = 0;; ++attempt) {
     std::optional<std::string> nonce = nonces_.take();
     if (!nonce) {
@@ -143,9 +175,18 @@ flow<result<http::response>> session::signed_post(std::string url,
     req.replay_safe = true;  // a replayed JWS is refused for its used nonce (RFC 8555 §6.5)
     perform send{send_request{std::move(req), endpoint_of(url, payload, accept)}};
     auto r = co_await send;
+    if (!r.ec) {
+      last_now_ = r.now;
+      remember_nonce(r.response);
+    }
+    if (auto wait = retry_wait(r, transport_attempt)) {
+      ++transport_attempt;
+      --attempt;  // not a badNonce re-signing
+      perform nap{sleep_for{*wait}};
+      co_await nap;
+      continue;
+    }
     if (r.ec) co_return transport_error(r, url);
-    last_now_ = r.now;
-    remember_nonce(r.response);
     if (r.response.status < 400) co_return std::move(r.response);
     auto e = problem_error(r, url);
     if (e.server->is("badNonce")) {
@@ -376,8 +417,19 @@ flow<result<issued_certificate>> session::issue(order_request request) {
   if (ready->status == order_status::ready) {
     std::string payload = json_object({{"csr", pki::base64url_encode(request.csr_der)}});
     auto fin = co_await post(ready->finalize, std::move(payload));
-    if (!fin) co_return fin.error();
-    auto after = parse_order(fin->body);
+    result<order> after = fin ? parse_order(fin->body) : result<order>(fin.error());
+    if (!fin && fin.error().server && fin.error().server->is("orderNotReady")) {
+      // A finalize sent again after its answer was lost finds the order finalized already: the
+      // order itself says how far it got.
+      auto now = co_await post(ready->url, std::nullopt);
+      if (!now) co_return now.error();
+      auto seen = parse_order(now->body);
+      if (!seen) co_return seen.error();
+      if (seen->status != order_status::processing && seen->status != order_status::valid) {
+        co_return fin.error();
+      }
+      after = std::move(seen);
+    }
     if (!after) co_return after.error();
     after->url = ready->url;
     ready = std::move(*after);

@@ -22,9 +22,20 @@
 
 namespace certherd::acme {
 
+/// Longest Retry-After a flow waits for itself; a longer one fails the flow, and the reconcile
+/// waits (its backoff honours Retry-After).
+inline constexpr std::chrono::seconds kMaxInFlowRetryAfter{30};
+
 struct session_options {
   /// Re-signings after badNonce before giving up (acmez: 10; Pebble rejects 5 % by default).
   int max_bad_nonce_retries = 10;
+  /// Requests that got no answer (refused, reset, timed out, cut short) or a 502, 503 or 504 are
+  /// sent again this many times, after 1 s, 2 s, 4 s… (or the answer's Retry-After, when it asks
+  /// for at most kMaxInFlowRetryAfter), before the flow fails: one lost packet must not cost a
+  /// certificate the reconcile's backoff. Each retry is signed anew with a fresh nonce; a lost
+  /// newOrder answer may leave one unused order at the CA, never a certificate.
+  int max_transport_retries = 3;
+  std::chrono::milliseconds transport_retry_first{1000};
   poll_policy poll;
 };
 
@@ -88,6 +99,9 @@ class session {
   flow<result<order>> await_order(order o, order_status leaving);
   flow<result<issued_certificate>> download(std::string url, std::string preferred_chain);
   void remember_nonce(const http::response& r);
+  /// \brief How long to wait before sending again a request that got `r` on its `attempt`-th
+  /// retry, or nullopt when it is not to be sent again.
+  std::optional<std::chrono::milliseconds> retry_wait(const action_result& r, int attempt) const;
 
   std::string directory_url_;
   pki::private_key account_key_;

@@ -241,7 +241,9 @@ TEST_F(Session, FailingAnyStepEndsWithAnErrorAndWithdrawsChallenges) {
   for (std::size_t k = 0; k < script.size(); ++k) {
     if (script[k].expect.starts_with("sleep") || script[k].expect.starts_with("remove")) continue;
     SCOPED_TRACE(fmt::format("failing step {} ({})", k, script[k].expect));
-    auto s = make();
+    session_options no_retries;
+    no_retries.max_transport_retries = 0;
+    auto s = make(no_retries);
     ASSERT_TRUE(run(s.register_account({}), account_steps()));
     flow_runner<result<issued_certificate>> runner(s.issue(request()));
     std::optional<action> next = runner.start();
@@ -272,6 +274,106 @@ TEST_F(Session, FailingAnyStepEndsWithAnErrorAndWithdrawsChallenges) {
       EXPECT_TRUE(removed) << "a published challenge is always withdrawn";
     }
   }
+}
+
+// Issue 9 (CA faults): a request that gets no answer is sent again after a pause, signed anew,
+// so one lost answer anywhere in an issuance costs seconds, not the reconcile's backoff.
+TEST_F(Session, EveryStepSurvivesOneLostAnswer) {
+  std::string pem = chain("Root A");
+  auto script = issue_steps(pem);
+  for (std::size_t k = 0; k < script.size(); ++k) {
+    if (!script[k].expect.starts_with("POST")) continue;
+    SCOPED_TRACE(fmt::format("losing the answer of step {} ({})", k, script[k].expect));
+    auto s = make();
+    ASSERT_TRUE(run(s.register_account({}), account_steps()));
+    auto lossy = script;
+    // No answer, no nonce: the retry fetches one.
+    lossy.insert(lossy.begin() + static_cast<std::ptrdiff_t>(k),
+                 {{script[k].expect, refused()},
+                  {"sleep", ok()},
+                  {"HEAD https://ca/nonce", reply(200, "")}});
+    std::vector<action> seen;
+    auto issued = run(s.issue(request()), lossy, &seen);
+    ASSERT_TRUE(issued) << issued.error();
+    EXPECT_EQ(std::get<sleep_for>(seen[k + 1]).duration, 1s);
+    EXPECT_NE(decode(seen[k]).header["nonce"], decode(seen[k + 3]).header["nonce"])
+        << "a retry is signed with a fresh nonce";
+  }
+}
+
+TEST_F(Session, RetriesOfLostAnswersAreCappedAndBackOff) {
+  auto s = make();
+  s.set_account_url("https://ca/acct/1");
+  std::vector<action> seen;
+  auto r = run(s.post("https://ca/x", std::string("{}")),
+               {{"GET https://ca/dir", refused()},
+                {"sleep", ok()},
+                {"GET https://ca/dir", reply(200, kDirectory)},
+                {"HEAD https://ca/nonce", reply(504, "")},
+                {"sleep", ok()},
+                {"HEAD https://ca/nonce", reply(200, "")},
+                {"POST https://ca/x", refused()},
+                {"sleep", ok()},
+                {"HEAD https://ca/nonce", reply(200, "")},
+                {"POST https://ca/x", refused()},
+                {"sleep", ok()},
+                {"HEAD https://ca/nonce", reply(200, "")},
+                {"POST https://ca/x", refused()},
+                {"sleep", ok()},
+                {"HEAD https://ca/nonce", reply(200, "")},
+                {"POST https://ca/x", refused()}},
+               &seen);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::transport);
+  EXPECT_EQ(std::get<sleep_for>(seen[7]).duration, 1s);
+  EXPECT_EQ(std::get<sleep_for>(seen[10]).duration, 2s);
+  EXPECT_EQ(std::get<sleep_for>(seen[13]).duration, 4s);
+}
+
+TEST_F(Session, UnavailableHonoursAShortRetryAfterOnly) {
+  auto s = make();
+  s.set_account_url("https://ca/acct/1");
+  std::vector<action> seen;
+  auto r = run(s.post("https://ca/x", std::string("{}")),
+               {{"GET https://ca/dir", reply(200, kDirectory)},
+                {"HEAD https://ca/nonce", reply(200, "")},
+                {"POST https://ca/x", reply(503, "", {{"Retry-After", "7"}})},
+                {"sleep", ok()},
+                {"POST https://ca/x", reply(200, "{}")}},
+               &seen);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(std::get<sleep_for>(seen[3]).duration, 7s);
+  // A long Retry-After is the reconcile's to wait for (its backoff honours it).
+  auto busy = run(s.post("https://ca/x", std::string("{}")),
+                  {{"POST https://ca/x", reply(503, problem_body("serverInternal", "maintenance"),
+                                               {{"Retry-After", "3600"}})}});
+  ASSERT_FALSE(busy);
+  ASSERT_TRUE(busy.error().server);
+  EXPECT_EQ(busy.error().server->retry_after, 3600s);
+  // Other errors are not sent again.
+  auto refused_once = run(s.post("https://ca/x", std::string("{}")),
+                          {{"POST https://ca/x", reply(500, problem_body("serverInternal", "x"))}});
+  ASSERT_FALSE(refused_once);
+}
+
+TEST_F(Session, LostFinalizeAnswerFindsTheOrderFinalized) {
+  auto s = make();
+  ASSERT_TRUE(run(s.register_account({}), account_steps()));
+  std::string pem = chain("Root A");
+  auto script = issue_steps(pem);
+  auto fin = std::find_if(script.begin(), script.end(),
+                          [](const step& st) { return st.expect == "POST https://ca/fin/1"; });
+  ASSERT_NE(fin, script.end());
+  // The CA finalized the order, but its answer was lost; the second finalize finds it done.
+  fin = script.insert(fin, {{"POST https://ca/fin/1", refused()},
+                            {"sleep", ok()},
+                            {"HEAD https://ca/nonce", reply(200, "")},
+                            {"POST https://ca/fin/1",
+                             reply(403, problem_body("orderNotReady", "order is processing"))}});
+  *(fin + 4) = {"POST https://ca/order/1", reply(200, order("processing"))};
+  auto issued = run(s.issue(request()), script);
+  ASSERT_TRUE(issued) << issued.error();
+  EXPECT_EQ(issued->chain_pem, pem);
 }
 
 TEST_F(Session, BadNonceIsReSignedWithTheFreshNonce) {
@@ -326,7 +428,9 @@ TEST_F(Session, RateLimitCarriesRetryAfter) {
 
 TEST_F(Session, DirectoryFailures) {
   {
-    auto s = make();
+    session_options no_retries;
+    no_retries.max_transport_retries = 0;
+    auto s = make(no_retries);
     auto r = run(s.load_directory(), {{"GET https://ca/dir", reply(503, "busy")}});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::server_problem);
