@@ -89,18 +89,34 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
     out.error = csr.error().message();
     co_return out;
   }
-  acme::session session(spec.directory, *account->key, options_.session);
-  session.set_account_url(account->url);
-  acme::driver driver(client_, &presenter_,
-                      std::chrono::steady_clock::now() + options_.order_timeout);
-  acme::order_request order{spec.hosts, *csr, options_.profile, {}};
-  auto issued = co_await driver.async_run(session.issue(std::move(order)));
+  auto deadline = std::chrono::steady_clock::now() + options_.order_timeout;
+  auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
+    acme::session session(spec.directory, *account->key, options_.session);
+    session.set_account_url(account->url);
+    acme::driver driver(client_, &presenter_, deadline);
+    acme::order_request order{spec.hosts, *csr, options_.profile, {}};
+    co_return co_await driver.async_run(session.issue(std::move(order)));
+  };
+  auto forgotten = [](const acme::result<acme::issued_certificate>& r) {
+    return !r && r.error().server && r.error().server->is("accountDoesNotExist");
+  };
+  auto issued = co_await attempt();
+  if (forgotten(issued)) {
+    // The CA no longer knows the account (a reset CA, a restarted test CA): register the same
+    // key again and order once more at once, rather than failing into the backoff.
+    log::warn("account_unknown_to_ca", {{"directory", spec.directory}, {"account", account->url}});
+    account->url.clear();
+    account = co_await account_for(spec.directory);
+    if (account->url.empty()) {
+      out.error = "no ACME account: " + account->error;
+      co_return out;
+    }
+    issued = co_await attempt();
+  }
   if (!issued) {
     out.error = issued.error().message();
     if (issued.error().server) out.retry_after = issued.error().server->retry_after;
-    if (issued.error().server && issued.error().server->is("accountDoesNotExist")) {
-      account->url.clear();  // the CA forgot us (a reset test CA): register again next time
-    }
+    if (forgotten(issued)) account->url.clear();  // still unknown: register again next time
     co_return out;
   }
   auto chain = pki::parse_pem_chain(issued->chain_pem);
