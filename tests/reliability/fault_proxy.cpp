@@ -50,6 +50,8 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
   unsigned short mine = 0;
   std::atomic<bool> stopping{false};
   mutable std::mutex mu;
+  std::condition_variable released;
+  bool held = false;
   fault_mix mix;
   proxy_counts stats;
   std::mt19937 rng;
@@ -138,6 +140,10 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
         boost::system::error_code ec;
         bhttp::read(client, in_buffer, req, ec);
         if (ec) break;
+        {
+          std::unique_lock lock(mu);
+          released.wait(lock, [this] { return !held || stopping; });
+        }
         std::chrono::milliseconds delay{0};
         std::string fault = pick(delay);
         count(endpoint_of(req.target()), fault);
@@ -208,7 +214,11 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
   }
 
   void stop() {
-    stopping = true;
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    released.notify_all();
     boost::system::error_code ignored;
     ::shutdown(acceptor.native_handle(), SHUT_RDWR);  // wakes the blocked accept()
     acceptor.close(ignored);
@@ -240,6 +250,14 @@ fault_proxy::~fault_proxy() {
 void fault_proxy::set_faults(const fault_mix& mix) {
   std::lock_guard lock(impl_->mu);
   impl_->mix = mix;
+}
+
+void fault_proxy::hold(bool on) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->held = on;
+  }
+  impl_->released.notify_all();
 }
 
 std::string fault_proxy::directory_url() const {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,9 @@ class fault_proxy {
   fault_proxy& operator=(const fault_proxy&) = delete;
 
   void set_faults(const fault_mix& mix);
+  /// \brief While held, every request waits at the proxy (not counted as a fault) until released:
+  /// lets a test change the world between certherd's start and its first order.
+  void hold(bool on);
   std::string directory_url() const;  ///< https://localhost:<port>/dir
   unsigned short port() const;
   proxy_counts counts() const;
