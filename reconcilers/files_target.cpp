@@ -1,5 +1,7 @@
 #include "reconcilers/files_target.hpp"
 
+#include "stores/temporaries.hpp"
+
 #include "reconcilers/child_process.hpp"
 
 #include "clients/log/log.hpp"
@@ -142,6 +144,7 @@ asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
   std::string detail;
   auto root = stores::dir_handle::open(dir_, 0755, detail);
   if (!root) co_return failed{detail};
+  stores::sweep_temporaries(*root);  // what a killed certherd left half written
   // Whatever holds the name must be certherd's before anything is written.
   const auto kind = root->kind(cert_name);
   if (kind == stores::entry_kind::link &&
@@ -206,12 +209,15 @@ void files_target::prune(const stores::dir_handle& versions, const std::string& 
   }
   std::sort(names.begin(), names.end());
   constexpr std::size_t keep = 5;
-  for (std::size_t i = 0; i + keep < names.size(); ++i) {
-    if (names[i] == current) continue;
+  for (std::size_t i = 0; i < names.size(); ++i) {
     std::string detail;
-    if (versions.remove_flat_folder(names[i], detail)) {
-      log::warn("prune_skipped",
-                {{"folder", (versions.path() / names[i]).string()}, {"reason", detail}});
+    if (i + keep < names.size() && names[i] != current) {
+      if (versions.remove_flat_folder(names[i], detail)) {
+        log::warn("prune_skipped",
+                  {{"folder", (versions.path() / names[i]).string()}, {"reason", detail}});
+      }
+    } else if (auto kept = versions.sub(names[i], false, 0, detail)) {
+      stores::sweep_temporaries(*kept);  // a version a killed certherd never finished
     }
   }
 }

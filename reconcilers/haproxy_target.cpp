@@ -1,5 +1,7 @@
 #include "reconcilers/haproxy_target.hpp"
 
+#include "stores/temporaries.hpp"
+
 #include "stores/atomic_file.hpp"
 #include "stores/file_names.hpp"
 
@@ -155,6 +157,7 @@ asio::awaitable<text_result<bool>> haproxy_target::push_locked(std::string cert_
   std::string detail;
   auto folder = stores::dir_handle::open(options_.cert_dir, 0700, detail);
   if (!folder) co_return failed{detail};
+  stores::sweep_temporaries(*folder);  // what a killed certherd left half written
   auto mine = owned(*folder);
   if (!mine) co_return failed{mine.error()};
   auto made = [&](const std::string& fp) {

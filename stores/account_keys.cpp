@@ -1,5 +1,7 @@
 #include "stores/account_keys.hpp"
 #include "clients/json/parse.hpp"
+#include "stores/safe_dir.hpp"
+#include "stores/temporaries.hpp"
 
 #include "pki/encoding.hpp"
 #include "stores/atomic_file.hpp"
@@ -31,6 +33,8 @@ text_result<account_record> load_or_create_account(const std::filesystem::path& 
   auto folder = account_folder(state_dir, directory_url);
   std::string detail;
   if (auto ec = make_directories(folder, 0700, detail)) return detail;
+  if (auto handle = dir_handle::open(folder, 0700, detail, false)) sweep_temporaries(*handle);
+  detail.clear();
   auto key_path = folder / "account-key.pem";
   std::optional<pki::private_key> loaded;
   bool created = false;

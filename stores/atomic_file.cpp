@@ -1,6 +1,7 @@
 #include "stores/atomic_file.hpp"
 
 #include "stores/file_names.hpp"
+#include "stores/temporaries.hpp"
 
 #include <fmt/format.h>
 
@@ -22,10 +23,7 @@ std::error_code last_error() {
 }
 
 std::filesystem::path temp_name(const std::filesystem::path& path) {
-  static std::atomic<unsigned> counter{0};
-  // Hashed when long: a 253-character host's file must still get a temporary beside it.
-  return path.parent_path() / file_name_for(fmt::format(".{}.{}.{}.tmp", path.filename().string(),
-                                                        ::getpid(), counter++));
+  return path.parent_path() / temporary_name(path.filename().string());
 }
 
 std::error_code sync_directory(const std::filesystem::path& dir) {

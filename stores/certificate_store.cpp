@@ -1,5 +1,7 @@
 #include "stores/certificate_store.hpp"
+
 #include "clients/json/parse.hpp"
+#include "stores/temporaries.hpp"
 
 #include "stores/atomic_file.hpp"
 #include "stores/file_names.hpp"
@@ -158,6 +160,7 @@ text_result<bool> fs_store::open() {
     return fmt::format("state directory is not writable: {}", detail);
   }
   ::unlinkat(records->fd(), ".write-test", 0);
+  sweep_temporaries(*records);  // what a killed certherd left half written
   folder_ = std::move(records);
   return true;
 }

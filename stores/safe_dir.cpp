@@ -1,5 +1,7 @@
 #include "stores/safe_dir.hpp"
 
+#include "stores/temporaries.hpp"
+
 #include "stores/file_names.hpp"
 
 #include <fmt/format.h>
@@ -31,8 +33,7 @@ entry_kind kind_of(mode_t mode) {
 }
 
 std::string temp_for(std::string_view name) {
-  static std::atomic<unsigned> counter{0};
-  return file_name_for(fmt::format(".{}.{}.{}.tmp", name, ::getpid(), counter++));
+  return temporary_name(name);
 }
 
 }  // namespace

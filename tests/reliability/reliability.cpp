@@ -67,7 +67,7 @@ std::vector<fs::path> leftover_temporaries(const fs::path& dir) {
        it != end; it.increment(ec)) {
     if (ec) break;
     auto name = it->path().filename().string();
-    if (name.find(".tmp") != std::string::npos) found.push_back(it->path());
+    if (name.starts_with(".certherd-tmp.")) found.push_back(it->path());
   }
   return found;
 }

@@ -28,8 +28,7 @@ bool output_holds(const std::filesystem::path& out, const std::string& host, std
 /// \brief The SHA-256 of the leaf OUTPUT_DIR holds for `host`, or "".
 std::string output_fingerprint(const std::filesystem::path& out, const std::string& host);
 
-/// \brief Files under `dir` whose names say they were being written when the writer died
-/// (certherd's temporary files: ".tmp" in the name).
+/// \brief certherd's temporary files under `dir` (".certherd-tmp.…", stores/temporaries.hpp).
 std::vector<std::filesystem::path> leftover_temporaries(const std::filesystem::path& dir);
 
 /// \brief n fresh host names under example.com.
