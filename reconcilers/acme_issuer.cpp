@@ -90,7 +90,9 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
     co_return out;
   }
   auto deadline = std::chrono::steady_clock::now() + options_.order_timeout;
+  std::string used;  // the account URL the last attempt signed with
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
+    used = account->url;
     acme::session session(spec.directory, *account->key, options_.session);
     session.set_account_url(account->url);
     acme::driver driver(client_, &presenter_, deadline);
@@ -104,8 +106,9 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
   if (forgotten(issued)) {
     // The CA no longer knows the account (a reset CA, a restarted test CA): register the same
     // key again and order once more at once, rather than failing into the backoff.
-    log::warn("account_unknown_to_ca", {{"directory", spec.directory}, {"account", account->url}});
-    account->url.clear();
+    log::warn("account_unknown_to_ca", {{"directory", spec.directory}, {"account", used}});
+    // Another order may have registered again meanwhile: then its account is ours too.
+    if (account->url == used) account->url.clear();
     account = co_await account_for(spec.directory);
     if (account->url.empty()) {
       out.error = "no ACME account: " + account->error;
@@ -116,7 +119,8 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
   if (!issued) {
     out.error = issued.error().message();
     if (issued.error().server) out.retry_after = issued.error().server->retry_after;
-    if (forgotten(issued)) account->url.clear();  // still unknown: register again next time
+    // Still unknown: register again next time (unless another order did already).
+    if (forgotten(issued) && account->url == used) account->url.clear();
     co_return out;
   }
   auto chain = pki::parse_pem_chain(issued->chain_pem);

@@ -5,9 +5,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/error.hpp>
 
 namespace certherd::acme {
 
@@ -30,6 +32,7 @@ asio::awaitable<action_result> driver::async_perform(action a) {
   if (steady::now() >= deadline_) {
     out.ec = std::make_error_code(std::errc::timed_out);
     out.detail = "the operation's deadline passed";
+    out.lasting = true;
     out.now = std::chrono::system_clock::now();
     co_return out;
   }
@@ -51,6 +54,11 @@ asio::awaitable<action_result> driver::async_perform(action a) {
                  {{"method", http::to_string(method)}, {"url", url}, {"error", r.error().detail}});
       out.ec = r.error().code;
       out.detail = r.error().detail;
+      // TLS errors proper (a certificate that does not verify, a protocol failure) and an answer
+      // over the limit come back the same way every time; a reset, a refusal, a timeout or a
+      // connection cut short (asio's stream errors, the system's) may not.
+      out.lasting = r.error().code.category() == asio::error::get_ssl_category() ||
+                    r.error().code == boost::beast::http::error::body_limit;
     }
   } else if (auto* nap = std::get_if<sleep_for>(&a)) {
     asio::steady_timer timer(co_await asio::this_coro::executor);

@@ -44,9 +44,12 @@ std::ostream& operator<<(std::ostream& os, const action& a);
 
 /// \brief What the driver reports after carrying out an action.
 struct action_result {
-  std::error_code ec;       ///< transport or presenter failure; the response is then empty
-  std::string detail;       ///< a person's words for `ec`
-  http::response response;  ///< for send_request
+  std::error_code ec;  ///< transport or presenter failure; the response is then empty
+  std::string detail;  ///< a person's words for `ec`
+  /// A failure sending again cannot mend: the server's TLS certificate refused, an answer over
+  /// the size limit, the operation's deadline passed.
+  bool lasting = false;
+  http::response response;                      ///< for send_request
   std::chrono::system_clock::time_point now{};  ///< when the driver resumed the flow
 };
 

@@ -14,10 +14,20 @@ namespace {
 
 constexpr std::string_view kPemChain = "application/pem-certificate-chain";
 
-error transport_error(const action_result& r, std::string_view url) {
-  return {errc::transport,
-          fmt::format("{}: {}", url, r.detail.empty() ? r.ec.message() : r.detail),
-          {}};
+std::string failure_of(const action_result& r) {
+  if (r.ec) return r.detail.empty() ? r.ec.message() : r.detail;
+  return fmt::format("HTTP {}", r.response.status);
+}
+
+// What went wrong, with the first failure too when the request was sent again (the last one
+// may only say that the deadline passed while retrying).
+error transport_error(const action_result& r, std::string_view url, const std::string& first = {},
+                      int retries = 0) {
+  std::string what = failure_of(r);
+  if (retries > 0 && !first.empty() && first != what) {
+    what = fmt::format("{} (sent {} times; the first time: {})", what, retries + 1, first);
+  }
+  return {errc::transport, fmt::format("{}: {}", url, what), {}};
 }
 
 std::optional<std::chrono::seconds> retry_after_of(const action_result& r) {
@@ -67,7 +77,7 @@ session::session(std::string directory_url, pki::private_key account_key, sessio
 
 std::optional<std::chrono::milliseconds> session::retry_wait(const action_result& r,
                                                              int attempt) const {
-  if (attempt >= options_.max_transport_retries) return std::nullopt;
+  if (attempt >= options_.max_transport_retries || r.lasting) return std::nullopt;
   bool no_answer = static_cast<bool>(r.ec);
   unsigned status = r.response.status;
   if (!no_answer && status != 502 && status != 503 && status != 504) return std::nullopt;
@@ -88,15 +98,18 @@ void session::remember_nonce(const http::response& r) {
 flow<result<directory>> session::load_directory() {
   if (directory_) co_return *directory_;
   action_result r;
-  for (int attempt = 0;; ++attempt) {
+  std::string first;
+  int attempt = 0;
+  for (;; ++attempt) {
     perform get{send_request{{http::method::get, directory_url_, {}, {}, false}, "directory"}};
     r = co_await get;
     auto wait = retry_wait(r, attempt);
     if (!wait) break;
+    if (first.empty()) first = failure_of(r);
     perform nap{sleep_for{*wait}};
     co_await nap;
   }
-  if (r.ec) co_return transport_error(r, directory_url_);
+  if (r.ec) co_return transport_error(r, directory_url_, first, attempt);
   if (r.response.status != 200) co_return problem_error(r, directory_url_);
   auto d = parse_directory(r.response.body);
   if (!d) {
@@ -112,15 +125,18 @@ flow<result<std::string>> session::fetch_nonce() {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
   action_result r;
-  for (int attempt = 0;; ++attempt) {
+  std::string first;
+  int attempt = 0;
+  for (;; ++attempt) {
     perform head{send_request{{http::method::head, d->new_nonce, {}, {}, false}, "newNonce"}};
     r = co_await head;
     auto wait = retry_wait(r, attempt);
     if (!wait) break;
+    if (first.empty()) first = failure_of(r);
     perform nap{sleep_for{*wait}};
     co_await nap;
   }
-  if (r.ec) co_return transport_error(r, d->new_nonce);
+  if (r.ec) co_return transport_error(r, d->new_nonce, first, attempt);
   if (r.response.status >= 400) co_return problem_error(r, d->new_nonce);
   auto nonce = r.response.header_value("Replay-Nonce");
   if (!nonce || nonce->empty()) {
@@ -156,6 +172,7 @@ flow<result<http::response>> session::signed_post(std::string url,
     co_return error{errc::account_not_valid, "no account registered before " + url, {}};
   }
   int transport_attempt = 0;
+  std::string first;
   for (int attempt = 0;; ++attempt) {
     std::optional<std::string> nonce = nonces_.take();
     if (!nonce) {
@@ -180,13 +197,14 @@ flow<result<http::response>> session::signed_post(std::string url,
       remember_nonce(r.response);
     }
     if (auto wait = retry_wait(r, transport_attempt)) {
+      if (first.empty()) first = failure_of(r);
       ++transport_attempt;
       --attempt;  // not a badNonce re-signing
       perform nap{sleep_for{*wait}};
       co_await nap;
       continue;
     }
-    if (r.ec) co_return transport_error(r, url);
+    if (r.ec) co_return transport_error(r, url, first, transport_attempt);
     if (r.response.status < 400) co_return std::move(r.response);
     auto e = problem_error(r, url);
     if (e.server->is("badNonce")) {

@@ -2,7 +2,8 @@
 // in for Rancher 1.x; no Rancher server runs here): while tenants keep changing labels — services
 // added, relabelled, removed — Rancher answers slowly, fails requests with 5xx, lets requests
 // hang past RANCHER_TIMEOUT, loses a create's answer, and drops the event websocket (refusing
-// reconnects for a while). Afterwards no change is missed and nothing is doubled: every host
+// reconnects for a while), and certherd itself is a slow consumer (stopped for a while as events
+// pile up). Afterwards no change is missed and nothing is doubled: every host
 // still on a label has exactly one active certificate in Rancher, and the private Pebble saw one
 // order per host.
 #include "pebble_process.hpp"
@@ -61,7 +62,15 @@ TEST(RancherFaults, ChurnUnderFaultsMissesNothingAndDoublesNothing) {
       v += (v.empty() ? "" : ", ") + h;
     return v;
   };
+  int pauses = 0;
   for (int step = 0; step < 24; ++step) {
+    // A slow consumer: certherd stopped (SIGSTOP, as a CPU-starved or swapped-out process is)
+    // while Rancher goes on publishing; it reads the backlog when it runs again.
+    if (step % 8 == 3) {
+      run.signal(SIGSTOP);
+      ++pauses;
+    }
+    if (step % 8 == 6) run.signal(SIGCONT);
     sim.faults(faults[rng() % faults.size()]);
     int what = labelled.empty() ? 0 : static_cast<int>(rng() % 4);
     if (what <= 1) {  // a new service with one or two hosts
@@ -85,6 +94,7 @@ TEST(RancherFaults, ChurnUnderFaultsMissesNothingAndDoublesNothing) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 600));
   }
+  run.signal(SIGCONT);
   sim.faults(R"({"latency_ms":0,"refuse_websockets":false})");
   // A label change that no event reported is found by the resync after the next reconnect.
   sim.faults(R"({"drop_websockets":true})");
@@ -116,7 +126,8 @@ TEST(RancherFaults, ChurnUnderFaultsMissesNothingAndDoublesNothing) {
     EXPECT_EQ(n, 1) << name << " is in Rancher " << n << " times";
   std::cout << wanted.size() << " hosts on labels at the end, " << ever.size() << " ever; "
             << pebble.orders() << " orders; " << run.count("event=rancher_disconnected")
-            << " websocket drops; " << run.count("event=rancher_resync") << " resyncs\n";
+            << " websocket drops; " << run.count("event=rancher_resync") << " resyncs; " << pauses
+            << " pauses of certherd\n";
   // Every host ever labelled was ordered at most once (some removed before certherd got to them).
   EXPECT_LE(pebble.orders(), static_cast<int>(ever.size()));
   EXPECT_GE(pebble.orders(), static_cast<int>(wanted.size()));

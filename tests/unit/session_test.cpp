@@ -330,6 +330,33 @@ TEST_F(Session, RetriesOfLostAnswersAreCappedAndBackOff) {
   EXPECT_EQ(std::get<sleep_for>(seen[13]).duration, 4s);
 }
 
+TEST_F(Session, LastingFailuresAreNotSentAgain) {
+  auto s = make();
+  action_result untrusted = refused();
+  untrusted.detail = "TLS handshake with https://ca: certificate verify failed";
+  untrusted.lasting = true;
+  auto r = run(s.load_directory(), {{"GET https://ca/dir", untrusted}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("certificate verify failed"), std::string::npos);
+}
+
+TEST_F(Session, AFailureAfterRetriesNamesTheFirstOneToo) {
+  auto s = make();
+  action_result timed_out = refused();
+  timed_out.detail = "read https://ca: timed out";
+  action_result deadline = refused();
+  deadline.detail = "the operation's deadline passed";
+  deadline.lasting = true;
+  auto r =
+      run(s.load_directory(),
+          {{"GET https://ca/dir", timed_out}, {"sleep", ok()}, {"GET https://ca/dir", deadline}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("deadline passed"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message().find("the first time: read https://ca: timed out"),
+            std::string::npos)
+      << r.error();
+}
+
 TEST_F(Session, UnavailableHonoursAShortRetryAfterOnly) {
   auto s = make();
   s.set_account_url("https://ca/acct/1");
