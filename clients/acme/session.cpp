@@ -95,21 +95,25 @@ void session::remember_nonce(const http::response& r) {
   if (auto n = r.header_value("Replay-Nonce")) nonces_.add(std::string(*n));
 }
 
-flow<result<directory>> session::load_directory() {
-  if (directory_) co_return *directory_;
-  action_result r;
-  std::string first;
-  int attempt = 0;
-  for (;; ++attempt) {
-    perform get{send_request{{http::method::get, directory_url_, {}, {}, false}, "directory"}};
-    r = co_await get;
-    auto wait = retry_wait(r, attempt);
-    if (!wait) break;
-    if (first.empty()) first = failure_of(r);
+flow<session::unsigned_answer> session::send_unsigned(http::method verb, std::string url,
+                                                      std::string endpoint) {
+  unsigned_answer out;
+  for (;; ++out.retries) {
+    perform send{send_request{{verb, url, {}, {}, false}, endpoint}};
+    out.result = co_await send;
+    auto wait = retry_wait(out.result, out.retries);
+    if (!wait) co_return out;
+    if (out.first.empty()) out.first = failure_of(out.result);
     perform nap{sleep_for{*wait}};
     co_await nap;
   }
-  if (r.ec) co_return transport_error(r, directory_url_, first, attempt);
+}
+
+flow<result<directory>> session::load_directory() {
+  if (directory_) co_return *directory_;
+  auto sent = co_await send_unsigned(http::method::get, directory_url_, "directory");
+  const auto& r = sent.result;
+  if (r.ec) co_return transport_error(r, directory_url_, sent.first, sent.retries);
   if (r.response.status != 200) co_return problem_error(r, directory_url_);
   auto d = parse_directory(r.response.body);
   if (!d) {
@@ -124,19 +128,9 @@ flow<result<directory>> session::load_directory() {
 flow<result<std::string>> session::fetch_nonce() {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
-  action_result r;
-  std::string first;
-  int attempt = 0;
-  for (;; ++attempt) {
-    perform head{send_request{{http::method::head, d->new_nonce, {}, {}, false}, "newNonce"}};
-    r = co_await head;
-    auto wait = retry_wait(r, attempt);
-    if (!wait) break;
-    if (first.empty()) first = failure_of(r);
-    perform nap{sleep_for{*wait}};
-    co_await nap;
-  }
-  if (r.ec) co_return transport_error(r, d->new_nonce, first, attempt);
+  auto sent = co_await send_unsigned(http::method::head, d->new_nonce, "newNonce");
+  const auto& r = sent.result;
+  if (r.ec) co_return transport_error(r, d->new_nonce, sent.first, sent.retries);
   if (r.response.status >= 400) co_return problem_error(r, d->new_nonce);
   auto nonce = r.response.header_value("Replay-Nonce");
   if (!nonce || nonce->empty()) {

@@ -93,6 +93,13 @@ class session {
   flow<result<http::response>> signed_post(std::string url, std::optional<std::string> payload,
                                            std::string accept, bool embed_jwk);
   flow<result<std::string>> fetch_nonce();
+  /// A GET or HEAD sent again while retry_wait() says so: the last answer, the first failure.
+  struct unsigned_answer {
+    action_result result;
+    std::string first;
+    int retries = 0;
+  };
+  flow<unsigned_answer> send_unsigned(http::method verb, std::string url, std::string endpoint);
   flow<result<account>> new_account(std::string payload);
   flow<result<authorization>> fetch_authorization(std::string url);
   flow<result<bool>> authorize(std::vector<authorization> authzs,

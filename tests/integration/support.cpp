@@ -131,7 +131,11 @@ std::string background_certherd::log() const {
 }
 
 int background_certherd::count(const std::string& fragment) const {
-  std::istringstream in(log());
+  return count_lines(log_, fragment);
+}
+
+int count_lines(const std::filesystem::path& file, const std::string& fragment) {
+  std::istringstream in(slurp(file));
   int n = 0;
   for (std::string line; std::getline(in, line);)
     n += line.find(fragment) != std::string::npos;

@@ -80,6 +80,9 @@ std::string unique_name(const std::string& prefix);
 
 std::string slurp(const std::filesystem::path& p);
 
+/// \brief How many lines of `file` contain `fragment`.
+int count_lines(const std::filesystem::path& file, const std::string& fragment);
+
 /// \brief Verifies a PEM chain file pair against a PEM root file; empty string when it verifies.
 std::string verify_against(const std::string& cert_pem, const std::string& chain_pem,
                            const std::filesystem::path& root_pem);

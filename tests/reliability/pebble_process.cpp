@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -95,11 +94,7 @@ std::string pebble_process::log() const {
 }
 
 int pebble_process::count(const std::string& fragment) const {
-  std::istringstream in(log());
-  int n = 0;
-  for (std::string line; std::getline(in, line);)
-    n += line.find(fragment) != std::string::npos;
-  return n;
+  return count_lines(dir_ / "pebble.log", fragment);
 }
 
 int pebble_process::orders() const {
