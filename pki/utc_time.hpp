@@ -8,7 +8,7 @@
 
 namespace certherd::pki {
 
-/// \brief "2026-12-02T04:13:29Z"; any year gmtime can name, "out-of-range" beyond.
+/// \brief "2026-12-02T04:13:29Z" for years 0000 to 9999, "out-of-range" beyond.
 std::string to_rfc3339(std::chrono::sys_seconds t);
 
 }  // namespace certherd::pki

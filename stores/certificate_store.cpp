@@ -161,6 +161,7 @@ text_result<bool> fs_store::open() {
   }
   ::unlinkat(records->fd(), ".write-test", 0);
   sweep_temporaries(*records);  // what a killed certherd left half written
+  last_sweep_ = std::chrono::steady_clock::now();
   folder_ = std::move(records);
   return true;
 }
@@ -202,6 +203,12 @@ text_result<bool> fs_store::save(const stored_certificate& record) {
   std::string detail;
   const auto* records = folder(detail);
   if (!records) return failed{detail};
+  // Now and then, what a killed certherd left half written goes (stores/temporaries.hpp).
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_sweep_ >= kOrphanAge) {
+    sweep_temporaries(*records);
+    last_sweep_ = now;
+  }
   std::vector<named_content> file{{file_name_for(record.name, kSuffix), to_json(record), 0600}};
   if (records->write(file, detail)) return detail;
   return true;

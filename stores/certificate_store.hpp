@@ -84,6 +84,7 @@ class fs_store final : public certificate_store {
   std::filesystem::path state_dir_;
   std::filesystem::path dir_;
   std::optional<dir_handle> folder_;
+  std::chrono::steady_clock::time_point last_sweep_{};
 };
 
 /// \brief The JSON form of a record (it contains the private key).

@@ -3,6 +3,8 @@
 #include "clients/log/log.hpp"
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -54,11 +56,15 @@ asio::awaitable<action_result> driver::async_perform(action a) {
                  {{"method", http::to_string(method)}, {"url", url}, {"error", r.error().detail}});
       out.ec = r.error().code;
       out.detail = r.error().detail;
-      // TLS errors proper (a certificate that does not verify, a protocol failure) and an answer
-      // over the limit come back the same way every time; a reset, a refusal, a timeout or a
-      // connection cut short (asio's stream errors, the system's) may not.
-      out.lasting = r.error().code.category() == asio::error::get_ssl_category() ||
-                    r.error().code == boost::beast::http::error::body_limit;
+      // A server certificate that does not verify and an answer over a size limit come back the
+      // same way every time; a reset, a refusal, a timeout, a connection cut short, even a
+      // handshake a balancer aborted during a deploy, may not.
+      const auto& code = r.error().code;
+      out.lasting = (code.category() == asio::error::get_ssl_category() &&
+                     ERR_GET_REASON(static_cast<unsigned long>(code.value())) ==
+                         SSL_R_CERTIFICATE_VERIFY_FAILED) ||
+                    code == boost::beast::http::error::body_limit ||
+                    code == boost::beast::http::error::header_limit;
     }
   } else if (auto* nap = std::get_if<sleep_for>(&a)) {
     asio::steady_timer timer(co_await asio::this_coro::executor);

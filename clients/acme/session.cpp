@@ -203,8 +203,18 @@ flow<result<http::response>> session::signed_post(std::string url,
     auto e = problem_error(r, url);
     if (e.server->is("badNonce")) {
       // RFC 8555 §6.5: the answer carries a fresh nonce; re-sign with it, a bounded number of
-      // times.
-      if (attempt < options_.max_bad_nonce_retries) continue;
+      // times. After twenty in a row, with a growing pause: a CA (or a balancer in front of nodes
+      // that do not share nonces) refusing every nonce is not sent a burst.
+      if (attempt < options_.max_bad_nonce_retries) {
+        const int rejected = attempt + 1;
+        if (rejected >= kBadNoncesWithoutPause) {
+          perform nap{sleep_for{
+              std::min(std::chrono::milliseconds(50) * (rejected - kBadNoncesWithoutPause + 1),
+                       std::chrono::milliseconds(1000))}};
+          co_await nap;
+        }
+        continue;
+      }
       e.code = errc::bad_nonce_exhausted;
       e.detail = fmt::format("{} after {} re-signings", url, attempt);
     }
@@ -328,6 +338,15 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
   // Every challenge is published before the CA is told to look, so validations run in parallel.
   for (const auto& [authz_url, challenge_url] : to_trigger) {
     auto r = co_await post(challenge_url, std::string("{}"));
+    if (!r && r.error().server) {
+      // Sent again after its answer was lost, the challenge is already processing, and the CA
+      // refuses to start it twice: the authorization says how far it got.
+      auto now = co_await fetch_authorization(authz_url);
+      const challenge* ch = now ? now->find("http-01") : nullptr;
+      bool started = now && (now->status == authorization_status::valid ||
+                             (ch && ch->status != challenge_status::pending));
+      if (started) continue;
+    }
     if (!r) co_return r.error();
   }
   for (const auto& a : authzs) {
@@ -437,6 +456,10 @@ flow<result<issued_certificate>> session::issue(order_request request) {
       if (!now) co_return now.error();
       auto seen = parse_order(now->body);
       if (!seen) co_return seen.error();
+      if (seen->status == order_status::invalid) {
+        co_return error{errc::order_invalid, fmt::format("order {} is invalid", ready->url),
+                        seen->error};
+      }
       if (seen->status != order_status::processing && seen->status != order_status::valid) {
         co_return fin.error();
       }
@@ -464,6 +487,9 @@ flow<result<bool>> session::revoke(std::string certificate_der, std::optional<in
   auto payload =
       json_object({{"certificate", pki::base64url_encode(certificate_der)}}, reason, "reason");
   auto r = co_await post(d->revoke_cert, std::move(payload));
+  // Already revoked (perhaps by this very request, sent again after its answer was lost): what
+  // was asked for holds.
+  if (!r && r.error().server && r.error().server->is("alreadyRevoked")) co_return true;
   if (!r) co_return r.error();
   co_return true;
 }

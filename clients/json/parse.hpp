@@ -13,9 +13,11 @@
 
 namespace certherd::json {
 
-/// Deeper than any document ACME or Rancher sends (Rancher's deepest, a load balancer's
-/// lbConfig.portRules[].…, is under 10 levels).
+/// Deeper than any document an ACME server sends (under 6 levels).
 inline constexpr std::size_t kMaxDepth = 64;
+/// Rancher's resources embed what users wrote (a service's rancher-compose `metadata`), so one
+/// deep service must not make a whole page unreadable; nothing walks those parts recursively.
+inline constexpr std::size_t kMaxRancherDepth = 1024;
 
 /// \brief The first offset at which `text` opens more than `max_depth` nested arrays or objects
 /// (brackets inside strings do not count), or nullopt.

@@ -23,7 +23,8 @@ error decode_failure(std::string message) {
 
 result<rapidjson::Document> parse(std::string_view body, std::string_view what) {
   rapidjson::Document doc;
-  if (auto why = certherd::json::parse(doc, body, /*stop_when_done=*/true)) {
+  if (auto why = certherd::json::parse(doc, body, /*stop_when_done=*/true,
+                                       certherd::json::kMaxRancherDepth)) {
     return decode_failure(fmt::format("{} is not JSON ({})", what, *why));
   }
   if (!doc.IsObject()) return decode_failure(fmt::format("{} is not a JSON object", what));
@@ -346,7 +347,8 @@ result<event> decode_event(std::string_view frame) {
 error decode_error(unsigned status, std::string_view body) {
   error e{status, {}, {}, {}};
   rapidjson::Document doc;
-  if (!certherd::json::parse(doc, body) && doc.IsObject() && text(doc, "type") == "error") {
+  if (!certherd::json::parse(doc, body, false, certherd::json::kMaxRancherDepth) &&
+      doc.IsObject() && text(doc, "type") == "error") {
     e.code = text(doc, "code");
     e.message = text(doc, "message");
     if (e.message.empty()) e.message = text(doc, "detail");

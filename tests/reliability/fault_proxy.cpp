@@ -13,6 +13,7 @@
 
 #include <sys/socket.h>
 
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -125,14 +126,71 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
     }
   }
 
+  // A socket registered for stop() while it is open: unregistered before it closes (declare it
+  // after the socket), so stop() never shuts down a number the kernel gave to someone else.
+  struct tracked {
+    impl& owner;
+    int fd;
+    tracked(impl& o, int f) : owner(o), fd(f) { owner.track(fd, true); }
+    ~tracked() { owner.track(fd, false); }
+    tracked(const tracked&) = delete;
+    tracked& operator=(const tracked&) = delete;
+  };
+
+  struct upstream_link {
+    std::unique_ptr<tls_stream> stream;
+    std::optional<tracked> fd;  // after `stream`: unregistered first
+    beast::flat_buffer buffer;
+    bool reused = false;
+    void close() {
+      fd.reset();
+      stream.reset();
+      buffer.clear();
+      reused = false;
+    }
+  };
+
+  void connect_upstream(upstream_link& up) {
+    up.close();
+    up.stream = std::make_unique<tls_stream>(ioc, client_tls);
+    SSL_set_tlsext_host_name(up.stream->native_handle(), "localhost");
+    up.stream->set_verify_callback(asio::ssl::host_name_verification("localhost"));
+    up.stream->next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), upstream));
+    up.fd.emplace(*this, up.stream->next_layer().native_handle());
+    up.stream->handshake(asio::ssl::stream_base::client);
+  }
+
+  // Sends the request to Pebble and reads its answer; a kept-alive connection Pebble closed in
+  // the meantime is opened again once (that is no fault of the proxy's making).
+  bhttp::response<bhttp::string_body> forward(upstream_link& up,
+                                              const bhttp::request<bhttp::string_body>& req) {
+    for (int attempt = 0;; ++attempt) {
+      if (!up.stream) connect_upstream(up);
+      try {
+        bhttp::write(*up.stream, req);
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(16 * 1024 * 1024);
+        if (req.method() == bhttp::verb::head) parser.skip(true);
+        bhttp::read(*up.stream, up.buffer, parser);
+        up.reused = true;
+        return parser.release();
+      } catch (const boost::system::system_error&) {
+        bool retry = up.reused && attempt == 0;
+        up.close();
+        if (!retry) throw;
+      }
+    }
+  }
+
   void serve(tcp::socket socket) {
-    int client_fd = socket.native_handle();
-    track(client_fd, true);
+    tls_stream client(std::move(socket), server_tls);
+    tracked client_fd(*this, client.next_layer().native_handle());
+    // Registered before this look: stop() either sees the socket or has set `stopping` already.
+    if (stopping) return;
+    upstream_link up;
     try {
-      tls_stream client(std::move(socket), server_tls);
       client.handshake(asio::ssl::stream_base::server);
-      std::unique_ptr<tls_stream> up;
-      beast::flat_buffer in_buffer, up_buffer;
+      beast::flat_buffer in_buffer;
       const std::string them = fmt::format("localhost:{}", upstream);
       const std::string us = fmt::format("localhost:{}", mine);
       while (!stopping) {
@@ -155,22 +213,9 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
           break;
         }
         if (fault == "reset") break;
-        if (!up) {
-          up = std::make_unique<tls_stream>(ioc, client_tls);
-          SSL_set_tlsext_host_name(up->native_handle(), "localhost");
-          up->set_verify_callback(asio::ssl::host_name_verification("localhost"));
-          up->next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), upstream));
-          track(up->next_layer().native_handle(), true);
-          up->handshake(asio::ssl::stream_base::client);
-        }
         // The Host header stays the proxy's: Pebble builds its URLs from it (and checks each
         // JWS "url" against it), so every URL it hands out leads back through the proxy.
-        bhttp::write(*up, req);
-        bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(16 * 1024 * 1024);
-        if (req.method() == bhttp::verb::head) parser.skip(true);
-        bhttp::read(*up, up_buffer, parser);
-        auto rsp = parser.release();
+        auto rsp = forward(up, req);
         {
           std::lock_guard lock(mu);
           ++stats.by_status[rsp.result_int()];
@@ -205,12 +250,11 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
         bhttp::write(client, rsp);
         if (!rsp.keep_alive() || !req.keep_alive()) break;
       }
-      if (up) track(up->next_layer().native_handle(), false);
     } catch (const std::exception&) {
       // A connection the client or Pebble broke, or one of the proxy's own faults: it ends.
     }
-    track(client_fd, false);
-    // The socket closes abruptly when `client` goes out of scope: no TLS close_notify.
+    // `up`, then `client_fd`, then `client` go: unregistered, then closed abruptly (no TLS
+    // close_notify).
   }
 
   void stop() {
@@ -219,15 +263,15 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
       stopping = true;
     }
     released.notify_all();
-    boost::system::error_code ignored;
     ::shutdown(acceptor.native_handle(), SHUT_RDWR);  // wakes the blocked accept()
+    if (acceptor_thread.joinable()) acceptor_thread.join();
+    boost::system::error_code ignored;
     acceptor.close(ignored);
     {
       std::lock_guard lock(mu);
       for (int fd : open_fds)
         ::shutdown(fd, SHUT_RDWR);
     }
-    if (acceptor_thread.joinable()) acceptor_thread.join();
     std::vector<std::thread> all;
     {
       std::lock_guard lock(mu);

@@ -69,6 +69,10 @@ TEST(Json, EveryDecoderRefusesDeepInput) {
   auto stored = stores::from_json(deep);
   ASSERT_FALSE(stored);
   EXPECT_NE(stored.error().find("deeper than 64"), std::string::npos) << stored.error();
+  // A service whose user-written metadata nests deeply is still read; deeper than Rancher's cap
+  // it is not.
+  std::string metadata = R"({"id":"1s1","name":"web","metadata":)" + nested(200) + "}";
+  EXPECT_TRUE(rancher::decode_service(metadata));
   auto order = acme::parse_order(deep);
   EXPECT_NE(order.error().detail.find("deeper than 64"), std::string::npos) << order.error().detail;
 }

@@ -65,6 +65,10 @@ TEST(UtcTime, FormatsEveryYearACertificateCanName) {
   EXPECT_EQ(to_rfc3339(sys_seconds{std::chrono::seconds(253402300799)}), "9999-12-31T23:59:59Z");
   EXPECT_EQ(to_rfc3339(sys_seconds{std::chrono::seconds(-1)}), "1969-12-31T23:59:59Z");
   EXPECT_EQ(to_rfc3339(sys_seconds::max()), "out-of-range");
+  EXPECT_EQ(to_rfc3339(sys_seconds{std::chrono::seconds(253402300800)}), "out-of-range")
+      << "year 10000 has no RFC 3339 form";
+  EXPECT_EQ(to_rfc3339(sys_seconds{std::chrono::seconds(-62167219201)}), "out-of-range")
+      << "nor has year -1";
 }
 
 TEST(Key, ParsesTypeNames) {

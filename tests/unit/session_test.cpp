@@ -403,6 +403,63 @@ TEST_F(Session, LostFinalizeAnswerFindsTheOrderFinalized) {
   EXPECT_EQ(issued->chain_pem, pem);
 }
 
+TEST_F(Session, LostChallengeAnswerIsNotTakenForAFailure) {
+  auto s = make();
+  ASSERT_TRUE(run(s.register_account({}), account_steps()));
+  std::string pem = chain("Root A");
+  auto script = issue_steps(pem);
+  auto ch = std::find_if(script.begin(), script.end(), [](const step& st) {
+    return st.expect == "POST https://ca/chall/b.example";
+  });
+  ASSERT_NE(ch, script.end());
+  // The CA started the validation, but its answer was lost; sent again, the challenge is
+  // refused as already processing: the authorization shows it started, and the order goes on.
+  *ch = {"POST https://ca/chall/b.example",
+         reply(400, problem_body("malformed", "Cannot update challenge with status processing"))};
+  ch = script.insert(ch, {{"POST https://ca/chall/b.example", refused()},
+                          {"sleep", ok()},
+                          {"HEAD https://ca/nonce", reply(200, "")}});
+  script.insert(ch + 4, {"POST https://ca/authz/b.example",
+                         reply(200, authz("b.example", "pending", "processing"))});
+  auto issued = run(s.issue(request()), script);
+  ASSERT_TRUE(issued) << issued.error();
+}
+
+TEST_F(Session, ChallengeRefusedBeforeItStartedStillFails) {
+  auto s = make();
+  ASSERT_TRUE(run(s.register_account({}), account_steps()));
+  auto script = issue_steps(chain("Root A"));
+  script.resize(4);  // up to the challenge trigger
+  script.push_back({"POST https://ca/chall/b.example",
+                    reply(403, problem_body("unauthorized", "account may not validate"))});
+  script.push_back({"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))});
+  script.push_back({"remove b.example", ok()});
+  auto issued = run(s.issue(request()), script);
+  ASSERT_FALSE(issued);
+  ASSERT_TRUE(issued.error().server);
+  EXPECT_TRUE(issued.error().server->is("unauthorized"));
+}
+
+TEST_F(Session, ManyBadNoncesInARowArePaced) {
+  session_options o;
+  o.max_bad_nonce_retries = kBadNoncesWithoutPause + 2;
+  auto s = make(o);
+  s.set_account_url("https://ca/acct/1");
+  std::vector<step> script{{"GET https://ca/dir", reply(200, kDirectory)},
+                           {"HEAD https://ca/nonce", reply(200, "")}};
+  for (int i = 0; i < kBadNoncesWithoutPause; ++i)
+    script.push_back({"POST https://ca/x", reply(400, problem_body("badNonce", "stale"))});
+  script.push_back({"sleep", ok()});
+  script.push_back({"POST https://ca/x", reply(400, problem_body("badNonce", "stale"))});
+  script.push_back({"sleep", ok()});
+  script.push_back({"POST https://ca/x", reply(200, "{}")});
+  std::vector<action> seen;
+  auto r = run(s.post("https://ca/x", std::string("{}")), script, &seen);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(std::get<sleep_for>(seen[2 + kBadNoncesWithoutPause]).duration, 50ms);
+  EXPECT_EQ(std::get<sleep_for>(seen[4 + kBadNoncesWithoutPause]).duration, 100ms);
+}
+
 TEST_F(Session, BadNonceIsReSignedWithTheFreshNonce) {
   auto s = make();
   s.set_account_url("https://ca/acct/1");
