@@ -78,6 +78,13 @@ std::string save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
   auto saved = deps.store.save(record);
   if (saved) {
     unsaved_home.unsaved_records.erase(record.name);
+    // What /status and /metrics show is the record as saved now (failures, last error), not the
+    // one read before the attempt: a reconcile that ends after a failure never reads it again.
+    if (deps.cache) {
+      if (auto version = deps.store.version(record.name)) {
+        deps.cache->entries[record.name] = {*version, to_local_copy(record, deps.anchors)};
+      }
+    }
     return {};
   }
   auto& u = unsaved_home.unsaved_records[record.name];

@@ -185,6 +185,27 @@ TEST(ExecutorStoreFaults, FailureCountIsKeptWhenItCannotBeSaved) {
   EXPECT_EQ(f.cache.unsaved_records.at("a.example.com").record.failures, 2);
 }
 
+// Issue 10: after a failed order the store holds the failure, and so must what /status and the
+// metrics read (the observation cache), at once — not only after the next reconcile.
+TEST(ExecutorStoreFaults, WhatStatusReadsHoldsTheFailureAtOnce) {
+  fixture f;
+  f.ca.fail = true;
+  f.run();
+  auto saved = f.store.load("a.example.com");
+  ASSERT_TRUE(saved && *saved);
+  EXPECT_EQ((*saved)->failures, 1);
+  ASSERT_EQ(f.cache.entries.count("a.example.com"), 1u);
+  const auto& shown = f.cache.entries.at("a.example.com").local;
+  EXPECT_EQ(shown.failures, 1);
+  EXPECT_NE(shown.last_error.find("did not answer"), std::string::npos) << shown.last_error;
+  // A later success clears it there too.
+  f.ca.fail = false;
+  f.now += 2min;
+  f.run();
+  EXPECT_EQ(f.cache.entries.at("a.example.com").local.failures, 0);
+  EXPECT_TRUE(f.cache.entries.at("a.example.com").local.present);
+}
+
 TEST(ExecutorStoreFaults, LongestHostNameIsStoredAndServed) {
   fixture f;
   // 253 characters: four labels of 62 and the rest; every one a valid host name.
