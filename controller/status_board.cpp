@@ -31,13 +31,6 @@ double epoch(sys_seconds t) {
 
 // A label value for a failure reason: one line, bounded, so a long CA answer cannot bloat a
 // scrape.
-std::string short_reason(std::string_view text) {
-  std::string out = valid_utf8(text, 120);
-  for (char& c : out)
-    if (c == '\n' || c == '\r') c = ' ';
-  return out;
-}
-
 class json_writer {
  public:
   rapidjson::StringBuffer buf;
@@ -119,6 +112,7 @@ void status_board::reconciled(const reconcilers::cert_spec& spec,
   d.reason = report.decision.reason;
   d.outcomes = report.outcomes;
   d.failed = report.failed;
+  d.failed_kind = report.failed_kind;
   (report.failed ? reconciles_failed_ : reconciles_ok_) += 1;
   auto& c = certificates_[spec.name];
   c.last = d;
@@ -204,6 +198,11 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
     int failures = h != held.entries.end() ? h->second.local.failures : 0;
     j.kv("failures", static_cast<std::int64_t>(failures));
     j.kv("last_error", h != held.entries.end() ? h->second.local.last_error : std::string());
+    std::optional<reconcilers::failure_kind> last_kind;
+    if (h != held.entries.end() && h->second.local.failures > 0)
+      last_kind = h->second.local.last_error_kind;
+    if (!last_kind && c && c->last.failed) last_kind = c->last.failed_kind;
+    j.kv("last_error_kind", last_kind ? to_string(*last_kind) : std::string_view());
     // A record the store refused (a full disk): held in memory, saved again at store_retry_at.
     j.kv("store_failures", static_cast<std::int64_t>(unsaved ? unsaved->failures : 0));
     j.kv("store_error", unsaved ? std::string_view(unsaved->error) : std::string_view());
@@ -281,12 +280,16 @@ std::string status_board::to_prometheus(
     ready.Add({{"name", name}, {"condition", "False"}}).Set(ok ? 0 : 1);
     int n = h != held.entries.end() ? h->second.local.failures : 0;
     failures.Add({{"name", name}}).Set(n);
-    std::string reason = h != held.entries.end() ? h->second.local.last_error : std::string();
-    if (reason.empty() && last_failed && !seen->second.last.outcomes.empty())
-      reason = seen->second.last.outcomes.back();
-    if (unsaved > 0) reason = "store write failed";
-    if (n > 0 || last_failed || unsaved > 0)
-      failure.Add({{"name", name}, {"reason", short_reason(reason)}}).Set(1);
+    // The reason label is the failure's kind (design/0004-errors.md): a bounded set of values;
+    // the words, URLs and all, are on /status and in the logs.
+    std::optional<reconcilers::failure_kind> kind;
+    if (h != held.entries.end() && h->second.local.failures > 0)
+      kind = h->second.local.last_error_kind.value_or(reconcilers::failure_kind::ca_refused);
+    if (!kind && last_failed) {
+      kind = seen->second.last.failed_kind.value_or(reconcilers::failure_kind::internal);
+    }
+    if (unsaved > 0) kind = reconcilers::failure_kind::store_io;
+    if (kind) failure.Add({{"name", name}, {"reason", std::string(to_string(*kind))}}).Set(1);
   }
   prometheus::BuildGauge()
       .Name("certherd_certificates_managed")

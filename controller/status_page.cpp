@@ -129,6 +129,7 @@ std::string status_board::to_html(const std::map<std::string, reconcilers::cert_
     row("renewal", when(c, "renewal_at"));
     row("next look", when(c, "next_look"));
     if (text(c, "failures") != "0") row("failures", text(c, "failures"), true);
+    if (!text(c, "last_error_kind").empty()) row("failing with", text(c, "last_error_kind"), true);
     if (!text(c, "last_error").empty()) row("last error", text(c, "last_error"), true);
     if (c["last_decision"].IsObject()) row("last decision", text(c["last_decision"], "reason"));
     out += "</dl></article>";

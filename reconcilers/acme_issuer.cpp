@@ -30,12 +30,12 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     co_await wait->async_wait(asio::as_tuple(asio::use_awaitable));
   }
   if (!st.url.empty()) co_return &st;
-  if (waited && !st.error.empty()) co_return &st;  // that registration failed: so do we, once
+  if (waited && st.error) co_return &st;  // that registration failed: so do we, once
   if (!st.key) {
     auto record =
         stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
     if (!record) {
-      st.error = record.error();
+      st.error = failure{failure_kind::store_io, "account key: " + record.error(), {}, {}};
       co_return &st;
     }
     st.key = record->key;
@@ -59,11 +59,12 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
                       std::chrono::steady_clock::now() + options_.order_timeout);
   auto acct = co_await driver.async_run(session.register_account(options_.account));
   if (!acct) {
-    st.error = acct.error().message();
+    st.error = failure_from(acct.error());
+    st.error->message = "no ACME account: " + st.error->message;
     co_return &st;
   }
   st.url = acct->url;
-  st.error.clear();
+  st.error.reset();
   log::info("account_ready", {{"directory", directory}, {"account", st.url}});
   // Recorded beside the key it belongs to, as loaded above: never under a key made meanwhile.
   if (auto saved = stores::save_account_url(*st.record, directory, st.url); !saved) {
@@ -72,23 +73,17 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   co_return &st;
 }
 
-asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
-  issue_outcome out;
+asio::awaitable<outcome<issued_certificate>> acme_issuer::issue(cert_spec spec) {
+  auto no_account = [](const account_state& st) {
+    return st.error ? *st.error
+                    : failure{failure_kind::internal, "no ACME account and no reason", {}, {}};
+  };
   auto* account = co_await account_for(spec.directory);
-  if (account->url.empty()) {
-    out.error = "no ACME account: " + account->error;
-    co_return out;
-  }
+  if (account->url.empty()) co_return no_account(*account);
   auto key = pki::private_key::generate(spec.key_type);
-  if (!key) {
-    out.error = key.error().message();
-    co_return out;
-  }
+  if (!key) co_return failure{failure_kind::internal, key.error().message(), {}, {}};
   auto csr = pki::make_csr_der(*key, spec.hosts);
-  if (!csr) {
-    out.error = csr.error().message();
-    co_return out;
-  }
+  if (!csr) co_return failure{failure_kind::internal, csr.error().message(), {}, {}};
   auto deadline = std::chrono::steady_clock::now() + options_.order_timeout;
   std::string used;  // the account URL the last attempt signed with
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
@@ -110,37 +105,33 @@ asio::awaitable<issue_outcome> acme_issuer::issue(cert_spec spec) {
     // Another order may have registered again meanwhile: then its account is ours too.
     if (account->url == used) account->url.clear();
     account = co_await account_for(spec.directory);
-    if (account->url.empty()) {
-      out.error = "no ACME account: " + account->error;
-      co_return out;
-    }
+    if (account->url.empty()) co_return no_account(*account);
     issued = co_await attempt();
   }
   if (!issued) {
-    out.error = issued.error().message();
-    if (issued.error().server) out.retry_after = issued.error().server->retry_after;
     // Still unknown: register again next time (unless another order did already).
     if (forgotten(issued) && account->url == used) account->url.clear();
-    co_return out;
+    co_return failure_from(issued.error());
   }
   auto chain = pki::parse_pem_chain(issued->chain_pem);
   if (!chain) {
-    out.error = "the CA returned an unreadable chain: " + chain.error().message();
-    co_return out;
+    co_return failure{failure_kind::ca_misbehaved,
+                      "the CA returned an unreadable chain: " + chain.error().message(),
+                      {},
+                      {}};
   }
   if (auto ok = pki::check_issued(chain->front(), *key, spec.hosts); !ok) {
-    out.error = ok.error().detail;
-    co_return out;
+    co_return failure{failure_kind::ca_misbehaved, ok.error().detail, {}, {}};
   }
-  out.chain = std::move(*chain);
-  out.key = std::move(*key);
-  co_return out;
+  co_return issued_certificate{std::move(*chain), std::move(*key)};
 }
 
 asio::awaitable<std::string> acme_issuer::revoke(std::string directory, pki::certificate leaf,
                                                  std::optional<int> reason) {
   auto* account = co_await account_for(directory);
-  if (account->url.empty()) co_return "no ACME account: " + account->error;
+  if (account->url.empty()) {
+    co_return account->error ? account->error->message : std::string("no ACME account");
+  }
   acme::session session(directory, *account->key, options_.session);
   session.set_account_url(account->url);
   acme::driver driver(client_, &presenter_,

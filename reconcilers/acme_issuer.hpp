@@ -38,7 +38,7 @@ class acme_issuer final : public issuer {
               acme_issuer_options options);
 
   /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
-  boost::asio::awaitable<issue_outcome> issue(cert_spec spec) override;
+  boost::asio::awaitable<outcome<issued_certificate>> issue(cert_spec spec) override;
 
   /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
   /// RFC 5280 CRLReason code. Returns "" on success, else one line saying why not.
@@ -50,7 +50,7 @@ class acme_issuer final : public issuer {
     std::optional<stores::account_record> record;
     std::optional<pki::private_key> key;
     std::string url;
-    std::string error;
+    std::optional<failure> error;  ///< why the last registration failed
     // One registration at a time per directory: orders that start together wait for it
     // rather than each sending newAccount (a CA may refuse the race, as Pebble does with 500).
     bool registering = false;

@@ -20,6 +20,7 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.failures = record.failures;
   l.next_retry = record.next_retry;
   l.last_error = record.last_error;
+  l.last_error_kind = failure_kind_from(record.last_error_kind);
   l.reissue = record.reissue;
   l.own = record.issued;
   l.directory = record.directory;
@@ -130,6 +131,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       local = to_local_copy(record, deps.anchors);
       save_again_at = u->second.next_try;
       report.failed = true;
+      report.failed_kind = failure_kind::store_io;
       if (round == 0) {
         report.outcomes.push_back(fmt::format(
             "store: {} failed save{} ({}); the record is kept in memory and saved again at "
@@ -153,6 +155,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
         auto loaded = deps.store.load(spec.name);
         if (!loaded) {
           report.failed = true;
+          report.failed_kind = failure_kind::store_io;
           report.outcomes.push_back("store: " + loaded.error());
           report.requeue_at = now + 10min;
           log::error("store_unreadable", {{"cert", spec.name}, {"error", loaded.error()}});
@@ -213,6 +216,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       if ((a.kind == action_kind::push || a.kind == action_kind::bootstrap) &&
           unreadable.count(a.target)) {
         report.failed = true;
+        report.failed_kind = failure_kind::target_refused;
         report.outcomes.push_back(fmt::format("not pushed to {}: it could not be read", a.target));
         report.requeue_at = now + 1min;
         blocked = true;
@@ -223,18 +227,22 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           if (!deps.issuer) break;
           auto outcome = co_await deps.issuer->issue(spec);
           now = deps.clock();
-          if (outcome.chain.empty()) {
+          if (!outcome) {
+            const auto& why = outcome.error();
             record.failures += 1;
-            record.next_retry = next_retry_time(record.failures, now, outcome.retry_after);
-            record.last_error = outcome.error;
+            record.next_retry = next_retry_time(record.failures, now, why.kind, why.retry_after);
+            record.last_error = why.message;
+            record.last_error_kind = std::string(to_string(why.kind));
             report.failed = true;
-            report.outcomes.push_back("issue failed: " + outcome.error);
+            report.failed_kind = why.kind;
+            report.outcomes.push_back("issue failed: " + why.message);
             log::error("issue_failed", {{"cert", spec.name},
+                                        {"kind", to_string(why.kind)},
                                         {"failures", record.failures},
                                         {"next_retry", record.next_retry},
-                                        {"error", outcome.error}});
+                                        {"error", why.message}});
           } else {
-            const auto& leaf = outcome.chain.front();
+            const auto& leaf = outcome->chain.front();
             // What targets may still serve stays certherd's own after the record moves on.
             if (local && local->present) {
               stores::remember_issued(record, local->fingerprint, local->fingerprint_sha1);
@@ -243,11 +251,12 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
             record.hosts = spec.hosts;
             record.directory = spec.directory;
             record.key_type = spec.key_type;
-            record.chain_pem = pki::to_pem(outcome.chain);
-            record.key_pem = outcome.key->to_pem();
+            record.chain_pem = pki::to_pem(outcome->chain);
+            record.key_pem = outcome->key.to_pem();
             record.failures = 0;
             record.next_retry = {};
             record.last_error.clear();
+            record.last_error_kind.clear();
             record.reissue.clear();
             record.not_after = leaf.not_after();
             record.fingerprint = leaf.fingerprint_sha256();
@@ -260,9 +269,10 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           if (auto problem = save_or_keep(deps, memory, record, now); !problem.empty()) {
             // Kept in memory: the next round serves it from there, and no order follows.
             report.failed = true;
+            report.failed_kind = failure_kind::store_io;
             report.outcomes.push_back("store: " + problem + "; the record is kept in memory");
           }
-          if (outcome.chain.empty()) {
+          if (!outcome) {
             retry_at = record.next_retry;  // a plan that issues asks for no requeue
             if (auto u = memory.unsaved_records.find(spec.name);
                 u != memory.unsaved_records.end() && u->second.next_try < *retry_at) {
@@ -286,6 +296,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
                                  {"fingerprint", chain->front().fingerprint_sha256()}});
           } else {
             report.failed = true;
+            report.failed_kind = failure_kind::target_refused;
             report.outcomes.push_back(
                 fmt::format("push to {} failed: {}", a.target, pushed.error()));
             log::error("push_failed",

@@ -63,6 +63,7 @@ struct reconcile_report {
   std::vector<std::string> outcomes;  ///< what was done, one line each
   std::optional<sys_seconds> requeue_at;
   bool failed = false;
+  std::optional<failure_kind> failed_kind;  ///< the kind of the (last) failure, when failed
 };
 
 /// \brief The local_copy a stored record amounts to (classification needs the anchors).

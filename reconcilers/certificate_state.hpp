@@ -5,6 +5,7 @@
 
 #include "pki/classification.hpp"
 #include "pki/key.hpp"
+#include "reconcilers/failure.hpp"
 
 #include <chrono>
 #include <optional>
@@ -45,6 +46,7 @@ struct local_copy {
   int failures = 0;              ///< consecutive failed issuances
   sys_seconds next_retry{};
   std::string last_error;
+  std::optional<failure_kind> last_error_kind;  ///< what kind of failure last_error is
   std::string reissue;  ///< why the held certificate must be replaced anyway (revoked, forced)
   /// Fingerprints (SHA-256 and SHA-1, hex) of every certificate certherd made under this name,
   /// the held one included: a target serving one of them serves certherd's own certificate.

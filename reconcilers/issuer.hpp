@@ -5,6 +5,7 @@
 #include "pki/certificate.hpp"
 #include "pki/key.hpp"
 #include "reconcilers/certificate_state.hpp"
+#include "reconcilers/failure.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -15,18 +16,17 @@
 
 namespace certherd::reconcilers {
 
-struct issue_outcome {
-  std::vector<pki::certificate> chain;  ///< empty on failure
-  std::optional<pki::private_key> key;
-  std::string error;                                ///< one line, on failure
-  std::optional<std::chrono::seconds> retry_after;  ///< the CA's, on failure
+/// \brief A certificate the CA issued, and its key.
+struct issued_certificate {
+  std::vector<pki::certificate> chain;  ///< leaf first, never empty
+  pki::private_key key;
 };
 
 class issuer {
  public:
   virtual ~issuer() = default;
   /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
-  virtual boost::asio::awaitable<issue_outcome> issue(cert_spec spec) = 0;
+  virtual boost::asio::awaitable<outcome<issued_certificate>> issue(cert_spec spec) = 0;
 };
 
 }  // namespace certherd::reconcilers

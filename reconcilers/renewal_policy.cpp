@@ -48,10 +48,11 @@ std::chrono::seconds backoff_delay(int failures) {
   }
 }
 
-sys_seconds next_retry_time(int failures, sys_seconds now,
+sys_seconds next_retry_time(int failures, sys_seconds now, failure_kind kind,
                             std::optional<std::chrono::seconds> retry_after) {
   auto wait = backoff_delay(failures);
   if (retry_after) wait = std::max(wait, *retry_after);
+  if (kind == failure_kind::rate_limited && !retry_after) wait = std::max(wait, kRateLimitedWait);
   return now + wait;
 }
 

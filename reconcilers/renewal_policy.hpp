@@ -5,6 +5,8 @@
 // Retry-After. Pure functions of their inputs: deterministic in tests.
 #pragma once
 
+#include "reconcilers/failure.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string_view>
@@ -29,8 +31,14 @@ sys_seconds renewal_time(sys_seconds not_before, sys_seconds not_after, const re
 /// \brief The wait after the `failures`-th consecutive failure (1-based).
 std::chrono::seconds backoff_delay(int failures);
 
-/// \brief When to try again after a failure at `now`.
-sys_seconds next_retry_time(int failures, sys_seconds now,
+/// \brief Least wait after a rateLimited answer that carried no Retry-After: Let's Encrypt's
+/// limits refill over hours, and an earlier try only spends the next order.
+inline constexpr std::chrono::seconds kRateLimitedWait{3600};
+
+/// \brief When to try again after the `failures`-th consecutive failure, of `kind`, at `now`:
+/// the backoff table, never sooner than the CA's Retry-After, and at least kRateLimitedWait
+/// after a rate limit.
+sys_seconds next_retry_time(int failures, sys_seconds now, failure_kind kind,
                             std::optional<std::chrono::seconds> retry_after);
 
 }  // namespace certherd::reconcilers

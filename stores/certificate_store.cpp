@@ -59,6 +59,7 @@ std::string to_json(const stored_certificate& r) {
   w.Key("next_retry");
   w.Int64(r.next_retry.time_since_epoch().count());
   str("last_error", r.last_error);
+  str("last_error_kind", r.last_error_kind);
   str("reissue", r.reissue);
   w.Key("issued");
   w.StartArray();
@@ -105,6 +106,7 @@ text_result<stored_certificate> from_json(std::string_view text) {
   r.failures = static_cast<int>(int64("failures"));
   r.fingerprint = member_string(doc, "fingerprint_sha256");
   r.last_error = member_string(doc, "last_error");
+  r.last_error_kind = member_string(doc, "last_error_kind");
   r.reissue = member_string(doc, "reissue");
   if (auto h = doc.FindMember("issued"); h != doc.MemberEnd() && h->value.IsArray()) {
     for (const auto& v : h->value.GetArray()) {

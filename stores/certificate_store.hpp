@@ -30,6 +30,7 @@ struct stored_certificate {
   int failures = 0;
   sys_seconds next_retry{};
   std::string last_error;
+  std::string last_error_kind;  ///< reconcilers::failure_kind's name ("rate_limited"), or ""
   /// Set by `certherd revoke` or `renew --force`: the held certificate must be replaced even
   /// though it looks good ("revoked: keyCompromise"). Cleared by the next issuance.
   std::string reissue;

@@ -421,9 +421,15 @@ TEST(Backoff, Table) {
   EXPECT_EQ(backoff_delay(3), 100min);
   EXPECT_EQ(backoff_delay(4), days(1));
   EXPECT_EQ(backoff_delay(40), days(1));
-  EXPECT_EQ(next_retry_time(1, T, std::nullopt), T + 1min);
-  EXPECT_EQ(next_retry_time(1, T, 3h), T + 3h) << "Retry-After is honoured";
-  EXPECT_EQ(next_retry_time(4, T, 1h), T + days(1)) << "never sooner than the table";
+  EXPECT_EQ(next_retry_time(1, T, failure_kind::validation, std::nullopt), T + 1min);
+  EXPECT_EQ(next_retry_time(1, T, failure_kind::transport, 3h), T + 3h)
+      << "Retry-After is honoured";
+  EXPECT_EQ(next_retry_time(4, T, failure_kind::server_internal, 1h), T + days(1))
+      << "never sooner than the table";
+  // A rate limit waits for the CA's word, or an hour without one.
+  EXPECT_EQ(next_retry_time(1, T, failure_kind::rate_limited, std::nullopt), T + 1h);
+  EXPECT_EQ(next_retry_time(1, T, failure_kind::rate_limited, 10min), T + 10min);
+  EXPECT_EQ(next_retry_time(4, T, failure_kind::rate_limited, std::nullopt), T + days(1));
 }
 
 }  // namespace

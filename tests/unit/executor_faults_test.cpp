@@ -23,17 +23,17 @@ class counting_issuer final : public issuer {
   int orders = 0;
   bool fail = false;
   sys_seconds now{};
-  asio::awaitable<issue_outcome> issue(cert_spec spec) override {
+  asio::awaitable<outcome<issued_certificate>> issue(cert_spec spec) override {
     ++orders;
-    issue_outcome out;
     if (fail) {
-      out.error = "urn:ietf:params:acme:error:connection: the host did not answer";
-      co_return out;
+      co_return failure{failure_kind::validation,
+                        "urn:ietf:params:acme:error:connection: the host did not answer",
+                        "connection",
+                        {}};
     }
     auto key = *pki::private_key::generate(pki::key_type::ec256);
-    out.chain.push_back(*pki::make_self_signed(key, spec.hosts, now, 24h * 90));
-    out.key = std::move(key);
-    co_return out;
+    std::vector<pki::certificate> chain{*pki::make_self_signed(key, spec.hosts, now, 24h * 90)};
+    co_return issued_certificate{std::move(chain), std::move(key)};
   }
 };
 
@@ -198,6 +198,8 @@ TEST(ExecutorStoreFaults, WhatStatusReadsHoldsTheFailureAtOnce) {
   const auto& shown = f.cache.entries.at("a.example.com").local;
   EXPECT_EQ(shown.failures, 1);
   EXPECT_NE(shown.last_error.find("did not answer"), std::string::npos) << shown.last_error;
+  EXPECT_EQ(shown.last_error_kind, failure_kind::validation) << "the kind is kept with it";
+  EXPECT_EQ((*saved)->last_error_kind, "validation");
   // A later success clears it there too.
   f.ca.fail = false;
   f.now += 2min;
