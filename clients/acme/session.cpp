@@ -140,7 +140,8 @@ flow<result<std::string>> session::fetch_nonce() {
 }
 
 std::string session::endpoint_of(const std::string& url, const std::optional<std::string>& payload,
-                                 const std::string& accept) const {
+                                 const std::string& accept, const std::string& named) const {
+  if (!named.empty()) return named;  // the caller knows: challenge, finalize
   if (directory_) {
     if (url == directory_->new_account) return "newAccount";
     if (url == directory_->new_order) return "newOrder";
@@ -149,19 +150,19 @@ std::string session::endpoint_of(const std::string& url, const std::optional<std
   }
   if (accept == kPemChain) return "certificate";
   if (!payload) return "postAsGet";  // orders and authorizations polled
-  if (*payload == "{}") return "challenge";
-  if (payload->find("\"csr\"") != std::string::npos) return "finalize";
   return "other";
 }
 
 flow<result<http::response>> session::post(std::string url, std::optional<std::string> payload,
-                                           std::string accept) {
-  return signed_post(std::move(url), std::move(payload), std::move(accept), false);
+                                           std::string accept, std::string endpoint) {
+  return signed_post(std::move(url), std::move(payload), std::move(accept), false,
+                     std::move(endpoint));
 }
 
 flow<result<http::response>> session::signed_post(std::string url,
                                                   std::optional<std::string> payload,
-                                                  std::string accept, bool embed_jwk) {
+                                                  std::string accept, bool embed_jwk,
+                                                  std::string endpoint) {
   if (!embed_jwk && account_url_.empty()) {
     co_return error{errc::account_not_valid, "no account registered before " + url, {}};
   }
@@ -184,7 +185,7 @@ flow<result<http::response>> session::signed_post(std::string url,
                       false};
     if (!accept.empty()) req.headers.push_back({"Accept", accept});
     req.replay_safe = true;  // a replayed JWS is refused for its used nonce (RFC 8555 §6.5)
-    perform send{send_request{std::move(req), endpoint_of(url, payload, accept)}};
+    perform send{send_request{std::move(req), endpoint_of(url, payload, accept, endpoint)}};
     auto r = co_await send;
     if (!r.ec) {
       last_now_ = r.now;
@@ -337,7 +338,7 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
   }
   // Every challenge is published before the CA is told to look, so validations run in parallel.
   for (const auto& [authz_url, challenge_url] : to_trigger) {
-    auto r = co_await post(challenge_url, std::string("{}"));
+    auto r = co_await post(challenge_url, std::string("{}"), {}, "challenge");
     if (!r && r.error().server) {
       // Sent again after its answer was lost, the challenge is already processing, and the CA
       // refuses to start it twice: the authorization says how far it got.
@@ -447,7 +448,7 @@ flow<result<issued_certificate>> session::issue(order_request request) {
   if (!ready) co_return ready.error();
   if (ready->status == order_status::ready) {
     std::string payload = json_object({{"csr", pki::base64url_encode(request.csr_der)}});
-    auto fin = co_await post(ready->finalize, std::move(payload));
+    auto fin = co_await post(ready->finalize, std::move(payload), {}, "finalize");
     result<order> after = fin ? parse_order(fin->body) : result<order>(fin.error());
     if (!fin && fin.error().server && fin.error().server->is("orderNotReady")) {
       // A finalize sent again after its answer was lost finds the order finalized already: the

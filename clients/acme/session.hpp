@@ -82,8 +82,10 @@ class session {
   flow<result<bool>> change_key(pki::private_key new_key);
   /// \brief A signed POST (POST-as-GET when `payload` is nullopt) with nonce handling. Statuses
   /// of 400 and above come back as errors carrying the server's problem document.
+  /// `endpoint` labels the request for metrics when the URL alone cannot tell (challenge,
+  /// finalize).
   flow<result<http::response>> post(std::string url, std::optional<std::string> payload,
-                                    std::string accept = {});
+                                    std::string accept = {}, std::string endpoint = {});
 
   const std::string& directory_url() const noexcept { return directory_url_; }
   const std::string& account_url() const noexcept { return account_url_; }
@@ -94,9 +96,10 @@ class session {
  private:
   /// \brief Which RFC 8555 resource a signed POST goes to (a metrics label).
   std::string endpoint_of(const std::string& url, const std::optional<std::string>& payload,
-                          const std::string& accept) const;
+                          const std::string& accept, const std::string& named) const;
   flow<result<http::response>> signed_post(std::string url, std::optional<std::string> payload,
-                                           std::string accept, bool embed_jwk);
+                                           std::string accept, bool embed_jwk,
+                                           std::string endpoint = {});
   flow<result<std::string>> fetch_nonce();
   /// A GET or HEAD sent again while retry_wait() says so: the last answer, the first failure.
   struct unsigned_answer {

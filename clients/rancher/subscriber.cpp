@@ -1,5 +1,7 @@
 #include "clients/rancher/subscriber.hpp"
 
+#include "clients/rancher/reconnect.hpp"
+
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -92,9 +94,15 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
     if (handlers.disconnected) handlers.disconnected(reason);
   }
 
-  // Runs one subscription until it ends; returns why it ended and whether it had connected.
+  struct ended {
+    std::string reason;  ///< for people
+    session_end how = session_end::not_connected;
+    std::chrono::milliseconds ran{0};
+  };
+
+  // Runs one subscription until it ends; says why and how long it ran.
   template <class Stream>
-  asio::awaitable<std::pair<std::string, bool>> session(Stream& ws, const endpoint& e) {
+  asio::awaitable<ended> session(Stream& ws, const endpoint& e) {
     auto& lowest = beast::get_lowest_layer(ws);
     std::weak_ptr<impl> weak = weak_from_this();
     abort = [&lowest] {
@@ -131,10 +139,11 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
     if (hec) {
       renew.cancel();
       if (hec == websocket::error::upgrade_declined) {
-        co_return std::pair{fmt::format("upgrade refused with HTTP {}", answer.result_int()),
-                            false};
+        co_return ended{fmt::format("upgrade refused with HTTP {}", answer.result_int()),
+                        session_end::not_connected};
       }
-      co_return std::pair{fmt::format("websocket handshake: {}", hec.message()), false};
+      co_return ended{fmt::format("websocket handshake: {}", hec.message()),
+                      session_end::not_connected};
     }
     ++connects;
     state = subscriber_state::connected;
@@ -142,10 +151,12 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
     if (handlers.connected && !stopped) handlers.connected();
     beast::flat_buffer buffer;
     std::string reason;
+    session_end how = session_end::dropped;
     while (!stopped) {
       buffer.clear();
       auto [rec, n] = co_await ws.async_read(buffer, tuple_awaitable);
       if (rec) {
+        if (renewing) how = session_end::renewal;
         reason = renewing ? "renewing the subscription before the server's 12 h limit"
                  : rec == beast::error::timeout    ? "no frame or pong within the idle timeout"
                  : rec == websocket::error::closed ? "closed by Rancher"
@@ -161,6 +172,7 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
       bool logout = ev->what == event::kind::logout;
       if (handlers.received && !stopped) handlers.received(std::move(*ev));
       if (logout) {
+        how = session_end::logout;
         reason = "logout from Rancher";
         websocket::close_reason normal(websocket::close_code::normal);
         auto [cec] = co_await ws.async_close(normal, tuple_awaitable);
@@ -170,20 +182,19 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
     }
     renew.cancel();
     ++session_id;  // a renewal timer that already fired now finds another id and does nothing
-    // Only a session that lasted resets the backoff: a server that accepts and drops at once (or
-    // logs out at once) must not be hammered at the minimum interval.
-    const bool lasted = std::chrono::steady_clock::now() - began >= std::chrono::seconds(10);
-    co_return std::pair{reason.empty() ? std::string("stopped") : reason, lasted};
+    auto ran = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - began);
+    co_return ended{reason.empty() ? std::string("stopped") : reason, how, ran};
   }
 
   asio::awaitable<void> run() {
     auto self = shared_from_this();
     auto e = parse_ws(options.url);
-    std::chrono::milliseconds backoff = options.backoff_min;
+    reconnect_policy policy(options.backoff_min, options.backoff_max);
     while (!stopped) {
       state = subscriber_state::connecting;
-      std::string reason;
-      bool had_session = false;
+      ended end;
+      std::string& reason = end.reason;
       if (!e) {
         reason = "subscribe URL is not ws:// or wss://";
       } else {
@@ -204,7 +215,7 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
             reason = fmt::format("connect {}:{}: {}", e->host, e->port, cec.message());
           } else if (!e->tls) {
             websocket::stream<beast::tcp_stream> ws(std::move(tcp));
-            std::tie(reason, had_session) = co_await session(ws, *e);
+            end = co_await session(ws, *e);
           } else {
             websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(std::move(tcp), tls);
             auto& s = ws.next_layer();
@@ -216,7 +227,7 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
             if (hec) {
               reason = "TLS handshake: " + hec.message();
             } else {
-              std::tie(reason, had_session) = co_await session(ws, *e);
+              end = co_await session(ws, *e);
             }
           }
         }
@@ -225,18 +236,7 @@ struct subscriber::impl : std::enable_shared_from_this<impl> {
       if (stopped) break;
       disconnected(reason);
       state = subscriber_state::waiting;
-      // A session that ran resets the backoff; failures to connect double it, up to the cap.
-      // A renewal reconnects at once.
-      if (had_session) backoff = options.backoff_min;
-      std::chrono::milliseconds wait{0};
-      if (reason.starts_with("renewing")) {
-        wait = std::chrono::milliseconds(0);
-      } else {
-        std::uniform_int_distribution<long> jitter(0, backoff.count() / 2);
-        wait = backoff + std::chrono::milliseconds(jitter(rng));
-        backoff = std::min(backoff * 2, options.backoff_max);
-      }
-      pause.expires_after(wait);
+      pause.expires_after(policy.next(end.how, end.ran, rng()));
       auto [pec] = co_await pause.async_wait(tuple_awaitable);
       (void)pec;  // cancelled by stop(): the loop condition ends it
     }

@@ -224,6 +224,12 @@ TEST_F(Session, IssuesThroughEveryStep) {
   EXPECT_EQ(present.token, "tok-b.example");
   EXPECT_EQ(present.key_authorization, key_authorization("tok-b.example", key_));
   EXPECT_EQ(decode(seen[4]).payload, "{}") << "a challenge is triggered with {}";
+  // Each request is labelled with its RFC 8555 resource (a metrics label), never by its text.
+  EXPECT_EQ(std::get<send_request>(seen[0]).endpoint, "newOrder");
+  EXPECT_EQ(std::get<send_request>(seen[1]).endpoint, "postAsGet");
+  EXPECT_EQ(std::get<send_request>(seen[4]).endpoint, "challenge");
+  EXPECT_EQ(std::get<send_request>(seen[10]).endpoint, "finalize");
+  EXPECT_EQ(std::get<send_request>(seen.back()).endpoint, "certificate");
   EXPECT_EQ(decode(seen[1]).payload, "") << "reads are POST-as-GET";
   EXPECT_EQ(std::get<sleep_for>(seen[6]).duration, 2s) << "Retry-After is honoured";
   EXPECT_EQ(std::get<sleep_for>(seen[12]).duration, 1s) << "and on order polls";
