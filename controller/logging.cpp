@@ -88,13 +88,4 @@ std::string setup_logging(const std::string& level, const std::string& format) {
   return {};
 }
 
-void log_escaped(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    log::critical("task_failed", {{"error", x.what()}});
-  }
-}
-
 }  // namespace certherd::controller

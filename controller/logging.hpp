@@ -3,6 +3,8 @@
 // where they land). Secrets never reach a log line: callers log names, URLs and reasons only.
 #pragma once
 
+#include "clients/log/log.hpp"
+
 #include <exception>
 #include <string>
 #include <string_view>
@@ -19,7 +21,6 @@ std::string setup_logging(const std::string& level, const std::string& format);
 /// /status must be valid UTF-8 (Prometheus rejects a scrape otherwise).
 std::string valid_utf8(std::string_view text, std::size_t max_bytes = std::string_view::npos);
 
-/// \brief The completion handler of every co_spawn: an escaped exception is logged, never lost.
-void log_escaped(std::exception_ptr e);
+using log::log_escaped;  // clients/log: the completion handler of every co_spawn
 
 }  // namespace certherd::controller

@@ -27,15 +27,6 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-void log_escaped(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    log::error("http_server_failure", {{"error", x.what()}});
-  }
-}
-
 using request_parser = bhttp::request_parser<bhttp::string_body>;
 using response = bhttp::response<bhttp::string_body>;
 
@@ -160,7 +151,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         socket.close(ignored);  // every connection is busy: refuse rather than queue
         continue;
       }
-      asio::co_spawn(executor, session(std::move(socket)), log_escaped);
+      asio::co_spawn(executor, session(std::move(socket)), log::log_escaped);
     }
   }
 
@@ -246,7 +237,7 @@ http_server::~http_server() {
 }
 
 void http_server::start() {
-  asio::co_spawn(impl_->executor, impl_->accept_loop(), log_escaped);
+  asio::co_spawn(impl_->executor, impl_->accept_loop(), log::log_escaped);
 }
 
 void http_server::stop() {

@@ -174,4 +174,15 @@ void event(spdlog::level::level_enum level, std::string_view name,
   logger->log(level, "{}", line);
 }
 
+void log_escaped(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    critical("task_failed", {{"error", x.what()}});
+  } catch (...) {
+    critical("task_failed", {{"error", "an exception that is not a std::exception"}});
+  }
+}
+
 }  // namespace certherd::log

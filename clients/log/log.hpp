@@ -7,6 +7,8 @@
 // here; controller/logging.cpp sets the format at start-up.
 #pragma once
 
+#include <exception>
+
 #include <spdlog/common.h>
 
 #include <chrono>
@@ -67,5 +69,9 @@ inline void error(std::string_view name, std::initializer_list<field> fields = {
 inline void critical(std::string_view name, std::initializer_list<field> fields = {}) {
   event(spdlog::level::critical, name, fields);
 }
+
+/// \brief The completion handler of every co_spawn: an escaped exception is logged
+/// (`event=task_failed`), never lost.
+void log_escaped(std::exception_ptr e);
 
 }  // namespace certherd::log
