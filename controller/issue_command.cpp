@@ -1,6 +1,7 @@
 #include "controller/issue_command.hpp"
 
 #include "clients/log/log.hpp"
+#include "controller/exit_code.hpp"
 
 #include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"

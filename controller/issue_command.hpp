@@ -26,9 +26,6 @@ struct issue_options {
   std::string state_dir = "/var/lib/certherd";
 };
 
-/// Exit codes shared by every subcommand.
-enum exit_code : int { exit_ok = 0, exit_failed = 1, exit_usage = 2 };
-
 /// \brief Runs the command; prints one line saying what went wrong on failure.
 int run_issue(const issue_options& options);
 

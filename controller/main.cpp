@@ -1,5 +1,6 @@
 // certherd's command line: subcommands on CLI11. Exit codes: 0 success, 1 the operation failed,
 // 2 wrong usage or bad input.
+#include "controller/exit_code.hpp"
 #include "controller/issue_command.hpp"
 #include "controller/logging.hpp"
 #include "controller/ops_commands.hpp"

@@ -2,7 +2,7 @@
 #include "clients/json/parse.hpp"
 
 #include "controller/config.hpp"
-#include "controller/issue_command.hpp"
+#include "controller/exit_code.hpp"
 #include "controller/setup.hpp"
 #include "pki/utc_time.hpp"
 

@@ -7,7 +7,7 @@
 #include "clients/http/server.hpp"
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
-#include "controller/issue_command.hpp"
+#include "controller/exit_code.hpp"
 #include "controller/rancher_source.hpp"
 #include "controller/runtime.hpp"
 #include "controller/setup.hpp"

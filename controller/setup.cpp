@@ -5,7 +5,7 @@
 #include "clients/acme/http01_responder.hpp"
 
 #include "controller/domains_source.hpp"
-#include "controller/issue_command.hpp"
+#include "controller/exit_code.hpp"
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
