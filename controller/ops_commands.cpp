@@ -1,6 +1,7 @@
 #include "controller/ops_commands.hpp"
 #include "clients/json/parse.hpp"
 
+#include "clients/http/server.hpp"
 #include "controller/config.hpp"
 #include "controller/exit_code.hpp"
 #include "controller/setup.hpp"
@@ -38,13 +39,17 @@ void run_to_end(asio::io_context& ioc, Task task) {
   if (escaped) std::rethrow_exception(escaped);
 }
 
-std::string loopback(const std::string& listen) {
-  // ":9090" and "0.0.0.0:9090" listen everywhere: ask on loopback.
-  auto colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
-  return fmt::format("http://{}:{}/status", host, listen.substr(colon + 1));
+// The running instance's /status. ":9090", "0.0.0.0:9090" and "[::]:9090" listen everywhere:
+// ask on loopback. Throws std::system_error for an address that is not host:port.
+std::string status_url(const std::string& listen) {
+  auto at = http::parse_listen(listen);
+  auto address = at.address();
+  if (address.is_unspecified()) {
+    address = address.is_v6() ? asio::ip::address(asio::ip::address_v6::loopback())
+                              : asio::ip::address(asio::ip::address_v4::loopback());
+  }
+  std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return fmt::format("http://{}:{}/status", host, at.port());
 }
 
 struct row {
@@ -97,6 +102,13 @@ std::string text(const rapidjson::Value& o, const char* k) {
 
 int print_status(const status_options& o) {
   if (!o.listen.empty()) {
+    std::string url;
+    try {
+      url = status_url(o.listen);
+    } catch (const std::system_error& e) {
+      std::cerr << "certherd status: --listen " << e.what() << "\n";
+      return exit_usage;
+    }
     // The running instance's /status may need its STATUS_TOKEN (environment or file only).
     std::string token;
     try {
@@ -115,7 +127,7 @@ int print_status(const status_options& o) {
     std::optional<http::response> answer;
     std::string why;
     run_to_end(ioc, [&]() -> asio::awaitable<void> {
-      http::request req{http::method::get, loopback(o.listen), {}, {}, false};
+      http::request req{http::method::get, url, {}, {}, false};
       if (!token.empty()) req.headers.push_back({"Authorization", "Bearer " + token});
       auto r = co_await client.async_request(std::move(req));
       if (r) {
