@@ -35,8 +35,6 @@
 namespace certherd::controller {
 
 namespace asio = boost::asio;
-using http::http_reply;
-using http::http_server;
 using reconcilers::cert_spec;
 
 const std::vector<std::pair<std::string, std::string>>& setting_flags() {
@@ -176,7 +174,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     source->start();
     rt.on_stop([&source] { source->stop(); });
   }
-  std::unique_ptr<http_server> server;
+  std::unique_ptr<http::server> server;
   // At function scope: the server's handler keeps calling it until ioc.run() returns.
   // /status and the page are rendered at most once a second, whatever the request rate: with
   // CHALLENGE_LISTEN equal to LISTEN they face the internet, and rendering runs on the event
@@ -211,31 +209,32 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     return f;
   };
   if (!s->cfg.listen.empty()) {
-    auto handler = [&](const http::http_request& request) -> http_reply {
+    auto handler = [&](const http::server_request& request) -> http::server_reply {
       const auto& method = request.method;
       const auto& target = request.target;
       if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
       std::string path = target.substr(0, target.find('?'));
       if ((path == "/status" || path == "/") &&
           !status_token_accepted(request.authorization, s->cfg.status_token)) {
-        http_reply r{401, "text/plain; charset=utf-8",
-                     "this page needs the STATUS_TOKEN: `Authorization: Bearer <token>`, or "
-                     "any user name and the token as the password\n"};
+        http::server_reply r{
+            401, "text/plain; charset=utf-8",
+            "this page needs the STATUS_TOKEN: `Authorization: Bearer <token>`, or "
+            "any user name and the token as the password\n"};
         r.www_authenticate = {"Bearer realm=\"certherd\"",
                               "Basic realm=\"certherd\", charset=\"UTF-8\""};
         return r;
       }
       if (acme->shared_responder && path.starts_with("/.well-known/acme-challenge/")) {
         auto body = acme->shared_responder->key_authorization(path);
-        return body ? http_reply{200, "application/octet-stream", *body}
-                    : http_reply{404, "text/plain; charset=utf-8", "not found\n"};
+        return body ? http::server_reply{200, "application/octet-stream", *body}
+                    : http::server_reply{404, "text/plain; charset=utf-8", "not found\n"};
       }
       if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
       if (path == "/readyz") {
         auto f = live();
-        return f.ready ? http_reply{200, "text/plain; charset=utf-8", "ready\n"}
-                       : http_reply{503, "text/plain; charset=utf-8",
-                                    "not ready: the first pass is not done\n"};
+        return f.ready ? http::server_reply{200, "text/plain; charset=utf-8", "ready\n"}
+                       : http::server_reply{503, "text/plain; charset=utf-8",
+                                            "not ready: the first pass is not done\n"};
       }
       if (path == "/metrics") {
         return {200, "text/plain; version=0.0.4; charset=utf-8",
@@ -254,7 +253,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       return {404, "text/plain; charset=utf-8", "not found\n"};
     };
     try {
-      server = std::make_unique<http_server>(ioc.get_executor(), s->cfg.listen, handler);
+      server = std::make_unique<http::server>(ioc.get_executor(), s->cfg.listen, handler);
     } catch (const std::exception& e) {
       std::cerr << "certherd: " << e.what() << "\n";
       return exit_usage;

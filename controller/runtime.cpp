@@ -118,7 +118,7 @@ void runtime::schedule(const std::string& name, reconcilers::sys_seconds at) {
 }
 
 asio::awaitable<void> runtime::worker() {
-  while (auto name = co_await queue_.pop()) {
+  while (auto name = co_await queue_.async_pop()) {
     auto it = desired_.find(*name);
     if (it != desired_.end()) {
       ++reconciles_;

@@ -22,7 +22,7 @@ void work_queue::push(const std::string& name) {
   signal_.cancel_one();
 }
 
-asio::awaitable<std::optional<std::string>> work_queue::pop() {
+asio::awaitable<std::optional<std::string>> work_queue::async_pop() {
   while (ready_.empty() && !closed_) {
     co_await signal_.async_wait(asio::as_tuple(asio::use_awaitable));
   }

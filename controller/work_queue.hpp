@@ -21,7 +21,7 @@ class work_queue {
   /// \brief Queues `name` unless it is queued already; marks it for another pass if active.
   void push(const std::string& name);
   /// \brief The next name to work on, or nullopt once closed and drained of waiting.
-  boost::asio::awaitable<std::optional<std::string>> pop();
+  boost::asio::awaitable<std::optional<std::string>> async_pop();
   /// \brief Ends the work on `name`; requeues it if it was pushed meanwhile.
   void done(const std::string& name);
   /// \brief Wakes every waiting worker with nullopt; later pushes are ignored.

@@ -73,7 +73,7 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   co_return &st;
 }
 
-asio::awaitable<outcome<issued_certificate>> acme_issuer::issue(cert_spec spec) {
+asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec spec) {
   auto no_account = [](const account_state& st) {
     return st.error ? *st.error
                     : failure{failure_kind::internal, "no ACME account and no reason", {}, {}};

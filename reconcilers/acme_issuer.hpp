@@ -38,7 +38,7 @@ class acme_issuer final : public issuer {
               acme_issuer_options options);
 
   /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
-  boost::asio::awaitable<outcome<issued_certificate>> issue(cert_spec spec) override;
+  boost::asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec) override;
 
   /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
   /// RFC 5280 CRLReason code. Returns "" on success, else one line saying why not.

@@ -176,7 +176,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
     for (const auto& tname : spec.targets) {
       auto* t = find_target(deps, tname);
       if (!t) continue;
-      auto seen = co_await t->observe(spec.name);
+      auto seen = co_await t->async_observe(spec.name);
       if (seen) {
         observed.push_back(*seen);
       } else {
@@ -225,7 +225,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
       switch (a.kind) {
         case action_kind::issue: {
           if (!deps.issuer) break;
-          auto outcome = co_await deps.issuer->issue(spec);
+          auto outcome = co_await deps.issuer->async_issue(spec);
           now = deps.clock();
           if (!outcome) {
             const auto& why = outcome.error();
@@ -288,7 +288,7 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           auto chain = pki::parse_pem_chain(record.chain_pem);
           auto key = pki::private_key::from_pem(record.key_pem);
           if (!t || !chain || !key) break;
-          auto pushed = co_await t->push(spec.name, *chain, *key, own_fingerprints(local));
+          auto pushed = co_await t->async_push(spec.name, *chain, *key, own_fingerprints(local));
           if (pushed) {
             report.outcomes.push_back("pushed to " + a.target);
             log::info("pushed", {{"cert", spec.name},
@@ -313,8 +313,8 @@ asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps,
           auto cert = pki::make_self_signed(*key, spec.hosts, now, std::chrono::days(7));
           if (!cert) break;
           std::vector<pki::certificate> placeholder{*cert};  // named: see clients/acme/flow.hpp
-          auto pushed =
-              co_await t->push(spec.name, std::move(placeholder), *key, own_fingerprints(local));
+          auto pushed = co_await t->async_push(spec.name, std::move(placeholder), *key,
+                                               own_fingerprints(local));
           report.outcomes.push_back(pushed ? "placeholder pushed to " + a.target
                                            : "placeholder push failed: " + pushed.error());
           break;

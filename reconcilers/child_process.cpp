@@ -22,7 +22,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-// The children run_command waits for, and their status once reaped. One io_context thread.
+// The children async_run_shell waits for, and their status once reaped. One io_context thread.
 std::map<pid_t, std::optional<int>>& awaited() {
   static std::map<pid_t, std::optional<int>> children;
   return children;
@@ -45,8 +45,8 @@ void reap_children() {
   }
 }
 
-asio::awaitable<std::string> run_command(asio::any_io_executor executor, std::string command,
-                                         std::chrono::seconds timeout) {
+asio::awaitable<std::string> async_run_shell(asio::any_io_executor executor, std::string command,
+                                             std::chrono::seconds timeout) {
   std::string sh = "/bin/sh", flag = "-c";
   char* argv[] = {sh.data(), flag.data(), command.data(), nullptr};
   // The command gets our environment minus the secrets in it.

@@ -18,10 +18,11 @@ namespace certherd::reconcilers {
 /// \brief Runs `command` with /bin/sh, waiting at most `timeout`; a command still running then
 /// is killed with its whole process group. Returns an empty string on exit status 0, else what
 /// went wrong.
-boost::asio::awaitable<std::string> run_command(boost::asio::any_io_executor executor,
-                                                std::string command, std::chrono::seconds timeout);
+boost::asio::awaitable<std::string> async_run_shell(boost::asio::any_io_executor executor,
+                                                    std::string command,
+                                                    std::chrono::seconds timeout);
 
-/// \brief Reaps every child that has exited (orphans included); run_command's own children keep
+/// \brief Reaps every child that has exited (orphans included); async_run_shell's own children keep
 /// their status for it. Call on SIGCHLD.
 void reap_children();
 

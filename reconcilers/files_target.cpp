@@ -34,7 +34,7 @@ namespace {
 
 constexpr std::string_view kMeta = ".certherd";
 
-// A version folder's name as push() makes it: 20 digits, '-', then 12 hex digits or "legacy".
+// A version folder's name as async_push() makes it: 20 digits, '-', then 12 hex digits or "legacy".
 bool is_version_name(std::string_view v) {
   if (v.size() < 22 || v[20] != '-') return false;
   for (std::size_t i = 0; i < 20; ++i)
@@ -58,7 +58,7 @@ std::optional<std::string> own_link_version(std::string_view target, std::string
 
 }  // namespace
 
-asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert_name) {
+asio::awaitable<text_result<target_copy>> files_target::async_observe(std::string cert_name) {
   target_copy out;
   out.target = std::string(name());
   out.exclusive = true;  // what certherd's links lead to was put there by certherd
@@ -132,10 +132,10 @@ asio::awaitable<text_result<target_copy>> files_target::observe(std::string cert
   co_return out;
 }
 
-asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
-                                                      std::vector<pki::certificate> chain,
-                                                      pki::private_key key,
-                                                      std::vector<std::string> /*own*/) {
+asio::awaitable<text_result<bool>> files_target::async_push(std::string cert_name,
+                                                            std::vector<pki::certificate> chain,
+                                                            pki::private_key key,
+                                                            std::vector<std::string> /*own*/) {
   // Each certificate is written whole into a version folder of its own,
   // <dir>/.certherd/<name>/<epoch>-<fingerprint>/, and <dir>/<name> is a symbolic link switched
   // to it in one rename: a reader never sees a new key beside an old certificate.
@@ -175,7 +175,7 @@ asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
   std::vector<stores::named_content> files{
       {"privkey.pem", key_pem, 0600},     {"cert.pem", leaf, 0644},
       {"chain.pem", intermediates, 0644}, {"combined.pem", full + key_pem, 0600},
-      {"fullchain.pem", full, 0644},  // last: observe() reads it
+      {"fullchain.pem", full, 0644},  // last: async_observe() reads it
   };
   if (folder->write(files, detail)) co_return failed{detail};
   if (kind == stores::entry_kind::directory) {
@@ -190,7 +190,7 @@ asio::awaitable<text_result<bool>> files_target::push(std::string cert_name,
   }
   prune(*versions, version_name);
   if (!reload_command_.empty()) {
-    auto err = co_await run_command(executor_, reload_command_, reload_timeout_);
+    auto err = co_await async_run_shell(executor_, reload_command_, reload_timeout_);
     if (!err.empty()) {
       co_return failed{fmt::format("files written, but the reload command failed: {}", err)};
     }

@@ -26,11 +26,11 @@ class files_target final : public target {
                std::chrono::seconds reload_timeout = std::chrono::seconds(30));
 
   std::string_view name() const override { return "files"; }
-  boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) override;
-  boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
-                                                 std::vector<pki::certificate> chain,
-                                                 pki::private_key key,
-                                                 std::vector<std::string> own) override;
+  boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) override;
+  boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
+                                                       std::vector<pki::certificate> chain,
+                                                       pki::private_key key,
+                                                       std::vector<std::string> own) override;
 
  private:
   boost::asio::any_io_executor executor_;
@@ -38,7 +38,8 @@ class files_target final : public target {
   std::string reload_command_;
   std::chrono::seconds reload_timeout_;
   void prune(const stores::dir_handle& versions, const std::string& current);
-  // What each fullchain.pem was found to hold, until the link or the file changes (observe()).
+  // What each fullchain.pem was found to hold, until the link or the file changes
+  // (async_observe()).
   struct seen {
     std::string version;
     stores::file_stamp stamp;

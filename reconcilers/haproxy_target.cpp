@@ -52,7 +52,7 @@ asio::awaitable<text_result<bool>> haproxy_target::bound_by_frontend(const std::
   co_return !haproxy::crt_list_has(*listing, file);
 }
 
-asio::awaitable<text_result<target_copy>> haproxy_target::observe(std::string cert_name) {
+asio::awaitable<text_result<target_copy>> haproxy_target::async_observe(std::string cert_name) {
   target_copy out;
   out.target = std::string(name());
   const auto file = file_of(cert_name);
@@ -133,10 +133,10 @@ text_result<bool> haproxy_target::list_on_disk(const std::filesystem::path& file
   return true;
 }
 
-asio::awaitable<text_result<bool>> haproxy_target::push(std::string cert_name,
-                                                        std::vector<pki::certificate> chain,
-                                                        pki::private_key key,
-                                                        std::vector<std::string> own) {
+asio::awaitable<text_result<bool>> haproxy_target::async_push(std::string cert_name,
+                                                              std::vector<pki::certificate> chain,
+                                                              pki::private_key key,
+                                                              std::vector<std::string> own) {
   while (busy_) {
     co_await turn_.async_wait(asio::as_tuple(asio::use_awaitable));
   }

@@ -39,11 +39,11 @@ class haproxy_target final : public target {
                  haproxy_target_options options);
 
   std::string_view name() const override { return "haproxy"; }
-  boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) override;
-  boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
-                                                 std::vector<pki::certificate> chain,
-                                                 pki::private_key key,
-                                                 std::vector<std::string> own) override;
+  boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) override;
+  boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
+                                                       std::vector<pki::certificate> chain,
+                                                       pki::private_key key,
+                                                       std::vector<std::string> own) override;
 
   std::filesystem::path file_of(const std::string& cert_name) const;
 

@@ -26,7 +26,7 @@ class issuer {
  public:
   virtual ~issuer() = default;
   /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
-  virtual boost::asio::awaitable<outcome<issued_certificate>> issue(cert_spec spec) = 0;
+  virtual boost::asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec) = 0;
 };
 
 }  // namespace certherd::reconcilers

@@ -60,7 +60,7 @@ asio::awaitable<text_result<std::optional<rancher::certificate>>> rancher_target
   co_return std::move(*r);
 }
 
-asio::awaitable<text_result<target_copy>> rancher_target::observe(std::string cert_name) {
+asio::awaitable<text_result<target_copy>> rancher_target::async_observe(std::string cert_name) {
   auto c = co_await current(cert_name);
   if (!c) co_return failed{c.error()};
   if (!*c) {
@@ -101,10 +101,10 @@ asio::awaitable<std::string> rancher_target::reload_load_balancers(const rancher
   co_return problem;
 }
 
-asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
-                                                        std::vector<pki::certificate> chain,
-                                                        pki::private_key key,
-                                                        std::vector<std::string> own) {
+asio::awaitable<text_result<bool>> rancher_target::async_push(std::string cert_name,
+                                                              std::vector<pki::certificate> chain,
+                                                              pki::private_key key,
+                                                              std::vector<std::string> own) {
   if (chain.empty()) co_return failed{"nothing to push"};
   auto existing = co_await current(cert_name);
   if (!existing) co_return failed{existing.error()};
@@ -139,8 +139,8 @@ asio::awaitable<text_result<bool>> rancher_target::push(std::string cert_name,
                                   {"id", id},
                                   {"fingerprint", updated->fingerprint_sha1.substr(0, 12)}});
     if (auto problem = co_await reload_load_balancers(*updated); !problem.empty()) {
-      // Until the load balancers are told, observe() reports the certificate as out of sync, so
-      // the next reconcile pushes again and retries them.
+      // Until the load balancers are told, async_observe() reports the certificate as out of sync,
+      // so the next reconcile pushes again and retries them.
       co_return failed{"certificate updated, but " + problem};
     }
     reload_pending_.erase(cert_name);

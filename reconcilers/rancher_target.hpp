@@ -26,11 +26,11 @@ class rancher_target final : public target {
                  bool adopt_foreign);
 
   std::string_view name() const override { return "rancher"; }
-  boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) override;
-  boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
-                                                 std::vector<pki::certificate> chain,
-                                                 pki::private_key key,
-                                                 std::vector<std::string> own) override;
+  boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) override;
+  boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
+                                                       std::vector<pki::certificate> chain,
+                                                       pki::private_key key,
+                                                       std::vector<std::string> own) override;
 
   /// \brief The Rancher copy a certificate resource amounts to (parsed and classified).
   target_copy to_target_copy(const rancher::certificate& c);

@@ -23,14 +23,14 @@ class target {
   virtual ~target() = default;
   virtual std::string_view name() const = 0;
   /// \brief What the target serves under `cert_name` (present=false when nothing).
-  virtual boost::asio::awaitable<text_result<target_copy>> observe(std::string cert_name) = 0;
+  virtual boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) = 0;
   /// \brief Makes the target serve `chain` (leaf first) with `key` under `cert_name`. `own`
   /// holds the fingerprints (SHA-256 and SHA-1, hex) of every certificate certherd made under
   /// that name: what the target holds may be replaced when it is one of them, whoever signed it.
-  virtual boost::asio::awaitable<text_result<bool>> push(std::string cert_name,
-                                                         std::vector<pki::certificate> chain,
-                                                         pki::private_key key,
-                                                         std::vector<std::string> own) = 0;
+  virtual boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
+                                                               std::vector<pki::certificate> chain,
+                                                               pki::private_key key,
+                                                               std::vector<std::string> own) = 0;
 };
 
 }  // namespace certherd::reconcilers

@@ -13,7 +13,7 @@ constexpr std::string_view kPrefix = "/.well-known/acme-challenge/";
 
 struct http01_responder::state {
   std::map<std::string, std::string, std::less<>> tokens;
-  std::unique_ptr<http::http_server> server;  // none when another server answers for us
+  std::unique_ptr<http::server> server;  // none when another server answers for us
 };
 
 http01_responder::http01_responder(boost::asio::any_io_executor executor, const std::string& listen)
@@ -21,19 +21,19 @@ http01_responder::http01_responder(boost::asio::any_io_executor executor, const 
   // The server's limits (header and body caps, read deadlines, a connection cap) are the ones of
   // certherd's status server: the CA's validation requests are small GETs.
   std::weak_ptr<state> weak = state_;
-  auto answer = [weak](const http::http_request& request) {
+  auto answer = [weak](const http::server_request& request) {
     const auto& method = request.method;
     const auto& target = request.target;
     auto self = weak.lock();
     if (method != "GET" && method != "HEAD")
-      return http::http_reply{405, "text/plain", "method not allowed\n"};
+      return http::server_reply{405, "text/plain", "method not allowed\n"};
     std::optional<std::string> body;
     if (self) body = lookup(*self, target);
-    return body ? http::http_reply{200, "application/octet-stream", std::move(*body)}
-                : http::http_reply{404, "text/plain", "not found\n"};
+    return body ? http::server_reply{200, "application/octet-stream", std::move(*body)}
+                : http::server_reply{404, "text/plain", "not found\n"};
   };
-  state_->server = std::make_unique<http::http_server>(
-      executor, listen, std::move(answer), http::http_server_limits{}, "CHALLENGE_LISTEN");
+  state_->server = std::make_unique<http::server>(executor, listen, std::move(answer),
+                                                  http::server_limits{}, "CHALLENGE_LISTEN");
   state_->server->start();
 }
 

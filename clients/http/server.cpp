@@ -30,18 +30,18 @@ namespace {
 using request_parser = bhttp::request_parser<bhttp::string_body>;
 using response = bhttp::response<bhttp::string_body>;
 
-void apply_limits(request_parser& parser, const http_server_limits& limits) {
+void apply_limits(request_parser& parser, const server_limits& limits) {
   parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
   parser.body_limit(limits.body_limit);
 }
 
 // One parsed request to its response: the handler's answer with the headers every answer
 // carries. A handler that throws answers 500 and the connection lives on.
-response respond(const bhttp::request<bhttp::string_body>& req, const http_handler& handler) {
-  http_reply answer;
+response respond(const bhttp::request<bhttp::string_body>& req, const request_handler& handler) {
+  server_reply answer;
   try {
-    http_request request{std::string(req.method_string()), std::string(req.target()),
-                         std::string(req[bhttp::field::authorization])};
+    server_request request{std::string(req.method_string()), std::string(req.target()),
+                           std::string(req[bhttp::field::authorization])};
     answer = handler(request);
   } catch (const std::exception& e) {
     log::error("http_handler_failed", {{"error", e.what()}});
@@ -98,11 +98,11 @@ asio::ip::tcp::endpoint parse_listen(const std::string& listen) {
   return {address, static_cast<unsigned short>(port)};
 }
 
-struct http_server::impl : std::enable_shared_from_this<impl> {
+struct server::impl : std::enable_shared_from_this<impl> {
   asio::any_io_executor executor;
   tcp::acceptor acceptor;
-  http_handler handler;
-  http_server_limits limits;
+  request_handler handler;
+  server_limits limits;
   // Open connections, oldest first; a connection that waits between requests is idle and the
   // first to go when the cap is reached.
   struct connection {
@@ -112,7 +112,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   std::list<connection> open;
   bool stopped = false;
 
-  impl(asio::any_io_executor ex, tcp::endpoint at, http_handler h, http_server_limits l)
+  impl(asio::any_io_executor ex, tcp::endpoint at, request_handler h, server_limits l)
       : executor(ex), acceptor(ex), handler(std::move(h)), limits(l) {
     acceptor.open(at.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -216,8 +216,8 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-http_server::http_server(asio::any_io_executor executor, const std::string& listen,
-                         http_handler handler, http_server_limits limits, const std::string& what) {
+server::server(asio::any_io_executor executor, const std::string& listen, request_handler handler,
+               server_limits limits, const std::string& what) {
   tcp::endpoint at;
   try {
     at = parse_listen(listen);
@@ -232,15 +232,15 @@ http_server::http_server(asio::any_io_executor executor, const std::string& list
   }
 }
 
-http_server::~http_server() {
+server::~server() {
   stop();
 }
 
-void http_server::start() {
+void server::start() {
   asio::co_spawn(impl_->executor, impl_->accept_loop(), log::log_escaped);
 }
 
-void http_server::stop() {
+void server::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   boost::system::error_code ignored;
@@ -250,16 +250,16 @@ void http_server::stop() {
   }
 }
 
-unsigned short http_server::port() const {
+unsigned short server::port() const {
   return impl_->acceptor.local_endpoint().port();
 }
 
-std::size_t http_server::open_connections() const {
+std::size_t server::open_connections() const {
   return impl_->open.size();
 }
 
-std::string serve_bytes(std::string_view input, const http_handler& handler,
-                        const http_server_limits& limits) {
+std::string serve_bytes(std::string_view input, const request_handler& handler,
+                        const server_limits& limits) {
   std::ostringstream out;
   for (int served = 0; served < kRequestsPerConnection && !input.empty(); ++served) {
     request_parser parser;

@@ -22,7 +22,7 @@ namespace certherd::http {
 /// \throws std::system_error naming the address when it is not one.
 boost::asio::ip::tcp::endpoint parse_listen(const std::string& listen);
 
-struct http_reply {
+struct server_reply {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
@@ -30,7 +30,7 @@ struct http_reply {
   std::vector<std::string> www_authenticate = {};  ///< challenges sent with a 401, one header each
 };
 
-struct http_server_limits {
+struct server_limits {
   std::size_t max_connections = 64;
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 1024;  ///< the server takes GETs; a body is noise
@@ -40,25 +40,24 @@ struct http_server_limits {
 };
 
 /// \brief What a handler sees of a request.
-struct http_request {
+struct server_request {
   std::string method;         ///< "GET", …
   std::string target;         ///< "/metrics?x"
   std::string authorization;  ///< the Authorization header, when one was sent (a secret)
 };
 
 /// \brief Answers one request.
-using http_handler = std::function<http_reply(const http_request& request)>;
+using request_handler = std::function<server_reply(const server_request& request)>;
 
-class http_server {
+class server {
  public:
   /// \throws std::runtime_error naming `what` (LISTEN, CHALLENGE_LISTEN) when the address is
   /// bad or cannot be bound.
-  http_server(boost::asio::any_io_executor executor, const std::string& listen,
-              http_handler handler, http_server_limits limits = {},
-              const std::string& what = "LISTEN");
-  ~http_server();
-  http_server(const http_server&) = delete;
-  http_server& operator=(const http_server&) = delete;
+  server(boost::asio::any_io_executor executor, const std::string& listen, request_handler handler,
+         server_limits limits = {}, const std::string& what = "LISTEN");
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
 
   void start();
   void stop();
@@ -71,10 +70,10 @@ class http_server {
 };
 
 /// \brief Serves `input` — the bytes a client sent on one connection — as a connection of
-/// http_server would, with the same parser limits and responses, and returns the bytes it would
+/// server would, with the same parser limits and responses, and returns the bytes it would
 /// send back. No socket and no deadlines (an incomplete request is where a connection would wait
 /// and time out): the fuzz target's and the unit tests' entry to the server's request handling.
-std::string serve_bytes(std::string_view input, const http_handler& handler,
-                        const http_server_limits& limits = {});
+std::string serve_bytes(std::string_view input, const request_handler& handler,
+                        const server_limits& limits = {});
 
 }  // namespace certherd::http

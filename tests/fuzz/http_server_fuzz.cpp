@@ -17,7 +17,7 @@ using namespace certherd;
 namespace {
 constexpr std::string_view kToken = "fuzz-status-token-0123456789";
 
-http::http_reply answer(const http::http_request& r) {
+http::server_reply answer(const http::server_request& r) {
   if (r.target.starts_with("/status") &&
       !controller::status_token_accepted(r.authorization, kToken)) {
     return {401, "text/plain", "needs the token\n", "no-store", {"Bearer realm=\"certherd\""}};

@@ -81,7 +81,8 @@ asio::awaitable<void> lb_standin::rebuild(const std::string& lb_id) {
       continue;
     }
     std::vector<std::string> own;  // the stand-in's HAProxy folder is its own
-    auto pushed = co_await haproxy_->push(name, std::move(*chain), std::move(*key), std::move(own));
+    auto pushed =
+        co_await haproxy_->async_push(name, std::move(*chain), std::move(*key), std::move(own));
     if (pushed) {
       ++stats_.haproxy_pushes;
       spdlog::info("event=lb_pushed lb={} certificate={} name={}", lb_id, id, name);

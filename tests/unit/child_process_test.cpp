@@ -32,7 +32,7 @@ std::string run(const std::string& command, std::chrono::seconds timeout = 10s) 
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
-        out = co_await run_command(ioc.get_executor(), command, timeout);
+        out = co_await async_run_shell(ioc.get_executor(), command, timeout);
       },
       [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

@@ -208,7 +208,7 @@ TEST(WorkQueue, DeduplicatesAndRequeuesWhatChangedWhileActive) {
   boost::asio::co_spawn(
       ioc,
       [](work_queue& q, std::vector<std::string>& order) -> boost::asio::awaitable<void> {
-        while (auto name = co_await q.pop()) {
+        while (auto name = co_await q.async_pop()) {
           order.push_back(*name);
           if (*name == "a" && order.size() == 1) q.push("a");  // changed while active
           q.done(*name);
@@ -228,7 +228,7 @@ TEST(WorkQueue, WorkersWaitWithoutPolling) {
     boost::asio::co_spawn(
         ioc,
         [](work_queue& q, int& got) -> boost::asio::awaitable<void> {
-          while (auto name = co_await q.pop()) {
+          while (auto name = co_await q.async_pop()) {
             ++got;
             q.done(*name);
           }

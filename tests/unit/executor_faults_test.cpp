@@ -23,7 +23,7 @@ class counting_issuer final : public issuer {
   int orders = 0;
   bool fail = false;
   sys_seconds now{};
-  asio::awaitable<outcome<issued_certificate>> issue(cert_spec spec) override {
+  asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec) override {
     ++orders;
     if (fail) {
       co_return failure{failure_kind::validation,
@@ -69,7 +69,7 @@ class serving_target final : public target {
   std::string served;
   int pushes = 0;
   std::string_view name() const override { return "files"; }
-  asio::awaitable<text_result<target_copy>> observe(std::string) override {
+  asio::awaitable<text_result<target_copy>> async_observe(std::string) override {
     target_copy t;
     t.target = "files";
     t.exclusive = true;
@@ -77,8 +77,9 @@ class serving_target final : public target {
     t.fingerprint = served;
     co_return t;
   }
-  asio::awaitable<text_result<bool>> push(std::string, std::vector<pki::certificate> chain,
-                                          pki::private_key, std::vector<std::string>) override {
+  asio::awaitable<text_result<bool>> async_push(std::string, std::vector<pki::certificate> chain,
+                                                pki::private_key,
+                                                std::vector<std::string>) override {
     ++pushes;
     served = chain.front().fingerprint_sha256();
     co_return true;

@@ -19,7 +19,7 @@ class scripted_target final : public target {
   bool readable = true;
   int pushes = 0;
   std::string_view name() const override { return "scripted"; }
-  asio::awaitable<text_result<target_copy>> observe(std::string) override {
+  asio::awaitable<text_result<target_copy>> async_observe(std::string) override {
     if (!readable) co_return failed{"connection refused"};
     target_copy held;
     held.target = "scripted";
@@ -27,8 +27,9 @@ class scripted_target final : public target {
     held.fingerprint = served;
     co_return held;
   }
-  asio::awaitable<text_result<bool>> push(std::string, std::vector<pki::certificate> chain,
-                                          pki::private_key, std::vector<std::string>) override {
+  asio::awaitable<text_result<bool>> async_push(std::string, std::vector<pki::certificate> chain,
+                                                pki::private_key,
+                                                std::vector<std::string>) override {
     ++pushes;
     served = chain.front().fingerprint_sha256();
     co_return true;

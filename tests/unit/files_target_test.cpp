@@ -40,7 +40,7 @@ text_result<target_copy> observe(files_target& t, const std::string& name) {
   asio::io_context ioc;
   text_result<target_copy> out = failed{"not run"};
   asio::co_spawn(
-      ioc, [&]() -> asio::awaitable<void> { out = co_await t.observe(name); },
+      ioc, [&]() -> asio::awaitable<void> { out = co_await t.async_observe(name); },
       [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);
       });
@@ -56,7 +56,7 @@ bool push(files_target& t, const std::string& name, const pushed& p) {
       [&]() -> asio::awaitable<void> {
         std::vector<pki::certificate> chain{p.cert};
         std::vector<std::string> own;  // named: see clients/acme/flow.hpp
-        auto r = co_await t.push(name, std::move(chain), p.key, std::move(own));
+        auto r = co_await t.async_push(name, std::move(chain), p.key, std::move(own));
         ok = r.has_value();
       },
       [](std::exception_ptr e) {

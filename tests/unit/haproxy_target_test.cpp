@@ -96,7 +96,7 @@ struct fixture {
         [&]() -> asio::awaitable<void> {
           std::vector<pki::certificate> chain{cert};
           std::vector<std::string> own;
-          out = co_await t.push(host, std::move(chain), key, std::move(own));
+          out = co_await t.async_push(host, std::move(chain), key, std::move(own));
           ioc.stop();  // the scripted HAProxy would keep the context busy
         },
         [](std::exception_ptr e) {

@@ -10,7 +10,7 @@
 namespace certherd::http {
 namespace {
 
-http_reply echo(const http_request& r) {
+server_reply echo(const server_request& r) {
   if (r.target == "/throw") throw std::runtime_error("handler failed");
   return {200, "text/plain", r.method + " " + r.target + " auth=" + r.authorization};
 }
