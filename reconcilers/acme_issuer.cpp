@@ -137,6 +137,11 @@ asio::awaitable<std::string> acme_issuer::revoke(std::string directory, pki::cer
   acme::driver driver(client_, &presenter_,
                       std::chrono::steady_clock::now() + options_.order_timeout);
   auto done = co_await driver.async_run(session.revoke(leaf.der(), reason));
+  // Already revoked (perhaps by this very request, sent again after its answer was lost): what
+  // was asked for holds.
+  if (!done && done.error().server && done.error().server->is("alreadyRevoked")) {
+    co_return std::string();
+  }
   if (!done) co_return done.error().message();
   co_return std::string();
 }

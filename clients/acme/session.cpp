@@ -488,9 +488,6 @@ flow<result<bool>> session::revoke(std::string certificate_der, std::optional<in
   auto payload =
       json_object({{"certificate", pki::base64url_encode(certificate_der)}}, reason, "reason");
   auto r = co_await post(d->revoke_cert, std::move(payload));
-  // Already revoked (perhaps by this very request, sent again after its answer was lost): what
-  // was asked for holds.
-  if (!r && r.error().server && r.error().server->is("alreadyRevoked")) co_return true;
   if (!r) co_return r.error();
   co_return true;
 }
