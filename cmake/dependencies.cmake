@@ -17,6 +17,6 @@ target_compile_definitions(certherd_rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=
 add_library(certherd_asio_config INTERFACE)
 target_compile_definitions(certherd_asio_config INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+  BOOST_ASIO_NO_DEPRECATED)
 target_link_libraries(certherd_asio_config INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Crypto
   Threads::Threads)
