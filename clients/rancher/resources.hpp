@@ -20,8 +20,6 @@ namespace certherd::rancher {
 
 using sys_seconds = std::chrono::sys_seconds;
 
-/// \brief Why a Rancher call failed: an HTTP status with Rancher's error body (code, message,
-/// fieldName), or status 0 for a transport failure (detail in `message`). Never holds a secret.
 /// \brief What kind of failure an error is, from its status (Cattle's codes refine it).
 enum class error_kind {
   transport,     ///< no answer: connect, TLS, timeout
@@ -38,6 +36,8 @@ enum class error_kind {
 
 std::string_view to_string(error_kind k) noexcept;
 
+/// \brief Why a Rancher call failed: an HTTP status with Rancher's error body (code, message,
+/// fieldName), or status 0 for a transport failure (detail in `message`). Never holds a secret.
 struct error {
   unsigned status = 0;
   std::string code;  ///< Cattle's code: NotUnique, InvalidFormat, InvalidState, … or "transport"
