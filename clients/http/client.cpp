@@ -1,5 +1,7 @@
 #include "clients/http/client.hpp"
 
+#include "clients/http/url.hpp"
+
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -11,7 +13,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
 
 #include <map>
 #include <variant>
@@ -28,47 +29,13 @@ using steady = std::chrono::steady_clock;
 using boost::system::error_code;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-struct target {
-  bool tls = false;
-  bool ip_literal = false;
-  std::string host;  // without IPv6 brackets
-  std::string port;
-  std::string path;         // origin-form request target
-  std::string host_header;  // host[:port] as sent
-  std::string origin;       // scheme://host:port, the pool key
-};
+using target = url_parts;  // what a request goes to (clients/http/url)
 
 result<target> parse_target(std::string_view url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) {
-    return error{parsed.error(),
-                 fmt::format("invalid URL '{}': {}", url, parsed.error().message())};
-  }
-  const auto& u = *parsed;
-  target t;
-  if (u.scheme_id() == boost::urls::scheme::https) {
-    t.tls = true;
-  } else if (u.scheme_id() != boost::urls::scheme::http) {
-    return error{make_error_code(boost::system::errc::protocol_not_supported),
-                 fmt::format("URL '{}': only http and https are supported", url)};
-  }
-  t.host = u.host_address();
-  if (t.host.empty()) {
-    return error{make_error_code(boost::system::errc::invalid_argument),
-                 fmt::format("URL '{}' has no host", url)};
-  }
-  error_code ec;
-  asio::ip::make_address(t.host, ec);
-  t.ip_literal = !ec;
-  bool default_port = !u.has_port();
-  t.port = default_port ? (t.tls ? "443" : "80") : std::string(u.port());
-  t.path = u.encoded_target().empty() ? "/" : std::string(u.encoded_target());
-  if (t.path.front() != '/') t.path.insert(t.path.begin(), '/');
-  std::string bracketed =
-      u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
-  t.host_header = default_port ? bracketed : bracketed + ":" + t.port;
-  t.origin = fmt::format("{}://{}:{}", t.tls ? "https" : "http", bracketed, t.port);
-  return t;
+  std::string why;
+  auto parts = parse_url(url, url_family::http, why);
+  if (!parts) return error{make_error_code(boost::system::errc::invalid_argument), why};
+  return std::move(*parts);
 }
 
 bhttp::verb to_verb(method m) {
@@ -224,7 +191,7 @@ struct client::impl {
     auto deadline = steady::now() + options.operation_timeout;
     if (deadline_in && *deadline_in < deadline) deadline = *deadline_in;
 
-    bhttp::request<bhttp::string_body> msg{to_verb(req.verb), t.path, 11};
+    bhttp::request<bhttp::string_body> msg{to_verb(req.verb), t.target, 11};
     msg.set(bhttp::field::host, t.host_header);
     msg.set(bhttp::field::user_agent, options.user_agent);
     for (const auto& h : req.headers)

@@ -1,5 +1,6 @@
 #include "clients/rancher/subscriber.hpp"
 
+#include "clients/http/url.hpp"
 #include "clients/rancher/reconnect.hpp"
 
 #include <fmt/format.h>
@@ -13,7 +14,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <boost/url/parse.hpp>
 
 #include <random>
 
@@ -28,26 +28,11 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-struct endpoint {
-  bool tls = false;
-  std::string host, port, target, host_header;
-};
+using endpoint = http::url_parts;  // ws:// or wss:// (clients/http/url)
 
 std::optional<endpoint> parse_ws(const std::string& url) {
-  auto u = boost::urls::parse_uri(url);
-  if (!u) return std::nullopt;
-  endpoint e;
-  if (u->scheme() == "wss") {
-    e.tls = true;
-  } else if (u->scheme() != "ws") {
-    return std::nullopt;
-  }
-  e.host = u->host_address();
-  if (e.host.empty()) return std::nullopt;
-  e.port = u->has_port() ? std::string(u->port()) : (e.tls ? "443" : "80");
-  e.target = u->encoded_target().empty() ? "/" : std::string(u->encoded_target());
-  e.host_header = u->has_port() ? e.host + ":" + e.port : e.host;
-  return e;
+  std::string why;
+  return http::parse_url(url, http::url_family::websocket, why);
 }
 
 }  // namespace
