@@ -11,8 +11,8 @@
 //     everything again) timed from certherd's own log, and certherd's memory.
 //
 // Run through bench/rancher/run, which starts the servers.
-#include "../tests/integration/rancher_sim_process.hpp"
-#include "../tests/integration/support.hpp"
+#include "rancher_sim_process.hpp"
+#include "support.hpp"
 
 #include <fmt/format.h>
 
