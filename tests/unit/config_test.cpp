@@ -1,18 +1,9 @@
 // Configuration and the DOMAINS source: every bad value names its variable and what it accepts;
-// every odd DOMAINS item is handled as README documents. And the work queue's guarantees.
-#include "clients/log/log.hpp"
+// every odd DOMAINS item is handled as README documents.
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
-#include "controller/logging.hpp"
-#include "controller/run_command.hpp"
-#include "controller/runtime.hpp"
-#include "controller/work_queue.hpp"
-#include "pki/encoding.hpp"
 
 #include <gtest/gtest.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 
 namespace certherd::controller {
 namespace {
@@ -158,136 +149,6 @@ TEST(Domains, EmptyIsNothing) {
   EXPECT_TRUE(parse_domains("").hosts.empty());
   EXPECT_TRUE(parse_domains("").problems.empty());
   EXPECT_TRUE(parse_domains("  ").problems.empty());
-}
-
-// Issue 9, defect 6: a time far in the future (a notAfter in 9999, a bogus Retry-After) never
-// becomes a zero delay that spins the event loop.
-TEST(Runtime, DelayUntilNeverOverflows) {
-  using namespace std::chrono_literals;
-  const reconcilers::sys_seconds now{std::chrono::seconds(1'900'000'000)};
-  EXPECT_EQ(delay_until(now + 90s, now), 90s);
-  EXPECT_EQ(delay_until(now - 90s, now), 0s);
-  EXPECT_EQ(delay_until(now, now), 0s);
-  const reconcilers::sys_seconds year_9999{std::chrono::seconds(253402300799)};
-  EXPECT_EQ(delay_until(year_9999, now), kLongestSleep);
-  EXPECT_EQ(delay_until(reconcilers::sys_seconds::max(), now), kLongestSleep);
-  EXPECT_EQ(delay_until(reconcilers::sys_seconds::min(), now), 0s);
-}
-
-TEST(StatusToken, AcceptsOnlyTheToken) {
-  const std::string token = "0123456789abcdef";
-  EXPECT_TRUE(status_token_accepted("", ""));
-  EXPECT_TRUE(status_token_accepted("anything", ""));
-  EXPECT_TRUE(status_token_accepted("Bearer 0123456789abcdef", token));
-  EXPECT_TRUE(status_token_accepted("bearer 0123456789abcdef", token));
-  EXPECT_FALSE(status_token_accepted("", token));
-  EXPECT_FALSE(status_token_accepted("Bearer 0123456789abcde", token));
-  EXPECT_FALSE(status_token_accepted("Bearer 0123456789abcdefX", token));
-  EXPECT_FALSE(status_token_accepted("Bearer", token));
-  EXPECT_FALSE(status_token_accepted("Bearer  0123456789abcdef", token));
-  EXPECT_FALSE(status_token_accepted("Bearerx0123456789abcdef", token));
-  // A browser's Basic credentials: any user, the token as the password.
-  auto basic = [](std::string_view user_pass) { return "Basic " + pki::base64_encode(user_pass); };
-  EXPECT_TRUE(status_token_accepted(basic("ops:0123456789abcdef"), token));
-  EXPECT_TRUE(status_token_accepted(basic(":0123456789abcdef"), token));
-  EXPECT_FALSE(status_token_accepted(basic("0123456789abcdef"), token));  // no colon
-  EXPECT_FALSE(status_token_accepted(basic("ops:0123456789abcdeX"), token));
-  EXPECT_FALSE(status_token_accepted("Basic 0123456789abcdef", token));  // not base64 of u:p
-  EXPECT_FALSE(status_token_accepted("Basic !!!", token));
-  EXPECT_FALSE(status_token_accepted("Digest 0123456789abcdef", token));
-}
-
-TEST(WorkQueue, DeduplicatesAndRequeuesWhatChangedWhileActive) {
-  boost::asio::io_context ioc;
-  work_queue q(ioc.get_executor());
-  std::vector<std::string> order;
-  q.push("a");
-  q.push("b");
-  q.push("a");  // already queued
-  EXPECT_EQ(q.depth(), 2u);
-  boost::asio::co_spawn(
-      ioc,
-      [](work_queue& q, std::vector<std::string>& order) -> boost::asio::awaitable<void> {
-        while (auto name = co_await q.async_pop()) {
-          order.push_back(*name);
-          if (*name == "a" && order.size() == 1) q.push("a");  // changed while active
-          q.done(*name);
-          if (order.size() == 3) q.close();
-        }
-      }(q, order),
-      boost::asio::detached);
-  ioc.run();
-  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "a"}));
-}
-
-TEST(WorkQueue, WorkersWaitWithoutPolling) {
-  boost::asio::io_context ioc;
-  work_queue q(ioc.get_executor());
-  int got = 0;
-  for (int w = 0; w < 3; ++w) {
-    boost::asio::co_spawn(
-        ioc,
-        [](work_queue& q, int& got) -> boost::asio::awaitable<void> {
-          while (auto name = co_await q.async_pop()) {
-            ++got;
-            q.done(*name);
-          }
-        }(q, got),
-        boost::asio::detached);
-  }
-  ioc.poll();  // all three now wait
-  EXPECT_EQ(got, 0);
-  for (int i = 0; i < 5; ++i)
-    q.push("n" + std::to_string(i));
-  ioc.poll();
-  EXPECT_EQ(got, 5);
-  q.close();
-  ioc.run();  // every worker ends
-  EXPECT_EQ(got, 5);
-}
-
-}  // namespace
-}  // namespace certherd::controller
-
-namespace certherd::controller {
-namespace {
-
-// Issue 9, defect 5: log lines cannot be forged from label values.
-TEST(Logging, ValuesAreEscapedInTextAndFieldsStayFieldsInJson) {
-  std::string label = "web\ntime=2026-01-01T00:00:00Z level=error event=issued cert=evil.com";
-  auto text = log::render_text("label_problem", {{"problem", label}, {"service", "a b"}});
-  EXPECT_EQ(text.find('\n'), std::string::npos) << text;
-  EXPECT_EQ(text,
-            "event=label_problem problem=\"web\\ntime=2026-01-01T00:00:00Z level=error "
-            "event=issued cert=evil.com\" service=\"a b\"");
-  EXPECT_EQ(log::render_text("x", {{"v", "say \"hi\" \\ \x01"}}),
-            "event=x v=\"say \\\"hi\\\" \\\\ \\x01\"");
-  EXPECT_EQ(log::render_text("x", {{"n", 42}, {"empty", ""}, {"plain", "a.example.com"}}),
-            "event=x n=42 empty=\"\" plain=a.example.com");
-
-  // JSON: one member per field, whatever the value holds; reserved keys are never repeated.
-  auto json =
-      "{" +
-      log::render_json("issued",
-                       {{"cert", "a\" ,\"level\":\"x"}, {"level", "forged"}, {"failures", 3}}) +
-      "}";
-  EXPECT_EQ(json, R"({"event":"issued","cert":"a\" ,\"level\":\"x","field_level":"forged",)"
-                  R"("failures":3})");
-}
-
-}  // namespace
-}  // namespace certherd::controller
-
-namespace certherd::controller {
-namespace {
-
-TEST(Logging, TextIsMadeValidUtf8) {
-  EXPECT_EQ(valid_utf8("plain"), "plain");
-  EXPECT_EQ(valid_utf8("caf\xc3\xa9"), "caf\xc3\xa9");
-  EXPECT_EQ(valid_utf8("bad\xff\xfe!"), "bad\xef\xbf\xbd\xef\xbf\xbd!");
-  EXPECT_EQ(valid_utf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong '/'
-  EXPECT_EQ(valid_utf8("ab\xc3\xa9", 3), "ab");                   // never cut inside a character
-  EXPECT_EQ(valid_utf8("truncated \xe2\x82"), "truncated \xef\xbf\xbd\xef\xbf\xbd");
 }
 
 }  // namespace
