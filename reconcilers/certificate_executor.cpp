@@ -103,236 +103,303 @@ std::string save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
 
 }  // namespace
 
-asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps, bool act) {
-  reconcile_report report;
-  observation_cache scratch;  // where refused records wait when the caller keeps no cache
-  observation_cache& memory = deps.cache ? *deps.cache : scratch;
-  for (int round = 0; round < 4; ++round) {
-    auto now = deps.clock();
+namespace {
+
+// One reconcile of one certificate, as the design's loop reads: what the store holds, what every
+// target serves, the plan, and the plan carried out, action by action. An issuance is followed by
+// another round, which pushes what was issued; four rounds at most.
+class reconcile_pass {
+ public:
+  reconcile_pass(cert_spec spec, executor_deps& deps, bool act)
+      : spec_(std::move(spec)),
+        deps_(deps),
+        act_(act),
+        memory_(deps.cache ? *deps.cache : scratch_) {}
+
+  asio::awaitable<reconcile_report> run() {
+    for (int round = 0; round < 4; ++round) {
+      now_ = deps_.clock();
+      held h;
+      if (!read_held(h, round)) co_return report_;
+      auto observed = co_await observe();
+      plan_result p = plan(spec_, h.local, observed.copies, now_, deps_.policy);
+      if (round == 0) {
+        report_.decision = p;
+        log::info("decision",
+                  {{"cert", spec_.name}, {"actions", p.actions.size()}, {"reason", p.reason}});
+      }
+      report_.requeue_at = earliest(p.requeue_at, h.save_again_at);
+      if (!act_ || p.actions.empty()) co_return report_;
+      if (h.local && !h.have_record) read_for_acting(h);
+      if (co_await carry_out(p, h, observed.unreadable) == after::done) co_return report_;
+    }
+    co_return report_;
+  }
+
+ private:
+  // What the store holds for the certificate in this round.
+  struct held {
     std::optional<local_copy> local;
     stores::stored_certificate record;
-    bool have_record = false;
-    std::optional<sys_seconds> save_again_at;
+    bool have_record = false;                  ///< `record` is the whole record (chain, key)
+    std::optional<sys_seconds> save_again_at;  ///< a refused record is saved again then
+  };
+  struct observations {
+    std::vector<target_copy> copies;
+    std::set<std::string> unreadable;  ///< never written blind: may hold another CA's certificate
+  };
+  enum class after { done, another_round };
 
-    // A record the store refused earlier is saved again when its time has come; until it is
-    // saved, it is the record (an issued certificate is never thrown away nor ordered again).
-    if (auto u = memory.unsaved_records.find(spec.name); u != memory.unsaved_records.end()) {
-      if (now >= u->second.next_try) {
+  static std::optional<sys_seconds> earliest(std::optional<sys_seconds> a,
+                                             std::optional<sys_seconds> b) {
+    if (!a) return b;
+    if (!b) return a;
+    return std::min(*a, *b);
+  }
+
+  void failed(failure_kind kind, std::string outcome) {
+    report_.failed = true;
+    report_.failed_kind = kind;
+    report_.outcomes.push_back(std::move(outcome));
+  }
+
+  // The record: a record the store refused earlier is saved again when its time has come, and
+  // until it is saved it is the record (an issued certificate is never thrown away nor ordered
+  // again); otherwise the store's, read only when it changed since it was last read. False when
+  // the store cannot read it: nothing may be decided then.
+  bool read_held(held& h, int round) {
+    if (auto u = memory_.unsaved_records.find(spec_.name); u != memory_.unsaved_records.end()) {
+      if (now_ >= u->second.next_try) {
         auto kept = u->second.record;
-        if (save_or_keep(deps, memory, kept, now).empty()) {
-          log::info("store_write_recovered", {{"cert", spec.name}});
-          report.outcomes.push_back("store: the record kept in memory is saved");
+        if (save_or_keep(deps_, memory_, kept, now_).empty()) {
+          log::info("store_write_recovered", {{"cert", spec_.name}});
+          report_.outcomes.push_back("store: the record kept in memory is saved");
         }
       }
     }
-    if (auto u = memory.unsaved_records.find(spec.name); u != memory.unsaved_records.end()) {
-      record = u->second.record;
-      have_record = true;
-      local = to_local_copy(record, deps.anchors);
-      save_again_at = u->second.next_try;
-      report.failed = true;
-      report.failed_kind = failure_kind::store_io;
+    if (auto u = memory_.unsaved_records.find(spec_.name); u != memory_.unsaved_records.end()) {
+      h.record = u->second.record;
+      h.have_record = true;
+      h.local = to_local_copy(h.record, deps_.anchors);
+      h.save_again_at = u->second.next_try;
+      report_.failed = true;
+      report_.failed_kind = failure_kind::store_io;
       if (round == 0) {
-        report.outcomes.push_back(fmt::format(
-            "store: {} failed save{} ({}); the record is kept in memory and saved again at "
-            "{}",
+        report_.outcomes.push_back(fmt::format(
+            "store: {} failed save{} ({}); the record is kept in memory and saved again at {}",
             u->second.failures, u->second.failures == 1 ? "" : "s", u->second.error,
             pki::to_rfc3339(u->second.next_try)));
       }
       // Shown by /status and /metrics as what is held; the version never matches a file.
-      if (deps.cache) deps.cache->entries[spec.name] = {stores::file_stamp{0, -2, 0}, *local};
+      if (deps_.cache) deps_.cache->entries[spec_.name] = {stores::file_stamp{0, -2, 0}, *h.local};
     } else {
-      // The record is read only when it changed since it was last read, or to act on it.
-      auto version = deps.store.version(spec.name);
+      auto version = deps_.store.version(spec_.name);
       const observation_cache::entry* hit = nullptr;
-      if (deps.cache && version) {
-        auto it = deps.cache->entries.find(spec.name);
-        if (it != deps.cache->entries.end() && it->second.version == *version) hit = &it->second;
+      if (deps_.cache && version) {
+        auto it = deps_.cache->entries.find(spec_.name);
+        if (it != deps_.cache->entries.end() && it->second.version == *version) hit = &it->second;
       }
       if (hit) {
-        local = hit->local;
+        h.local = hit->local;
       } else {
-        auto loaded = deps.store.load(spec.name);
+        auto loaded = deps_.store.load(spec_.name);
         if (!loaded) {
-          report.failed = true;
-          report.failed_kind = failure_kind::store_io;
-          report.outcomes.push_back("store: " + loaded.error());
-          report.requeue_at = now + 10min;
-          log::error("store_unreadable", {{"cert", spec.name}, {"error", loaded.error()}});
-          co_return report;
+          failed(failure_kind::store_io, "store: " + loaded.error());
+          report_.requeue_at = now_ + 10min;
+          log::error("store_unreadable", {{"cert", spec_.name}, {"error", loaded.error()}});
+          return false;
         }
         if (*loaded) {
-          record = std::move(**loaded);
-          have_record = true;
-          local = to_local_copy(record, deps.anchors);
-          if (deps.cache && version) deps.cache->entries[spec.name] = {*version, *local};
+          h.record = std::move(**loaded);
+          h.have_record = true;
+          h.local = to_local_copy(h.record, deps_.anchors);
+          if (deps_.cache && version) deps_.cache->entries[spec_.name] = {*version, *h.local};
         }
       }
     }
-    record.name = spec.name;
+    h.record.name = spec_.name;
+    return true;
+  }
 
-    std::vector<target_copy> observed;
-    std::set<std::string> unreadable;  // never written blind: it may hold another CA's certificate
-    for (const auto& tname : spec.targets) {
-      auto* t = find_target(deps, tname);
+  // Acting needs the chain and key, which a cached observation does not hold.
+  void read_for_acting(held& h) {
+    auto loaded = deps_.store.load(spec_.name);
+    if (loaded && *loaded) {
+      h.record = std::move(**loaded);
+      h.have_record = true;
+    }
+  }
+
+  asio::awaitable<observations> observe() {
+    observations o;
+    for (const auto& tname : spec_.targets) {
+      auto* t = find_target(deps_, tname);
       if (!t) continue;
-      auto seen = co_await t->async_observe(spec.name);
+      auto seen = co_await t->async_observe(spec_.name);
       if (seen) {
-        observed.push_back(*seen);
+        o.copies.push_back(*seen);
       } else {
-        unreadable.insert(tname);
-        report.outcomes.push_back(fmt::format("observe {}: {}", tname, seen.error()));
+        o.unreadable.insert(tname);
+        report_.outcomes.push_back(fmt::format("observe {}: {}", tname, seen.error()));
         log::warn("target_unreadable",
-                  {{"cert", spec.name}, {"target", tname}, {"error", seen.error()}});
+                  {{"cert", spec_.name}, {"target", tname}, {"error", seen.error()}});
       }
     }
+    co_return o;
+  }
 
-    plan_result p = plan(spec, local, observed, now, deps.policy);
-    if (round == 0) {
-      report.decision = p;
-      log::info("decision",
-                {{"cert", spec.name}, {"actions", p.actions.size()}, {"reason", p.reason}});
-    }
-    report.requeue_at = p.requeue_at;
-    if (save_again_at && (!report.requeue_at || *save_again_at < *report.requeue_at)) {
-      report.requeue_at = save_again_at;
-    }
-    if (!act || p.actions.empty()) co_return report;
-    if (local && !have_record) {  // acting needs the chain and key: read them now
-      auto loaded = deps.store.load(spec.name);
-      if (loaded && *loaded) {
-        record = std::move(**loaded);
-        have_record = true;
-      }
-    }
-    bool all_conflicts = std::all_of(p.actions.begin(), p.actions.end(),
-                                     [](const auto& a) { return a.kind == action_kind::conflict; });
-
-    bool stop = false;
-    bool replan = false;
+  // The plan's actions in order. An issuance that succeeds ends the round (the next one pushes
+  // what was issued); one that fails lets the other actions run (a valid local copy is still
+  // worth serving) and ends the reconcile at the backoff. A failed push ends it.
+  asio::awaitable<after> carry_out(const plan_result& p, held& h,
+                                   const std::set<std::string>& unreadable) {
+    const bool all_conflicts = std::all_of(p.actions.begin(), p.actions.end(), [](const auto& a) {
+      return a.kind == action_kind::conflict;
+    });
     bool blocked = false;  // an action waits for a target that could not be read
+    bool stop = false;     // a push failed
     std::optional<sys_seconds> retry_at;
     for (const auto& a : p.actions) {
+      if (stop) break;
       if ((a.kind == action_kind::push || a.kind == action_kind::bootstrap) &&
           unreadable.count(a.target)) {
-        report.failed = true;
-        report.failed_kind = failure_kind::target_refused;
-        report.outcomes.push_back(fmt::format("not pushed to {}: it could not be read", a.target));
-        report.requeue_at = now + 1min;
+        failed(failure_kind::target_refused,
+               fmt::format("not pushed to {}: it could not be read", a.target));
+        report_.requeue_at = now_ + 1min;
         blocked = true;
         continue;
       }
       switch (a.kind) {
         case action_kind::issue: {
-          if (!deps.issuer) break;
-          auto outcome = co_await deps.issuer->async_issue(spec);
-          now = deps.clock();
-          if (!outcome) {
-            const auto& why = outcome.error();
-            record.failures += 1;
-            record.next_retry = next_retry_time(record.failures, now, why.kind, why.retry_after);
-            record.last_error = why.message;
-            record.last_error_kind = std::string(to_string(why.kind));
-            report.failed = true;
-            report.failed_kind = why.kind;
-            report.outcomes.push_back("issue failed: " + why.message);
-            log::error("issue_failed", {{"cert", spec.name},
-                                        {"kind", to_string(why.kind)},
-                                        {"failures", record.failures},
-                                        {"next_retry", record.next_retry},
-                                        {"error", why.message}});
-          } else {
-            const auto& leaf = outcome->chain.front();
-            // What targets may still serve stays certherd's own after the record moves on.
-            if (local && local->present) {
-              stores::remember_issued(record, local->fingerprint, local->fingerprint_sha1);
-            }
-            stores::remember_issued(record, leaf.fingerprint_sha256(), leaf.fingerprint_sha1());
-            record.hosts = spec.hosts;
-            record.directory = spec.directory;
-            record.key_type = spec.key_type;
-            record.chain_pem = pki::to_pem(outcome->chain);
-            record.key_pem = outcome->key.to_pem();
-            record.failures = 0;
-            record.next_retry = {};
-            record.last_error.clear();
-            record.last_error_kind.clear();
-            record.reissue.clear();
-            record.not_after = leaf.not_after();
-            record.fingerprint = leaf.fingerprint_sha256();
-            report.outcomes.push_back("issued, valid until " + pki::to_rfc3339(leaf.not_after()));
-            log::info("issued", {{"cert", spec.name},
-                                 {"hosts", fmt::format("{}", fmt::join(spec.hosts, ","))},
-                                 {"not_after", leaf.not_after()},
-                                 {"fingerprint", record.fingerprint}});
-          }
-          if (auto problem = save_or_keep(deps, memory, record, now); !problem.empty()) {
-            // Kept in memory: the next round serves it from there, and no order follows.
-            report.failed = true;
-            report.failed_kind = failure_kind::store_io;
-            report.outcomes.push_back("store: " + problem + "; the record is kept in memory");
-          }
-          if (!outcome) {
-            retry_at = record.next_retry;  // a plan that issues asks for no requeue
-            if (auto u = memory.unsaved_records.find(spec.name);
-                u != memory.unsaved_records.end() && u->second.next_try < *retry_at) {
-              retry_at = u->second.next_try;
-            }
-            break;  // the other actions still run: a valid local copy is still worth serving
-          }
-          replan = true;  // observe again: pushes and placeholders follow from the new record
-          break;
-        }
-        case action_kind::push: {
-          auto* t = find_target(deps, a.target);
-          auto chain = pki::parse_pem_chain(record.chain_pem);
-          auto key = pki::private_key::from_pem(record.key_pem);
-          if (!t || !chain || !key) break;
-          auto pushed = co_await t->async_push(spec.name, *chain, *key, own_fingerprints(local));
-          if (pushed) {
-            report.outcomes.push_back("pushed to " + a.target);
-            log::info("pushed", {{"cert", spec.name},
-                                 {"target", a.target},
-                                 {"fingerprint", chain->front().fingerprint_sha256()}});
-          } else {
-            report.failed = true;
-            report.failed_kind = failure_kind::target_refused;
-            report.outcomes.push_back(
-                fmt::format("push to {} failed: {}", a.target, pushed.error()));
-            log::error("push_failed",
-                       {{"cert", spec.name}, {"target", a.target}, {"error", pushed.error()}});
-            report.requeue_at = now + 1min;
-            stop = true;
+          if (!deps_.issuer) break;  // planning only
+          if (co_await issue(h)) co_return after::another_round;
+          retry_at = h.record.next_retry;
+          if (auto u = memory_.unsaved_records.find(spec_.name);
+              u != memory_.unsaved_records.end() && u->second.next_try < *retry_at) {
+            retry_at = u->second.next_try;
           }
           break;
         }
-        case action_kind::bootstrap: {
-          auto* t = find_target(deps, a.target);
-          auto key = pki::private_key::generate(pki::key_type::ec256);
-          if (!t || !key) break;
-          auto cert = pki::make_self_signed(*key, spec.hosts, now, std::chrono::days(7));
-          if (!cert) break;
-          std::vector<pki::certificate> placeholder{*cert};  // named: see clients/acme/flow.hpp
-          auto pushed = co_await t->async_push(spec.name, std::move(placeholder), *key,
-                                               own_fingerprints(local));
-          report.outcomes.push_back(pushed ? "placeholder pushed to " + a.target
-                                           : "placeholder push failed: " + pushed.error());
+        case action_kind::push:
+          stop = !co_await push(a, h);
           break;
-        }
+        case action_kind::bootstrap:
+          co_await bootstrap(a, h);
+          break;
         case action_kind::conflict:
-          report.outcomes.push_back(a.reason);
-          log::warn("conflict", {{"cert", spec.name}, {"target", a.target}, {"reason", a.reason}});
+          report_.outcomes.push_back(a.reason);
+          log::warn("conflict", {{"cert", spec_.name}, {"target", a.target}, {"reason", a.reason}});
           break;
       }
-      if (stop || replan) break;
     }
     if (retry_at) {
-      if (!report.requeue_at || *retry_at < *report.requeue_at) report.requeue_at = retry_at;
-      co_return report;
+      report_.requeue_at = earliest(report_.requeue_at, retry_at);
+      co_return after::done;
     }
-    if (stop || all_conflicts || (blocked && !replan)) co_return report;
+    if (stop || all_conflicts || blocked) co_return after::done;
+    co_return after::another_round;
   }
-  co_return report;
+
+  // Orders a certificate and records the outcome: the new chain and key, or the failure with its
+  // kind and the backoff it leads to. True when one was issued.
+  asio::awaitable<bool> issue(held& h) {
+    auto outcome = co_await deps_.issuer->async_issue(spec_);
+    now_ = deps_.clock();
+    auto& record = h.record;
+    if (!outcome) {
+      const auto& why = outcome.error();
+      record.failures += 1;
+      record.next_retry = next_retry_time(record.failures, now_, why.kind, why.retry_after);
+      record.last_error = why.message;
+      record.last_error_kind = std::string(to_string(why.kind));
+      failed(why.kind, "issue failed: " + why.message);
+      log::error("issue_failed", {{"cert", spec_.name},
+                                  {"kind", to_string(why.kind)},
+                                  {"failures", record.failures},
+                                  {"next_retry", record.next_retry},
+                                  {"error", why.message}});
+    } else {
+      const auto& leaf = outcome->chain.front();
+      // What targets may still serve stays certherd's own after the record moves on.
+      if (h.local && h.local->present) {
+        stores::remember_issued(record, h.local->fingerprint, h.local->fingerprint_sha1);
+      }
+      stores::remember_issued(record, leaf.fingerprint_sha256(), leaf.fingerprint_sha1());
+      record.hosts = spec_.hosts;
+      record.directory = spec_.directory;
+      record.key_type = spec_.key_type;
+      record.chain_pem = pki::to_pem(outcome->chain);
+      record.key_pem = outcome->key.to_pem();
+      record.failures = 0;
+      record.next_retry = {};
+      record.last_error.clear();
+      record.last_error_kind.clear();
+      record.reissue.clear();
+      record.not_after = leaf.not_after();
+      record.fingerprint = leaf.fingerprint_sha256();
+      report_.outcomes.push_back("issued, valid until " + pki::to_rfc3339(leaf.not_after()));
+      log::info("issued", {{"cert", spec_.name},
+                           {"hosts", fmt::format("{}", fmt::join(spec_.hosts, ","))},
+                           {"not_after", leaf.not_after()},
+                           {"fingerprint", record.fingerprint}});
+    }
+    if (auto problem = save_or_keep(deps_, memory_, record, now_); !problem.empty()) {
+      // Kept in memory: the next round serves it from there, and no order follows.
+      failed(failure_kind::store_io, "store: " + problem + "; the record is kept in memory");
+    }
+    co_return static_cast<bool>(outcome);
+  }
+
+  // Makes the target serve the held certificate. False when it refused.
+  asio::awaitable<bool> push(const planned_action& a, const held& h) {
+    auto* t = find_target(deps_, a.target);
+    auto chain = pki::parse_pem_chain(h.record.chain_pem);
+    auto key = pki::private_key::from_pem(h.record.key_pem);
+    if (!t || !chain || !key) co_return true;
+    auto pushed = co_await t->async_push(spec_.name, *chain, *key, own_fingerprints(h.local));
+    if (pushed) {
+      report_.outcomes.push_back("pushed to " + a.target);
+      log::info("pushed", {{"cert", spec_.name},
+                           {"target", a.target},
+                           {"fingerprint", chain->front().fingerprint_sha256()}});
+      co_return true;
+    }
+    failed(failure_kind::target_refused,
+           fmt::format("push to {} failed: {}", a.target, pushed.error()));
+    log::error("push_failed",
+               {{"cert", spec_.name}, {"target", a.target}, {"error", pushed.error()}});
+    report_.requeue_at = now_ + 1min;
+    co_return false;
+  }
+
+  // A self-signed placeholder until the real certificate arrives.
+  asio::awaitable<void> bootstrap(const planned_action& a, const held& h) {
+    auto* t = find_target(deps_, a.target);
+    auto key = pki::private_key::generate(pki::key_type::ec256);
+    if (!t || !key) co_return;
+    auto cert = pki::make_self_signed(*key, spec_.hosts, now_, std::chrono::days(7));
+    if (!cert) co_return;
+    std::vector<pki::certificate> placeholder{*cert};  // named: see clients/acme/flow.hpp
+    auto pushed =
+        co_await t->async_push(spec_.name, std::move(placeholder), *key, own_fingerprints(h.local));
+    report_.outcomes.push_back(pushed ? "placeholder pushed to " + a.target
+                                      : "placeholder push failed: " + pushed.error());
+  }
+
+  cert_spec spec_;
+  executor_deps& deps_;
+  bool act_;
+  observation_cache scratch_;  // where refused records wait when the caller keeps no cache
+  observation_cache& memory_;
+  reconcile_report report_;
+  sys_seconds now_{};
+};
+
+}  // namespace
+
+asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps, bool act) {
+  reconcile_pass pass(std::move(spec), deps, act);
+  co_return co_await pass.run();
 }
 
 }  // namespace certherd::reconcilers
