@@ -215,6 +215,7 @@ config load_config(const std::map<std::string, std::string>& env) {
   boolean("DYNAMIC_CONFIG", c.dynamic_config);
   boolean("CERT_PER_SERVICE", c.cert_per_service);
   boolean("ADOPT_FOREIGN", c.adopt_foreign);
+  boolean("PLACEHOLDERS", c.placeholders);
   if (auto v = get(env, {"HOSTS_LABEL"})) c.hosts_label = *v;
   if (auto v = get(env, {"ALLOWED_DOMAINS"})) {
     // Strict: an allow-list that lost its items to typos would silently allow any domain.

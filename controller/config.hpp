@@ -48,6 +48,9 @@ struct config {
   std::string trust_store = "/etc/ssl/certs/ca-certificates.crt";  ///< SYSTEM_TRUST_STORE
   std::string listen;  ///< LISTEN: host:port of /metrics, /healthz, /readyz, /status and the page
   bool adopt_foreign = false;  ///< ADOPT_FOREIGN: overwrite valid certificates of other CAs
+  /// PLACEHOLDERS: a self-signed certificate in the files and HAProxy targets until the real one
+  /// is issued (never over a certificate already there, never to Rancher).
+  bool placeholders = false;
   /// STATUS_TOKEN (or STATUS_TOKEN_FILE): a bearer token /status and the status page require;
   /// /metrics, /healthz and /readyz stay open. Secret.
   std::string status_token;

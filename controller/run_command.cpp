@@ -62,6 +62,7 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--concurrency", "CONCURRENCY"},
       {"--system-trust-store", "SYSTEM_TRUST_STORE"},
       {"--adopt-foreign", "ADOPT_FOREIGN"},
+      {"--placeholders", "PLACEHOLDERS"},
       {"--listen", "LISTEN"},
       {"--status-token-file", "STATUS_TOKEN_FILE"},  // the token itself: environment only
       // Rancher. The keys are environment only: a flag would show in every process listing.

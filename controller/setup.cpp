@@ -142,6 +142,7 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
 reconcilers::reconcile_policy policy_of(const config& cfg) {
   reconcilers::reconcile_policy p;
   p.adopt_foreign = cfg.adopt_foreign;
+  p.bootstrap_placeholders = cfg.placeholders;
   if (cfg.renew_before_days) p.renewal.renew_before = std::chrono::days(*cfg.renew_before_days);
   return p;
 }

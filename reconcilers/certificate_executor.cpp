@@ -259,7 +259,11 @@ class reconcile_pass {
     bool blocked = false;  // an action waits for a target that could not be read
     bool stop = false;     // a push failed
     std::optional<sys_seconds> retry_at;
-    for (const auto& a : p.actions) {
+    // Placeholders first: they are there to serve while the order takes its time.
+    std::vector<planned_action> actions = p.actions;
+    std::stable_partition(actions.begin(), actions.end(),
+                          [](const auto& a) { return a.kind == action_kind::bootstrap; });
+    for (const auto& a : actions) {
       if (stop) break;
       if ((a.kind == action_kind::push || a.kind == action_kind::bootstrap) &&
           unreadable.count(a.target)) {
@@ -372,18 +376,29 @@ class reconcile_pass {
     co_return false;
   }
 
-  // A self-signed placeholder until the real certificate arrives.
+  // A self-signed placeholder until the real certificate arrives: one for every target of the
+  // pass, so they all serve the same.
   asio::awaitable<void> bootstrap(const planned_action& a, const held& h) {
     auto* t = find_target(deps_, a.target);
-    auto key = pki::private_key::generate(pki::key_type::ec256);
-    if (!t || !key) co_return;
-    auto cert = pki::make_self_signed(*key, spec_.hosts, now_, std::chrono::days(7));
-    if (!cert) co_return;
-    std::vector<pki::certificate> placeholder{*cert};  // named: see clients/acme/flow.hpp
-    auto pushed =
-        co_await t->async_push(spec_.name, std::move(placeholder), *key, own_fingerprints(h.local));
-    report_.outcomes.push_back(pushed ? "placeholder pushed to " + a.target
-                                      : "placeholder push failed: " + pushed.error());
+    if (!t) co_return;
+    if (!placeholder_) {
+      auto key = pki::private_key::generate(pki::key_type::ec256);
+      if (!key) co_return;
+      auto cert = pki::make_self_signed(*key, spec_.hosts, now_, std::chrono::days(7));
+      if (!cert) co_return;
+      placeholder_.emplace(issued_certificate{{*cert}, std::move(*key)});
+    }
+    std::vector<pki::certificate> chain = placeholder_->chain;  // named: see acme/flow.hpp
+    auto pushed = co_await t->async_push(spec_.name, std::move(chain), placeholder_->key,
+                                         own_fingerprints(h.local));
+    if (pushed) {
+      report_.outcomes.push_back("placeholder pushed to " + a.target);
+      log::info("placeholder_pushed", {{"cert", spec_.name}, {"target", a.target}});
+    } else {
+      report_.outcomes.push_back("placeholder push failed: " + pushed.error());
+      log::warn("placeholder_push_failed",
+                {{"cert", spec_.name}, {"target", a.target}, {"error", pushed.error()}});
+    }
   }
 
   cert_spec spec_;
@@ -393,6 +408,7 @@ class reconcile_pass {
   observation_cache& memory_;
   reconcile_report report_;
   sys_seconds now_{};
+  std::optional<issued_certificate> placeholder_;
 };
 
 }  // namespace

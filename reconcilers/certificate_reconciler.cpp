@@ -152,7 +152,7 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
               : fmt::format("{} has no certificate", name);
       out.actions.push_back({action_kind::push, name, r});
       notes.push_back("push: " + r);
-    } else if (!has && policy.bootstrap_placeholders) {
+    } else if (!has && policy.bootstrap_placeholders && t && t->takes_placeholders) {
       std::string r = fmt::format("{} has nothing to serve until a certificate is issued", name);
       out.actions.push_back({action_kind::bootstrap, name, r});
       notes.push_back("bootstrap: " + r);

@@ -73,6 +73,9 @@ struct target_copy {
   /// Never replaced, even with ADOPT_FOREIGN: something certherd does not manage depends on it
   /// (a certificate HAProxy's frontend binds by itself).
   bool pinned = false;
+  /// The target may serve a self-signed placeholder until the real certificate is issued (files
+  /// and HAProxy; not Rancher, whose store load balancers and people read).
+  bool takes_placeholders = false;
   /// Why, for people, when foreign_owner or pinned is set.
   std::string owner_note;
 };

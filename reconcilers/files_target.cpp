@@ -62,6 +62,7 @@ asio::awaitable<text_result<target_copy>> files_target::async_observe(std::strin
   target_copy out;
   out.target = std::string(name());
   out.exclusive = true;  // what certherd's links lead to was put there by certherd
+  out.takes_placeholders = true;
   if (!stores::is_plain_name(cert_name))
     co_return failed{fmt::format("'{}' cannot name a file", cert_name)};
   std::string detail;

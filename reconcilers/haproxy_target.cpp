@@ -55,6 +55,7 @@ asio::awaitable<text_result<bool>> haproxy_target::bound_by_frontend(const std::
 asio::awaitable<text_result<target_copy>> haproxy_target::async_observe(std::string cert_name) {
   target_copy out;
   out.target = std::string(name());
+  out.takes_placeholders = true;
   const auto file = file_of(cert_name);
   const auto file_name = file.filename().string();
   std::string detail;

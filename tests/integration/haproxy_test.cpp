@@ -3,6 +3,7 @@
 // connection for every request. No request may fail, and the served fingerprint must follow each
 // rotation certherd reports. The HAProxy here is the test's own, started from Debian's package.
 #include "pki/classification.hpp"
+#include "rancher_sim_process.hpp"
 #include "support.hpp"
 
 #include <fmt/format.h>
@@ -239,6 +240,74 @@ frontend https
   EXPECT_NE(one_request(port, bought, why), fp_of(bought_pem));
   EXPECT_EQ(slurp(tmp / (bound + ".pem")), bound_pem) << "bound by the frontend: never touched";
   EXPECT_EQ(one_request(port, bound, why), fp_of(bound_pem)) << why;
+}
+
+}  // namespace
+}  // namespace certherd::testing
+
+namespace certherd::testing {
+namespace {
+
+// Issue 10: with PLACEHOLDERS=true a host is served a self-signed placeholder by HAProxy (through
+// its runtime API) and by the files while no certificate can be issued yet, and the real
+// certificate replaces it once the CA answers.
+TEST(Haproxy, PlaceholderServesUntilTheRealCertificateArrives) {
+  temp_dir tmp;
+  haproxy_process hap(tmp / "haproxy");
+  std::string host = unique_name("placeholder");
+  std::vector<std::pair<std::string, std::string>> env{
+      {"DOMAINS", host},
+      {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+      {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
+      {"OUTPUT_DIR", (tmp / "out").string()},
+      {"HAPROXY_SOCKET", (hap.dir / "admin.sock").string()},
+      {"HAPROXY_CRT_LIST", (hap.dir / "crt-list.txt").string()},
+      {"HAPROXY_CERT_DIR", (hap.dir / "certs").string()},
+      {"PLACEHOLDERS", "true"}};
+  auto held = [&]() -> std::optional<pki::certificate> {
+    auto chain = pki::parse_pem_chain(slurp(tmp / "out" / host / "cert.pem"));
+    if (!chain) return std::nullopt;
+    return chain->front();
+  };
+  std::string why;
+  {
+    // A CA nobody answers for: every order fails, and the placeholder is all there is.
+    auto first = env;
+    first.emplace_back("ACME_DIRECTORY", fmt::format("https://localhost:{}/dir", free_port()));
+    first.emplace_back("STATE_DIR", (tmp / "state-1").string());
+    background_certherd run({"run"}, first, tmp / "run1.log");
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto c = held();
+          return c && served_fingerprint(hap.port, host, why) == c->fingerprint_sha256();
+        },
+        60s))
+        << why << run.log();
+    auto placeholder = *held();
+    EXPECT_TRUE(placeholder.is_self_issued());
+    EXPECT_EQ(placeholder.subject_alt_names(), std::vector<std::string>{host});
+    EXPECT_EQ(run.count("event=placeholder_pushed"), 2) << "one placeholder, to files and HAProxy";
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait(60s), 0) << run.log();
+  }
+  // The CA answers: the real certificate replaces the placeholder in both targets.
+  auto second = env;
+  second.emplace_back("ACME_DIRECTORY", harness("CERTHERD_TEST_DIRECTORY"));
+  second.emplace_back("STATE_DIR", (tmp / "state-2").string());
+  background_certherd run({"run"}, second, tmp / "run2.log");
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto c = held();
+        return c && !c->is_self_issued() &&
+               served_fingerprint(hap.port, host, why) == c->fingerprint_sha256();
+      },
+      60s))
+      << why << run.log();
+  EXPECT_EQ(verify_against(slurp(tmp / "out" / host / "cert.pem"),
+                           slurp(tmp / "out" / host / "chain.pem"), harness("CERTHERD_TEST_ROOT")),
+            "");
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(60s), 0) << run.log();
 }
 
 }  // namespace

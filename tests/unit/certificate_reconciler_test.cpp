@@ -64,6 +64,14 @@ target_copy in_target(std::string fp, issuer_class cls, sys_seconds not_after = 
   return t;
 }
 
+// The target as it answers when it serves nothing under the name.
+target_copy empty_target(bool takes_placeholders) {
+  target_copy t;
+  t.target = "rancher";
+  t.takes_placeholders = takes_placeholders;
+  return t;
+}
+
 struct row {
   std::string name;
   cert_spec spec;
@@ -172,9 +180,25 @@ INSTANTIATE_TEST_SUITE_P(
         row{"nothing_anywhere_bootstrap",
             spec(),
             std::nullopt,
-            {},
+            {empty_target(true)},
             {K::issue, K::bootstrap},
             "nothing to serve",
+            bootstrap_policy()},
+        // a target that takes no placeholders (Rancher) gets none
+        row{"nothing_anywhere_no_placeholder_for_rancher",
+            spec(),
+            std::nullopt,
+            {empty_target(false)},
+            {K::issue},
+            "no certificate held",
+            bootstrap_policy()},
+        // never over a certificate a target already serves
+        row{"placeholder_never_over_a_certificate",
+            spec(),
+            std::nullopt,
+            {in_target("r-fp", issuer_class::production)},
+            {K::issue},
+            "no certificate held",
             bootstrap_policy()}),
     [](const auto& info) { return info.param.name; });
 
