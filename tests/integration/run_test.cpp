@@ -226,7 +226,8 @@ TEST(Run, FailedIssuanceIsRetriedOnItsBackoffTimer) {
       << run.log();
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0);
-  EXPECT_EQ(run.count("event=issue_failed cert=" + host + " failures=1"), 1) << run.log();
+  EXPECT_EQ(run.count("event=issue_failed cert=" + host + " kind=validation failures=1"), 1)
+      << "one failure, of its kind: " << run.log();
   stores::fs_store store(tmp / "state");
   ASSERT_TRUE(store.open());
   auto r = store.load(host);
