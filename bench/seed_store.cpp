@@ -1,6 +1,8 @@
 // Seeds a state directory and an output directory with N certificates that need nothing done:
-// a throw-away CA signs N leaf certificates valid for 90 days, each stored as certherd's store
-// would and written to the files target as certherd would. Prints the DOMAINS list to use.
+// a throw-away root and its intermediate (as Let's Encrypt's ISRG Root X1 and R11) sign N leaf
+// certificates valid for 90 days, each stored as certherd's store would (leaf and intermediate)
+// and written to the files target as certherd would. Prints the DOMAINS list to use; the root
+// goes to CA_OUT_PEM (ACME_ROOTS).
 // For bench/scale/run, which measures certherd run over them.
 #include "pki/certificate.hpp"
 #include "stores/atomic_file.hpp"
@@ -24,20 +26,23 @@ int main(int argc, char** argv) {
   std::string directory = argv[4];
   auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   auto ca_key = *pki::private_key::generate(pki::key_type::ec256);
-  auto ca =
-      *pki::make_ca_certificate(ca_key, "certherd scale bench CA", now, std::chrono::days(365));
+  auto root =
+      *pki::make_ca_certificate(ca_key, "certherd scale bench root", now, std::chrono::days(365));
+  auto inter_key = *pki::private_key::generate(pki::key_type::ec256);
+  auto ca = *pki::sign_intermediate(root, ca_key, inter_key, "certherd scale bench R1", now,
+                                    std::chrono::days(365));
   stores::fs_store store(state);
   if (auto ok = store.open(); !ok) {
     std::cerr << ok.error() << "\n";
     return 1;
   }
-  { std::ofstream(argv[5]) << ca.pem(); }
+  { std::ofstream(argv[5]) << root.pem(); }
   auto key = *pki::private_key::generate(pki::key_type::ec256);  // shared: only certificates differ
   std::string key_pem = key.to_pem();
   std::string domains;
   for (int i = 0; i < n; ++i) {
     std::string host = fmt::format("h{:05}.b.io", i);
-    auto leaf = *pki::sign_certificate(ca, ca_key, key, {host}, now, std::chrono::days(90));
+    auto leaf = *pki::sign_certificate(ca, inter_key, key, {host}, now, std::chrono::days(90));
     std::vector<pki::certificate> chain{leaf, ca};
     stores::stored_certificate r;
     r.name = host;

@@ -94,6 +94,31 @@ std::string config::effective_directory() const {
 config load_config(const std::map<std::string, std::string>& env) {
   config c;
   if (auto v = get(env, {"DOMAINS"})) c.domains = *v;
+  if (auto v = get(env, {"DOMAINS_FILE"})) {
+    // For lists longer than an environment variable may be (128 KiB on Linux): one host per
+    // line, or comma-separated, '#' starting a comment.
+    if (!c.domains.empty()) {
+      throw config_error("DOMAINS and DOMAINS_FILE exclude each other: set one");
+    }
+    std::error_code ec;
+    auto text = stores::read_file(*v, ec);
+    if (!text)
+      throw config_error(fmt::format("DOMAINS_FILE={}: cannot read it: {}", *v, ec.message()));
+    std::string list;
+    std::size_t start = 0;
+    while (start < text->size()) {
+      auto end = text->find('\n', start);
+      if (end == std::string::npos) end = text->size();
+      std::string_view line(text->data() + start, end - start);
+      line = line.substr(0, line.find('#'));
+      if (!pki::trim(line).empty()) {
+        if (!list.empty()) list += ',';
+        list += line;
+      }
+      start = end + 1;
+    }
+    c.domains = std::move(list);
+  }
   if (auto v = get(env, {"STAGING"})) {
     auto b = parse_bool(*v);
     if (!b)

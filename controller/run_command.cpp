@@ -40,6 +40,7 @@ using reconcilers::cert_spec;
 const std::vector<std::pair<std::string, std::string>>& setting_flags() {
   static const std::vector<std::pair<std::string, std::string>> flags{
       {"--domains", "DOMAINS"},
+      {"--domains-file", "DOMAINS_FILE"},
       {"--staging", "STAGING"},
       {"--directory", "ACME_DIRECTORY"},
       {"--email", "ACME_EMAIL"},

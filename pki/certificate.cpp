@@ -271,6 +271,7 @@ struct certificate_builder {
       exts = {{NID_basic_constraints, "critical,CA:TRUE"},
               {NID_key_usage, "critical,keyCertSign,cRLSign"},
               {NID_subject_key_identifier, "hash"}};
+      if (issuer) exts.emplace_back(NID_authority_key_identifier, "keyid:always");
     } else {
       exts = {{NID_subject_alt_name, san_config(names)},
               {NID_basic_constraints, "critical,CA:FALSE"},
@@ -300,6 +301,14 @@ result<certificate> make_self_signed(const private_key& key, const std::vector<s
 result<certificate> make_ca_certificate(const private_key& key, const std::string& common_name,
                                         sys_seconds now, std::chrono::seconds validity) {
   return certificate_builder::build(key, common_name, {}, true, nullptr, key, now, validity);
+}
+
+result<certificate> sign_intermediate(const certificate& issuer, const private_key& issuer_key,
+                                      const private_key& subject_key,
+                                      const std::string& common_name, sys_seconds now,
+                                      std::chrono::seconds validity) {
+  return certificate_builder::build(subject_key, common_name, {}, true, &issuer, issuer_key, now,
+                                    validity);
 }
 
 result<certificate> sign_certificate(const certificate& issuer, const private_key& issuer_key,

@@ -73,6 +73,12 @@ result<certificate> make_self_signed(const private_key& key, const std::vector<s
 result<certificate> make_ca_certificate(const private_key& key, const std::string& common_name,
                                         sys_seconds now, std::chrono::seconds validity);
 
+/// \brief An intermediate CA certificate for `subject_key`, signed by `issuer`/`issuer_key`.
+result<certificate> sign_intermediate(const certificate& issuer, const private_key& issuer_key,
+                                      const private_key& subject_key,
+                                      const std::string& common_name, sys_seconds now,
+                                      std::chrono::seconds validity);
+
 /// \brief A TLS server certificate for `names` and `subject_key`, signed by `issuer`/`issuer_key`.
 result<certificate> sign_certificate(const certificate& issuer, const private_key& issuer_key,
                                      const private_key& subject_key,

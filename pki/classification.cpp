@@ -1,10 +1,24 @@
 #include "pki/classification.hpp"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
 #include <fstream>
 #include <ostream>
 #include <sstream>
 
 namespace certherd::pki {
+
+namespace {
+std::atomic<std::uint64_t> next_anchors_id{1};  // trust_anchors::id of each load
+}  // namespace
 
 std::string_view to_string(issuer_class c) noexcept {
   switch (c) {
@@ -69,11 +83,38 @@ result<trust_anchors> load_trust_anchors(const std::filesystem::path& system_bun
     if (!custom) return custom.error();
     out.custom = std::move(*custom);
   }
+  out.id = next_anchors_id++;
   return out;
 }
 
-issuer_class classify(std::span<const certificate> chain, const trust_anchors& anchors) {
-  if (chain.empty()) return issuer_class::foreign;
+namespace {
+
+// Issuer chains whose path to an anchor set was verified: "<anchors id>|<SHA-256 of each
+// intermediate>" → what they verified to. Bounded: forgotten whole when full.
+struct verified_issuers {
+  std::mutex mu;
+  std::unordered_map<std::string, issuer_class> by_chain;
+};
+constexpr std::size_t kVerifiedIssuersMax = 4096;
+
+verified_issuers& verified() {
+  static verified_issuers v;
+  return v;
+}
+
+// The leaf's own link to an issuer whose path is known good: its issuer's name and key
+// identifier, the issuer's key signed it, and it is fit for a TLS server (what X509_verify_cert
+// checks of the leaf under X509_PURPOSE_SSL_SERVER).
+bool issued_by(const certificate& leaf, const certificate& issuer) {
+  if (X509_check_issued(issuer.native(), leaf.native()) != X509_V_OK) return false;
+  EVP_PKEY* key = X509_get0_pubkey(issuer.native());
+  bool signed_ok = key && X509_verify(leaf.native(), key) == 1;
+  bool purpose_ok = signed_ok && X509_check_purpose(leaf.native(), X509_PURPOSE_SSL_SERVER, 0) == 1;
+  ERR_clear_error();
+  return purpose_ok;
+}
+
+issuer_class classify_whole(std::span<const certificate> chain, const trust_anchors& anchors) {
   const certificate& leaf = chain.front();
   auto rest = chain.subspan(1);
   if (!anchors.production.empty() && verify_issuance(leaf, rest, anchors.production)) {
@@ -89,6 +130,42 @@ issuer_class classify(std::span<const certificate> chain, const trust_anchors& a
     return issuer_class::self_signed;
   }
   return issuer_class::foreign;
+}
+
+}  // namespace
+
+issuer_class classify(std::span<const certificate> chain, const trust_anchors& anchors) {
+  if (chain.empty()) return issuer_class::foreign;
+  std::string key;
+  if (anchors.id != 0 && chain.size() >= 2) {
+    key = std::to_string(anchors.id);
+    for (const auto& c : chain.subspan(1)) {
+      if (X509_get_ext_by_NID(c.native(), NID_name_constraints, -1) >= 0) {
+        key.clear();  // the leaf's names matter to the path: verify it whole every time
+        break;
+      }
+      key += '|';
+      key += c.fingerprint_sha256();
+    }
+  }
+  if (!key.empty()) {
+    std::optional<issuer_class> known;
+    {
+      auto& v = verified();
+      std::lock_guard lock(v.mu);
+      if (auto it = v.by_chain.find(key); it != v.by_chain.end()) known = it->second;
+    }
+    if (known && issued_by(chain.front(), chain[1])) return *known;
+  }
+  auto cls = classify_whole(chain, anchors);
+  if (!key.empty() && (cls == issuer_class::production || cls == issuer_class::staging ||
+                       cls == issuer_class::custom)) {
+    auto& v = verified();
+    std::lock_guard lock(v.mu);
+    if (v.by_chain.size() >= kVerifiedIssuersMax) v.by_chain.clear();
+    v.by_chain[key] = cls;
+  }
+  return cls;
 }
 
 }  // namespace certherd::pki

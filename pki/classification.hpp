@@ -6,6 +6,7 @@
 
 #include "pki/certificate.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <iosfwd>
 #include <span>
@@ -29,6 +30,9 @@ struct trust_anchors {
   std::vector<certificate> production;
   std::vector<certificate> staging;
   std::vector<certificate> custom;
+  /// Set by load_trust_anchors, unique per load: classify() remembers, per id, which issuer
+  /// chains it verified (0: nothing is remembered).
+  std::uint64_t id = 0;
 };
 
 /// \brief The ISRG roots of a system trust bundle (PEM file with comments allowed), the staging
@@ -46,7 +50,11 @@ result<std::vector<certificate>> parse_pem_bundle(std::string_view text);
 /// \brief The Let's Encrypt staging roots compiled into certherd, as PEM.
 std::string_view staging_roots_pem() noexcept;
 
-/// \brief Classifies `chain` (leaf first).
+/// \brief Classifies `chain` (leaf first). The path from the leaf's issuer to a root is verified
+/// once per issuer chain and anchor set: for the next leaf of that issuer only its own signature,
+/// its issuer's name and key identifier and its purpose are checked (a start-up over 10,000
+/// certificates of one CA verifies one path, not 10,000). Chains whose intermediates carry name
+/// constraints are always verified whole.
 issuer_class classify(std::span<const certificate> chain, const trust_anchors& anchors);
 
 }  // namespace certherd::pki

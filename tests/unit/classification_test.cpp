@@ -34,6 +34,41 @@ TEST(Classification, ByVerificationAgainstEachKindOfRoot) {
   EXPECT_EQ(classify({}, anchors), issuer_class::foreign);
 }
 
+// A start-up over thousands of certificates of one CA verifies the issuer's path once; every leaf
+// is still checked against its issuer (signature, name, key identifier, purpose).
+TEST(Classification, AVerifiedIssuerIsRememberedAndEveryLeafStillChecked) {
+  test_ca root("Remembered Root");
+  auto inter_key = *private_key::generate(key_type::ec256);
+  auto inter = *sign_intermediate(root.cert, root.key, inter_key, "Remembered R1", kNow, 24h * 365);
+  trust_anchors anchors{{root.cert}, {}, {}};
+  anchors.id = 0x5eed'0001;  // as load_trust_anchors would set it
+  auto leaf_of = [&](const certificate& issuer, const private_key& key, const std::string& name) {
+    auto leaf_key = *private_key::generate(key_type::ec256);
+    return *sign_certificate(issuer, key, leaf_key, {name}, kNow, 24h * 90);
+  };
+  for (int i = 0; i < 20; ++i) {
+    std::vector<certificate> chain{leaf_of(inter, inter_key, "h" + std::to_string(i) + ".example"),
+                                   inter};
+    EXPECT_EQ(classify(chain, anchors), issuer_class::production) << i;
+  }
+  // An impostor intermediate: the same name, another key, not signed by the root.
+  auto fake_key = *private_key::generate(key_type::ec256);
+  test_ca fake_root("Remembered Root");
+  auto fake =
+      *sign_intermediate(fake_root.cert, fake_root.key, fake_key, "Remembered R1", kNow, 24h * 365);
+  auto forged = leaf_of(fake, fake_key, "victim.example");
+  // Presented with the real intermediate (whose path is remembered): the signature is not its.
+  EXPECT_EQ(classify(std::vector<certificate>{forged, inter}, anchors), issuer_class::foreign);
+  // With its own intermediate: that path was never verified, and does not verify.
+  EXPECT_EQ(classify(std::vector<certificate>{forged, fake}, anchors), issuer_class::foreign);
+  // The same chains without an anchors id (nothing remembered) classify alike.
+  trust_anchors plain{{root.cert}, {}, {}};
+  EXPECT_EQ(
+      classify(std::vector<certificate>{leaf_of(inter, inter_key, "x.example"), inter}, plain),
+      issuer_class::production);
+  EXPECT_EQ(classify(std::vector<certificate>{forged, inter}, plain), issuer_class::foreign);
+}
+
 TEST(Classification, IssuerNamesDoNotMatter) {
   // A CA named like Let's Encrypt's staging intermediate but not chaining to a staging root is
   // foreign; a production root with an unfamiliar name is still production.

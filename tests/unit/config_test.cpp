@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+
 namespace certherd::controller {
 namespace {
 
@@ -122,6 +126,21 @@ TEST(Config, HaproxyCertificatesGoToAFolderOfTheirOwn) {
   }
   EXPECT_THROW(load_config(with(env, "HAPROXY_CRT_LIST", "/etc/haproxy/crt list.txt")),
                config_error);
+}
+
+TEST(Config, DomainsFromAFile) {
+  auto file =
+      std::filesystem::temp_directory_path() / ("certherd-domains-" + std::to_string(::getpid()));
+  std::ofstream(file) << "# managed hosts\na.example.com\nb.example.com, c.example.com  # two\n\n";
+  auto c = load_config(with(base(), "DOMAINS_FILE", file.string()));
+  EXPECT_EQ(c.domains, "a.example.com,b.example.com, c.example.com  ");
+  EXPECT_NE(error_of(with(with(base(), "DOMAINS_FILE", file.string()), "DOMAINS", "x.example.com"))
+                .find("exclude each other"),
+            std::string::npos);
+  EXPECT_NE(error_of(with(base(), "DOMAINS_FILE", "/nonexistent/certherd-domains"))
+                .find("DOMAINS_FILE=/nonexistent/certherd-domains: cannot read it"),
+            std::string::npos);
+  std::filesystem::remove(file);
 }
 
 TEST(Domains, NormalizesAndReportsEveryOddItem) {
