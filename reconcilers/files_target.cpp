@@ -122,13 +122,12 @@ asio::awaitable<text_result<target_copy>> files_target::async_observe(std::strin
     co_return failed{fmt::format("cannot read {}: {}", (folder->path() / "fullchain.pem").string(),
                                  ec.message())};
   }
-  auto chain = pki::parse_pem_chain(*pem);
-  if (!chain) co_return out;  // unreadable: as good as absent, it will be replaced
+  // Only the fingerprint: these files are certherd's own (exclusive), so who issued what they
+  // hold and until when decides nothing — and not parsing them halves a start-up pass.
+  auto fingerprint = pki::pem_leaf_fingerprint(*pem);
+  if (!fingerprint) co_return out;  // unreadable: as good as absent, it will be replaced
   out.present = true;
-  out.fingerprint = chain->front().fingerprint_sha256();
-  out.not_after = chain->front().not_after();
-  // No classification: these files are certherd's own (exclusive), so who issued what they hold
-  // decides nothing — and skipping the signature check halves a start-up pass.
+  out.fingerprint = std::move(*fingerprint);
   seen_[cert_name] = {version, *stamp, out};
   co_return out;
 }

@@ -142,6 +142,52 @@ TEST(Certificate, PemChainParsing) {
   EXPECT_FALSE(parse_pem_chain(corrupt));
 }
 
+TEST(Certificate, LeafFingerprintWithoutParsing) {
+  auto k = *private_key::generate(key_type::ec256);
+  auto a = *make_self_signed(k, {"a.example.com"}, kNow, 24h);
+  auto b = *make_self_signed(k, {"b.example.com"}, kNow, 24h);
+  EXPECT_EQ(pem_leaf_fingerprint(a.pem()), a.fingerprint_sha256());
+  EXPECT_EQ(pem_leaf_fingerprint(a.pem() + "\n" + b.pem()), a.fingerprint_sha256());
+  EXPECT_EQ(pem_leaf_fingerprint(b.pem() + a.pem()), b.fingerprint_sha256());
+
+  // Whatever parse_pem_chain refuses for its framing, this refuses too.
+  EXPECT_FALSE(pem_leaf_fingerprint(""));
+  EXPECT_FALSE(pem_leaf_fingerprint("  \n"));
+  EXPECT_FALSE(pem_leaf_fingerprint(a.pem() + "junk" + b.pem()));
+  EXPECT_FALSE(pem_leaf_fingerprint(a.pem().substr(0, a.pem().size() - 30)));
+  // A block cut short inside its base64 still ends in END: the DER length gives it away.
+  std::string pem = a.pem();
+  auto body = pem.find('\n') + 1;
+  std::string shorter = pem.substr(0, body) + pem.substr(body + 65);
+  EXPECT_FALSE(parse_pem_chain(shorter));
+  EXPECT_FALSE(pem_leaf_fingerprint(shorter));
+  std::string corrupt = pem;
+  corrupt[100] = '!';
+  EXPECT_FALSE(pem_leaf_fingerprint(corrupt));
+  // The second block is checked as well, though only the first is hashed.
+  EXPECT_FALSE(pem_leaf_fingerprint(a.pem() + shorter));
+}
+
+TEST(Certificate, IssuersAreParsedOnceAndStayDistinct) {
+  auto k = *private_key::generate(key_type::ec256);
+  auto leaf = *make_self_signed(k, {"leaf.example.com"}, kNow, 24h);
+  auto one = *make_self_signed(k, {"one.example.com"}, kNow, 24h);
+  auto two = *make_self_signed(k, {"two.example.com"}, kNow, 24h);
+  for (int round = 0; round < 3; ++round) {
+    auto first = parse_pem_chain(leaf.pem() + one.pem());
+    auto second = parse_pem_chain(leaf.pem() + two.pem());
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(second);
+    EXPECT_EQ((*first)[1].fingerprint_sha256(), one.fingerprint_sha256());
+    EXPECT_EQ((*second)[1].fingerprint_sha256(), two.fingerprint_sha256());
+    EXPECT_EQ((*second)[0].fingerprint_sha256(), leaf.fingerprint_sha256());
+  }
+  // A leaf is never taken from the issuers already seen: it is parsed where it stands.
+  auto swapped = parse_pem_chain(one.pem() + leaf.pem());
+  ASSERT_TRUE(swapped);
+  EXPECT_EQ(swapped->front().subject_alt_names(), std::vector<std::string>{"one.example.com"});
+}
+
 TEST(Certificate, VerifiesAgainstGivenAnchorsOnly) {
   auto k = *private_key::generate(key_type::ec256);
   auto leaf = *make_self_signed(k, {"a.example.com"}, kNow, 24h);
