@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 namespace certherd::controller {
 
@@ -14,6 +15,7 @@ parsed_domains parse_domains(std::string_view text, std::string_view what) {
   const bool blank = pki::trim(text).empty();
   std::size_t index = 0;
   std::size_t start = 0;
+  std::unordered_set<std::string> seen;  // a DOMAINS_FILE may list 100,000 hosts
   while (start <= text.size()) {
     std::size_t end = text.find(',', start);
     if (end == std::string_view::npos) end = text.size();
@@ -35,7 +37,7 @@ parsed_domains parse_domains(std::string_view text, std::string_view what) {
       out.problems.push_back(
           fmt::format("{} item {} '{}' is used as '{}'", what, index, trimmed, host));
     }
-    if (std::find(out.hosts.begin(), out.hosts.end(), host) != out.hosts.end()) {
+    if (!seen.insert(host).second) {
       out.problems.push_back(
           fmt::format("{} item {}: {} is listed twice; once is enough", what, index, host));
       continue;

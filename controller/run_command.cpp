@@ -21,8 +21,12 @@
 #include "reconcilers/rancher_target.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -30,7 +34,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <iostream>
+#include <utility>
 
 namespace certherd::controller {
 
@@ -114,6 +120,52 @@ bool status_token_accepted(std::string_view authorization, std::string_view toke
   return false;
 }
 
+namespace {
+
+std::string chain_facts_file(const config& cfg) {
+  return (std::filesystem::path(cfg.state_dir) / "chain-facts").string();
+}
+
+reconcilers::chain_facts_memo load_chain_facts(const setup& s) {
+  reconcilers::chain_facts_memo memo(chain_facts_file(s.cfg), s.anchors.digest);
+  auto loaded = memo.load();
+  if (!loaded.error.empty()) {
+    log::warn("chain_facts_unreadable", {{"file", chain_facts_file(s.cfg)},
+                                         {"error", loaded.error},
+                                         {"effect", "every held chain is read again"}});
+  } else if (loaded.entries > 0 || loaded.skipped > 0) {
+    log::info("chain_facts_loaded", {{"entries", loaded.entries}, {"skipped", loaded.skipped}});
+  }
+  return memo;
+}
+
+void save_chain_facts(reconcilers::chain_facts_memo& memo,
+                      const reconcilers::observation_cache& cache) {
+  if (!memo.dirty()) return;
+  auto w = memo.start_writing();
+  reconcilers::add_chain_facts(cache, w);
+  std::string detail;
+  if (memo.write(std::move(w), detail)) {
+    log::warn("chain_facts_not_saved",
+              {{"error", detail}, {"effect", "the next start reads held chains again"}});
+  }
+}
+
+asio::awaitable<void> save_chain_facts_every(asio::steady_timer& timer,
+                                             reconcilers::chain_facts_memo& memo,
+                                             const reconcilers::observation_cache& cache,
+                                             std::chrono::seconds period) {
+  while (true) {
+    timer.expires_after(period);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    save_chain_facts(memo, cache);
+  }
+}
+
+}  // namespace
+
 int run_controller(const std::map<std::string, std::string>& flags) {
   asio::io_context ioc;
   asio::signal_set signals(ioc, SIGINT, SIGTERM);  // first: a stop during start-up is graceful too
@@ -140,8 +192,19 @@ int run_controller(const std::map<std::string, std::string>& flags) {
                                   raw(s->targets), policy_of(s->cfg), now_seconds};
   reconcilers::observation_cache cache;
   deps.cache = &cache;
+  reconcilers::chain_facts_memo facts = load_chain_facts(*s);
+  deps.facts = &facts;
   runtime rt(ioc, signals, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
   rt.on_stop([&children] { children.cancel(); });
+  // The memo is written a minute after what it holds changed (the start-up pass, a renewal),
+  // and once more on the way out.
+  asio::steady_timer facts_timer(ioc);
+  asio::co_spawn(ioc, save_chain_facts_every(facts_timer, facts, cache, std::chrono::minutes(1)),
+                 asio::detached);
+  rt.on_stop([&facts_timer, &facts, &cache] {
+    facts_timer.cancel();
+    save_chain_facts(facts, cache);
+  });
   log::info("start", {{"directory", s->cfg.effective_directory()},
                       {"certificates", s->specs.size()},
                       {"targets", s->targets.size()},
@@ -153,7 +216,8 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   acme::driver::set_observer([&board](std::string_view endpoint, unsigned status, double secs) {
     board.acme_request(endpoint, status, secs);
   });
-  rt.set_desired(s->specs);
+  // Moved: the runtime's copy is the desired set from now on (one copy of 100,000 specs).
+  rt.set_desired(std::exchange(s->specs, {}));
   std::unique_ptr<rancher_source> source;
   if (s->rancher_api) {
     rancher_source_options ro;
@@ -277,6 +341,8 @@ int print_plan(const std::map<std::string, std::string>& flags) {
   if (!s) return code;
   reconcilers::executor_deps deps{*s->store,       s->anchors,        nullptr,
                                   raw(s->targets), policy_of(s->cfg), now_seconds};
+  auto facts = load_chain_facts(*s);  // read, never written: `plan` changes nothing
+  deps.facts = &facts;
   if (!read_rancher_once(*s, ioc, code)) return code;
   std::cout << fmt::format("directory {}; {} certificate{}\n", s->cfg.effective_directory(),
                            s->specs.size(), s->specs.size() == 1 ? "" : "s");

@@ -32,6 +32,7 @@ runtime::runtime(asio::io_context& ioc, asio::signal_set& signals, reconcilers::
       deps_(deps),
       options_(options),
       queue_(ioc.get_executor()),
+      wake_(ioc),
       resync_(ioc),
       signals_(signals) {}
 
@@ -47,10 +48,7 @@ void runtime::set_desired(std::map<std::string, reconcilers::cert_spec> specs) {
       // No longer wanted: stop renewing. Its certificate stays where it is (never deleted).
       log::info("unmanaged",
                 {{"cert", name}, {"reason", "no source wants it any more; left in place"}});
-      if (auto t = timers_.find(name); t != timers_.end()) {
-        t->second->cancel();
-        timers_.erase(t);
-      }
+      unschedule(name);
     }
   }
   desired_ = std::move(specs);
@@ -80,9 +78,9 @@ void runtime::stop() {
     hook();
   queue_.close();
   resync_.cancel();
-  for (auto& [name, timer] : timers_)
-    timer->cancel();
-  timers_.clear();
+  wake_.cancel();
+  armed_for_.reset();
+  due_.clear();
   boost::system::error_code ignored;
   signals_.cancel(ignored);
   if (running_workers_ == 0) {
@@ -108,13 +106,33 @@ std::chrono::seconds delay_until(reconcilers::sys_seconds at, reconcilers::sys_s
 }
 
 void runtime::schedule(const std::string& name, reconcilers::sys_seconds at) {
-  auto& timer = timers_[name];
-  if (!timer) timer = std::make_unique<asio::steady_timer>(ioc_);
-  timer->expires_after(delay_until(
-      at, std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())));
-  timer->async_wait([this, name](boost::system::error_code ec) {
-    if (!ec) queue_.push(name);
+  due_.set(name, std::chrono::steady_clock::now() +
+                     delay_until(at, std::chrono::time_point_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now())));
+  arm_wake();
+}
+
+void runtime::unschedule(const std::string& name) {
+  due_.erase(name);
+}
+
+void runtime::arm_wake() {
+  auto first = due_.earliest();
+  if (!first || stopping_) return;
+  if (armed_for_ && *armed_for_ <= *first) return;  // the pending wait ends early enough
+  armed_for_ = *first;
+  wake_.expires_at(*first);  // a pending wait ends with operation_aborted
+  wake_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    armed_for_.reset();
+    wake();
   });
+}
+
+void runtime::wake() {
+  for (const auto& name : due_.take_due(std::chrono::steady_clock::now()))
+    queue_.push(name);
+  arm_wake();
 }
 
 asio::awaitable<void> runtime::worker() {

@@ -17,6 +17,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,13 +75,20 @@ class runtime {
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> resync_loop();
   void schedule(const std::string& name, reconcilers::sys_seconds at);
+  void unschedule(const std::string& name);
+  void arm_wake();
+  void wake();
 
   boost::asio::io_context& ioc_;
   reconcilers::executor_deps& deps_;
   runtime_options options_;
   work_queue queue_;
   std::map<std::string, reconcilers::cert_spec> desired_;
-  std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;
+  // When each certificate is looked at again: one timer for them all (a fleet of 100,000 keeps
+  // 100,000 entries, not 100,000 pending timer operations).
+  due_times due_;
+  boost::asio::steady_timer wake_;
+  std::optional<due_times::time_point> armed_for_;  ///< when wake_'s pending wait ends
   boost::asio::steady_timer resync_;
   boost::asio::signal_set& signals_;
   int running_workers_ = 0;

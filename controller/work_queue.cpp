@@ -5,6 +5,42 @@
 
 namespace certherd::controller {
 
+void due_times::set(const std::string& name, time_point at) {
+  auto [it, fresh] = by_name_.try_emplace(name, at);
+  if (!fresh) {
+    by_time_.erase({it->second, &it->first});
+    it->second = at;
+  }
+  by_time_.insert({at, &it->first});
+}
+
+void due_times::erase(const std::string& name) {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return;
+  by_time_.erase({it->second, &it->first});
+  by_name_.erase(it);
+}
+
+void due_times::clear() {
+  by_time_.clear();
+  by_name_.clear();
+}
+
+std::optional<due_times::time_point> due_times::earliest() const {
+  if (by_time_.empty()) return std::nullopt;
+  return by_time_.begin()->first;
+}
+
+std::vector<std::string> due_times::take_due(time_point now) {
+  std::vector<std::string> out;
+  while (!by_time_.empty() && by_time_.begin()->first <= now) {
+    out.push_back(*by_time_.begin()->second);
+    by_time_.erase(by_time_.begin());
+    by_name_.erase(out.back());
+  }
+  return out;
+}
+
 namespace asio = boost::asio;
 
 work_queue::work_queue(asio::any_io_executor executor) : signal_(std::move(executor)) {

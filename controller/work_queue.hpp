@@ -7,12 +7,35 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <deque>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace certherd::controller {
+
+/// \brief When each name is due to be looked at again: at most one time per name, the earliest
+/// found at once. No clock and no timer: the runtime keeps one timer for the earliest time.
+class due_times {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+  /// \brief Sets (or moves) the time of `name`.
+  void set(const std::string& name, time_point at);
+  void erase(const std::string& name);
+  void clear();
+  std::optional<time_point> earliest() const;
+  /// \brief Removes and returns, earliest first, every name due at `now` or before.
+  std::vector<std::string> take_due(time_point now);
+  std::size_t size() const noexcept { return by_name_.size(); }
+
+ private:
+  std::map<std::string, time_point> by_name_;
+  std::set<std::pair<time_point, const std::string*>> by_time_;  ///< points at by_name_'s keys
+};
 
 class work_queue {
  public:

@@ -1,5 +1,7 @@
 #include "pki/classification.hpp"
 
+#include "pki/encoding.hpp"
+
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -84,6 +86,14 @@ result<trust_anchors> load_trust_anchors(const std::filesystem::path& system_bun
     out.custom = std::move(*custom);
   }
   out.id = next_anchors_id++;
+  std::string all;
+  for (auto [kind, set] : {std::pair{"production", &out.production},
+                           {"staging", &out.staging},
+                           {"custom", &out.custom}}) {
+    for (const auto& c : *set)
+      all += std::string(kind) + " " + c.fingerprint_sha256() + "\n";
+  }
+  out.digest = hex_encode(sha256(all));
   return out;
 }
 

@@ -33,6 +33,9 @@ struct trust_anchors {
   /// Set by load_trust_anchors, unique per load: classify() remembers, per id, which issuer
   /// chains it verified (0: nothing is remembered).
   std::uint64_t id = 0;
+  /// SHA-256 (hex) over every anchor, by kind: equal digests mean anchors that classify alike,
+  /// in this run or another (what a memo of classifications is keyed by).
+  std::string digest = {};
 };
 
 /// \brief The ISRG roots of a system trust bundle (PEM file with comments allowed), the staging
@@ -54,7 +57,9 @@ std::string_view staging_roots_pem() noexcept;
 /// once per issuer chain and anchor set: for the next leaf of that issuer only its own signature,
 /// its issuer's name and key identifier and its purpose are checked (a start-up over 10,000
 /// certificates of one CA verifies one path, not 10,000). Chains whose intermediates carry name
-/// constraints are always verified whole.
+/// constraints are always verified whole. What it decides depends only on the chain's bytes and
+/// the anchors (no clock): reconcilers/chain_facts.cpp remembers it across restarts, and its
+/// format version must change with any change here that decides differently.
 issuer_class classify(std::span<const certificate> chain, const trust_anchors& anchors);
 
 }  // namespace certherd::pki

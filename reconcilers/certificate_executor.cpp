@@ -15,7 +15,7 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 local_copy to_local_copy(const stores::stored_certificate& record,
-                         const pki::trust_anchors& anchors) {
+                         const pki::trust_anchors& anchors, chain_facts_memo* memo) {
   local_copy l;
   l.failures = record.failures;
   l.next_retry = record.next_retry;
@@ -26,20 +26,29 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.directory = record.directory;
   l.key_type = record.key_type;
   if (record.chain_pem.empty()) return l;
-  auto chain = pki::parse_pem_chain(record.chain_pem);
-  if (!chain) return l;  // unreadable chain: as if none is held, so a new one is issued
-  const auto& leaf = chain->front();
+  auto facts = memo ? memo->facts_of(record.name, record.chain_pem, anchors)
+                    : read_chain_facts(record.chain_pem, anchors);
+  if (!facts) return l;  // unreadable chain: as if none is held, so a new one is issued
   l.present = true;
-  l.hosts = leaf.subject_alt_names();
-  std::sort(l.hosts.begin(), l.hosts.end());
-  l.issuer = pki::classify(*chain, anchors);
-  l.not_before = leaf.not_before();
-  l.not_after = leaf.not_after();
-  l.fingerprint = leaf.fingerprint_sha256();
-  l.fingerprint_sha1 = leaf.fingerprint_sha1();
+  l.hosts = std::move(facts->hosts);
+  l.issuer = facts->issuer;
+  l.not_before = facts->not_before;
+  l.not_after = facts->not_after;
+  l.fingerprint = std::move(facts->fingerprint);
+  l.fingerprint_sha1 = std::move(facts->fingerprint_sha1);
+  l.chain_sha256 = std::move(facts->chain_sha256);
   // The key type is the one recorded at issuance: parsing the key here would cost far more than
   // everything else a reconcile does (OpenSSL 3's decoders), and it is only needed to act.
   return l;
+}
+
+void add_chain_facts(const observation_cache& cache, chain_facts_memo::writer& w) {
+  for (const auto& [name, e] : cache.entries) {
+    const auto& l = e.local;
+    if (!l.present) continue;
+    w.add(name, {l.chain_sha256, l.hosts, l.issuer, l.not_before, l.not_after, l.fingerprint,
+                 l.fingerprint_sha1});
+  }
 }
 
 namespace {
@@ -83,7 +92,8 @@ std::string save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
     // one read before the attempt: a reconcile that ends after a failure never reads it again.
     if (deps.cache) {
       if (auto version = deps.store.version(record.name)) {
-        deps.cache->entries[record.name] = {*version, to_local_copy(record, deps.anchors)};
+        deps.cache->entries[record.name] = {*version,
+                                            to_local_copy(record, deps.anchors, deps.facts)};
       }
     }
     return {};
@@ -180,7 +190,7 @@ class reconcile_pass {
     if (auto u = memory_.unsaved_records.find(spec_.name); u != memory_.unsaved_records.end()) {
       h.record = u->second.record;
       h.have_record = true;
-      h.local = to_local_copy(h.record, deps_.anchors);
+      h.local = to_local_copy(h.record, deps_.anchors, deps_.facts);
       h.save_again_at = u->second.next_try;
       report_.failed = true;
       report_.failed_kind = failure_kind::store_io;
@@ -212,7 +222,7 @@ class reconcile_pass {
         if (*loaded) {
           h.record = std::move(**loaded);
           h.have_record = true;
-          h.local = to_local_copy(h.record, deps_.anchors);
+          h.local = to_local_copy(h.record, deps_.anchors, deps_.facts);
           if (deps_.cache && version) deps_.cache->entries[spec_.name] = {*version, *h.local};
         }
       }

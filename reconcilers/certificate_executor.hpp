@@ -5,6 +5,7 @@
 #pragma once
 
 #include "reconcilers/certificate_reconciler.hpp"
+#include "reconcilers/chain_facts.hpp"
 #include "reconcilers/issuer.hpp"
 #include "reconcilers/target.hpp"
 #include "stores/certificate_store.hpp"
@@ -56,6 +57,8 @@ struct executor_deps {
   /// What was derived from records, and the records the store refused. Without one, a record
   /// the store refuses is kept for the rest of this reconcile only.
   observation_cache* cache = nullptr;
+  /// What held chains say, remembered across restarts; without one every chain is read.
+  chain_facts_memo* facts = nullptr;
 };
 
 struct reconcile_report {
@@ -66,9 +69,13 @@ struct reconcile_report {
   std::optional<failure_kind> failed_kind;  ///< the kind of the (last) failure, when failed
 };
 
-/// \brief The local_copy a stored record amounts to (classification needs the anchors).
+/// \brief The local_copy a stored record amounts to (classification needs the anchors; the
+/// memo, when there is one, spares reading a chain it remembers).
 local_copy to_local_copy(const stores::stored_certificate& record,
-                         const pki::trust_anchors& anchors);
+                         const pki::trust_anchors& anchors, chain_facts_memo* facts = nullptr);
+
+/// \brief Adds what the cache holds of each certificate's chain to a new memo file.
+void add_chain_facts(const observation_cache& cache, chain_facts_memo::writer& w);
 
 /// \brief Observes and plans; with `act`, also carries the plan out.
 boost::asio::awaitable<reconcile_report> reconcile(cert_spec spec, executor_deps& deps, bool act);

@@ -43,6 +43,7 @@ struct local_copy {
   sys_seconds not_after{};
   std::string fingerprint;       ///< SHA-256 of the leaf, hex
   std::string fingerprint_sha1;  ///< SHA-1 of the leaf, hex: what HAProxy reports
+  std::string chain_sha256;      ///< SHA-256 of the chain's PEM, hex: which chain this is
   int failures = 0;              ///< consecutive failed issuances
   sys_seconds next_retry{};
   std::string last_error;

@@ -76,3 +76,39 @@ TEST(WorkQueue, WorkersWaitWithoutPolling) {
 
 }  // namespace
 }  // namespace certherd::controller
+
+namespace certherd::controller {
+namespace {
+
+TEST(DueTimes, OneTimePerNameEarliestFirst) {
+  using namespace std::chrono_literals;
+  const due_times::time_point t0{std::chrono::hours(1000)};
+  due_times due;
+  EXPECT_FALSE(due.earliest());
+  EXPECT_TRUE(due.take_due(t0 + 100h).empty());
+  due.set("c", t0 + 30s);
+  due.set("a", t0 + 10s);
+  due.set("b", t0 + 20s);
+  due.set("same-time", t0 + 20s);
+  EXPECT_EQ(due.earliest(), t0 + 10s);
+  due.set("a", t0 + 40s);  // moved, not added
+  EXPECT_EQ(due.size(), 4u);
+  EXPECT_EQ(due.earliest(), t0 + 20s);
+  EXPECT_TRUE(due.take_due(t0 + 19s).empty());
+  auto taken = due.take_due(t0 + 30s);
+  ASSERT_EQ(taken.size(), 3u);
+  EXPECT_EQ(taken[2], "c");  // earliest first
+  EXPECT_EQ(std::set<std::string>(taken.begin(), taken.begin() + 2),
+            (std::set<std::string>{"b", "same-time"}));
+  EXPECT_EQ(due.size(), 1u);
+  EXPECT_EQ(due.earliest(), t0 + 40s);
+  due.erase("a");
+  due.erase("never-there");
+  EXPECT_FALSE(due.earliest());
+  due.set("x", t0);
+  due.clear();
+  EXPECT_TRUE(due.take_due(t0 + 100h).empty());
+}
+
+}  // namespace
+}  // namespace certherd::controller
