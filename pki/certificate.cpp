@@ -191,60 +191,74 @@ void remember_issuer(std::string_view block, std::shared_ptr<X509> cert) {
 
 }  // namespace
 
-std::optional<std::string> pem_leaf_fingerprint(std::string_view pem) {
-  static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-  static constexpr std::string_view end = "-----END CERTIFICATE-----";
-  std::optional<std::string> leaf;
+namespace {
+
+constexpr std::string_view kPemBegin = "-----BEGIN CERTIFICATE-----";
+constexpr std::string_view kPemEnd = "-----END CERTIFICATE-----";
+
+// The certificate blocks of `pem`, from BEGIN to END, with nothing but white space around and
+// between them; otherwise why not.
+result<std::vector<std::string_view>> pem_blocks(std::string_view pem) {
+  std::vector<std::string_view> out;
   std::size_t pos = 0;
   while (true) {
-    std::size_t b = pem.find(begin, pos);
+    std::size_t b = pem.find(kPemBegin, pos);
     if (!only_whitespace(pem.substr(pos, b == std::string_view::npos ? pem.npos : b - pos))) {
-      return std::nullopt;
+      return error{errc::invalid_pem, "unexpected text between PEM certificate blocks"};
     }
     if (b == std::string_view::npos) break;
-    std::size_t e = pem.find(end, b);
-    if (e == std::string_view::npos) return std::nullopt;
-    std::string body;
-    for (char c : pem.substr(b + begin.size(), e - b - begin.size())) {
-      if (!std::isspace(static_cast<unsigned char>(c))) body += c;
-    }
-    auto der = base64_decode(body);
-    // A DER SEQUENCE whose length (short or long form) spans exactly the block.
-    if (!der || der->size() < 2 || static_cast<unsigned char>((*der)[0]) != 0x30) {
-      return std::nullopt;
-    }
-    std::size_t len = static_cast<unsigned char>((*der)[1]), header = 2;
-    if (len & 0x80) {
-      std::size_t n = len & 0x7f;
-      if (n == 0 || n > 4 || der->size() < 2 + n) return std::nullopt;
-      len = 0;
-      for (std::size_t i = 0; i < n; ++i)
-        len = (len << 8) | static_cast<unsigned char>((*der)[2 + i]);
-      header += n;
-    }
-    if (header + len != der->size()) return std::nullopt;
+    std::size_t e = pem.find(kPemEnd, b);
+    if (e == std::string_view::npos)
+      return error{errc::invalid_pem, "unterminated certificate block"};
+    e += kPemEnd.size();
+    out.push_back(pem.substr(b, e - b));
+    pos = e;
+  }
+  if (out.empty()) return error{errc::invalid_pem, "no certificate in PEM"};
+  return out;
+}
+
+// The DER inside a block, when it is base64 of exactly one DER SEQUENCE (short or long form
+// length spanning the whole of it).
+std::optional<std::string> block_der(std::string_view block) {
+  std::string body;
+  for (char c : block.substr(kPemBegin.size(), block.size() - kPemBegin.size() - kPemEnd.size())) {
+    if (!std::isspace(static_cast<unsigned char>(c))) body += c;
+  }
+  auto der = base64_decode(body);
+  if (!der || der->size() < 2 || static_cast<unsigned char>((*der)[0]) != 0x30) return std::nullopt;
+  std::size_t len = static_cast<unsigned char>((*der)[1]), header = 2;
+  if (len & 0x80) {
+    std::size_t n = len & 0x7f;
+    if (n == 0 || n > 4 || der->size() < 2 + n) return std::nullopt;
+    len = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      len = (len << 8) | static_cast<unsigned char>((*der)[2 + i]);
+    header += n;
+  }
+  if (header + len != der->size()) return std::nullopt;
+  return der;
+}
+
+}  // namespace
+
+std::optional<std::string> pem_leaf_fingerprint(std::string_view pem) {
+  auto blocks = pem_blocks(pem);
+  if (!blocks) return std::nullopt;
+  std::optional<std::string> leaf;
+  for (auto block : *blocks) {
+    auto der = block_der(block);
+    if (!der) return std::nullopt;
     if (!leaf) leaf = hex_encode(sha256(*der));
-    pos = e + end.size();
   }
   return leaf;
 }
 
 result<std::vector<certificate>> parse_pem_chain(std::string_view pem) {
-  static constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-  static constexpr std::string_view end = "-----END CERTIFICATE-----";
+  auto blocks = pem_blocks(pem);
+  if (!blocks) return blocks.error();
   std::vector<certificate> out;
-  std::size_t pos = 0;
-  while (true) {
-    std::size_t b = pem.find(begin, pos);
-    if (!only_whitespace(pem.substr(pos, b == std::string_view::npos ? pem.npos : b - pos))) {
-      return error{errc::invalid_pem, "unexpected text between PEM certificate blocks"};
-    }
-    if (b == std::string_view::npos) break;
-    std::size_t e = pem.find(end, b);
-    if (e == std::string_view::npos)
-      return error{errc::invalid_pem, "unterminated certificate block"};
-    e += end.size();
-    std::string_view block = pem.substr(b, e - b);
+  for (auto block : *blocks) {
     // The certificates after the leaf are its issuers, the same in every chain of a CA: parsed
     // once and shared (OpenSSL 3 spends ~0.1 ms decoding each certificate's public key).
     std::shared_ptr<X509> parsed = out.empty() ? nullptr : known_issuer(block);
@@ -260,9 +274,7 @@ result<std::vector<certificate>> parse_pem_chain(std::string_view pem) {
       if (!out.empty()) remember_issuer(block, parsed);
     }
     out.push_back(certificate(std::move(parsed)));
-    pos = e;
   }
-  if (out.empty()) return error{errc::invalid_pem, "no certificate in PEM"};
   return out;
 }
 

@@ -1,7 +1,7 @@
 #include "reconcilers/chain_facts.hpp"
 
 #include "pki/encoding.hpp"
-#include "stores/atomic_file.hpp"
+#include "stores/safe_dir.hpp"
 
 #include <fmt/format.h>
 
@@ -14,10 +14,18 @@ namespace {
 
 // First line: the format and the anchors' digest. Then one line per certificate, fields
 // separated by tabs: name, SHA-256 of the chain's PEM, issuer class, notBefore and notAfter
-// (Unix seconds), SHA-256 and SHA-1 of the leaf, the hosts joined by commas.
-constexpr std::string_view kHeader = "certherd chain facts 1";
-constexpr std::size_t kFields = 8;
-constexpr std::uintmax_t kMaxFileSize = 512u << 20;
+// (Unix seconds), SHA-256 and SHA-1 of the leaf, the hosts joined by commas, and a check: the
+// first 16 hex digits of the SHA-256 of the line before it. A line damaged on disk, whose chain
+// digest still matches, is refused rather than believed (a notAfter off by a bit could order).
+constexpr std::string_view kHeader = "certherd chain facts 2";
+constexpr std::size_t kFields = 9;
+constexpr std::size_t kMaxFileSize = std::size_t{512} << 20;
+// The times an X.509 certificate can name: years 0001 to 9999.
+constexpr long long kEarliest = -62'135'596'800, kLatest = 253'402'300'799;
+
+std::string line_check(std::string_view body) {
+  return pki::hex_encode(pki::sha256(body)).substr(0, 16);
+}
 
 std::optional<pki::issuer_class> issuer_from(std::string_view s) {
   for (auto c :
@@ -37,7 +45,9 @@ bool is_hex(std::string_view s, std::size_t size) {
 std::optional<long long> to_seconds(std::string_view s) {
   long long v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  if (ec != std::errc{} || end != s.data() + s.size() || v < kEarliest || v > kLatest) {
+    return std::nullopt;
+  }
   return v;
 }
 
@@ -82,19 +92,18 @@ chain_facts_memo::chain_facts_memo(std::filesystem::path file, std::string ancho
 
 chain_facts_memo::load_report chain_facts_memo::load() {
   load_report r;
+  if (anchors_digest_.empty()) return r;  // anchors nobody can name: nothing is remembered
+  // Opened as the store opens its records: a symbolic link is refused, not followed.
+  std::string detail;
+  auto dir = stores::dir_handle::open(file_.parent_path(), 0700, detail, false);
+  if (!dir) {
+    r.error = detail;
+    return r;
+  }
   std::error_code ec;
-  auto size = std::filesystem::file_size(file_, ec);
-  if (ec) {
-    if (ec != std::errc::no_such_file_or_directory) r.error = ec.message();
-    return r;
-  }
-  if (size > kMaxFileSize) {
-    r.error = fmt::format("{} bytes, more than a memo of this kind can be", size);
-    return r;
-  }
-  auto text = stores::read_file(file_, ec);
+  auto text = dir->read(file_.filename().string(), ec, kMaxFileSize);
   if (!text) {
-    r.error = ec.message();
+    if (ec != std::errc::no_such_file_or_directory) r.error = ec.message();
     return r;
   }
   std::string_view rest = *text;
@@ -114,9 +123,11 @@ chain_facts_memo::load_report chain_facts_memo::load() {
   }
   while (auto line = line_of()) {
     auto f = split(*line, '\t');
-    auto issuer = f.size() == kFields ? issuer_from(f[2]) : std::nullopt;
-    auto not_before = f.size() == kFields ? to_seconds(f[3]) : std::nullopt;
-    auto not_after = f.size() == kFields ? to_seconds(f[4]) : std::nullopt;
+    bool whole =
+        f.size() == kFields && f[8] == line_check(line->substr(0, line->size() - f[8].size() - 1));
+    auto issuer = whole ? issuer_from(f[2]) : std::nullopt;
+    auto not_before = whole ? to_seconds(f[3]) : std::nullopt;
+    auto not_after = whole ? to_seconds(f[4]) : std::nullopt;
     if (!issuer || !not_before || !not_after || !writable(f[0], false) || !is_hex(f[1], 64) ||
         !is_hex(f[5], 64) || !is_hex(f[6], 40) || !writable(f[7], false)) {
       ++r.skipped;
@@ -159,10 +170,14 @@ void chain_facts_memo::writer::add(const std::string& name, const chain_facts& f
                    [](const std::string& h) { return writable(h, true); })) {
     return;
   }
-  fmt::format_to(std::back_inserter(text_), "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", name,
-                 f.chain_sha256, pki::to_string(f.issuer), f.not_before.time_since_epoch().count(),
-                 f.not_after.time_since_epoch().count(), f.fingerprint, f.fingerprint_sha1,
-                 fmt::join(f.hosts, ","));
+  auto body =
+      fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}", name, f.chain_sha256, pki::to_string(f.issuer),
+                  f.not_before.time_since_epoch().count(), f.not_after.time_since_epoch().count(),
+                  f.fingerprint, f.fingerprint_sha1, fmt::join(f.hosts, ","));
+  text_ += body;
+  text_ += '\t';
+  text_ += line_check(body);
+  text_ += '\n';
 }
 
 chain_facts_memo::writer chain_facts_memo::start_writing() const {
@@ -172,7 +187,14 @@ chain_facts_memo::writer chain_facts_memo::start_writing() const {
 }
 
 std::error_code chain_facts_memo::write(writer w, std::string& detail) {
-  auto ec = stores::write_file({file_, std::move(w.text_), 0600}, stores::overwrite::allow, detail);
+  if (anchors_digest_.empty()) return {};  // nothing can be remembered for such anchors
+  auto dir = stores::dir_handle::open(file_.parent_path(), 0700, detail, false);
+  if (!dir) {
+    if (detail.empty()) detail = file_.parent_path().string() + ": no such folder";
+    return std::make_error_code(std::errc::no_such_file_or_directory);
+  }
+  stores::named_content file{file_.filename().string(), std::move(w.text_), 0600};
+  auto ec = dir->write(std::span(&file, 1), detail);
   if (!ec) {
     dirty_ = false;
     by_name_.clear();

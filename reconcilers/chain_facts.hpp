@@ -48,7 +48,8 @@ class chain_facts_memo {
     std::size_t skipped = 0;  ///< lines that did not read, or were for other anchors
     std::string error;        ///< why the file could not be read at all ("" when it could)
   };
-  /// \brief Takes in the file's entries; a missing file is an empty memo.
+  /// \brief Takes in the file's entries; a missing file is an empty memo, and so is any file
+  /// when the anchors have no digest. The file is opened without following a link.
   load_report load();
 
   /// \brief The facts of `chain_pem`, held under certificate `name`: the remembered ones when
