@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
                                     std::chrono::days(365));
   stores::fs_store store(state);
   if (auto ok = store.open(); !ok) {
-    std::cerr << ok.error() << "\n";
+    std::cerr << ok.error().message << "\n";
     return 1;
   }
   { std::ofstream(argv[5]) << root.pem(); }
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     r.not_after = leaf.not_after();
     r.fingerprint = leaf.fingerprint_sha256();
     if (auto saved = store.save(r); !saved) {
-      std::cerr << saved.error() << "\n";
+      std::cerr << saved.error().message << "\n";
       return 1;
     }
     std::string detail;

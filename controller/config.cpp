@@ -135,6 +135,7 @@ config load_config(const std::map<std::string, std::string>& env) {
   if (auto v = get(env, {"ACME_CA_BUNDLE"})) c.ca_bundle = *v;
   if (auto v = get(env, {"ACME_ROOTS"})) c.ca_roots = *v;
   if (auto v = get(env, {"ACME_PROFILE"})) c.profile = *v;
+  if (auto v = get(env, {"ACME_PREFERRED_CHAIN"})) c.preferred_chain = *v;
   if (auto v = get(env, {"ACME_EAB_KID"})) c.eab_kid = *v;
   // The HMAC key comes from the environment or a file, never a flag (flags show in `ps`).
   if (auto v = get(env, {"ACME_EAB_HMAC"})) c.eab_hmac = *v;

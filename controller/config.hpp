@@ -32,6 +32,7 @@ struct config {
   std::string ca_bundle;                 ///< ACME_CA_BUNDLE: roots to trust for the ACME server
   std::string ca_roots;                  ///< ACME_ROOTS: roots of a custom directory's certificates
   std::string profile;                   ///< ACME_PROFILE
+  std::string preferred_chain;           ///< ACME_PREFERRED_CHAIN: the alternate chain's root CN
   std::string eab_kid, eab_hmac;         ///< ACME_EAB_KID / ACME_EAB_HMAC (or ACME_EAB_HMAC_FILE)
   std::string webroot;                   ///< WEBROOT / CERTBOT_WEBROOT
   std::string challenge_listen;          ///< CHALLENGE_LISTEN

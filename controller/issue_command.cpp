@@ -1,23 +1,19 @@
 #include "controller/issue_command.hpp"
 
 #include "clients/log/log.hpp"
-#include "controller/exit_code.hpp"
 
-#include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"
-#include "clients/acme/session.hpp"
+#include "controller/command.hpp"
 #include "controller/config.hpp"
 #include "pki/certificate.hpp"
 #include "pki/names.hpp"
 #include "pki/utc_time.hpp"
-#include "stores/account_keys.hpp"
+#include "reconcilers/acme_issuer.hpp"
 #include "stores/atomic_file.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 
 #include <algorithm>
@@ -29,34 +25,11 @@ namespace {
 namespace asio = boost::asio;
 
 int usage_error(const std::string& message) {
-  std::cerr << "certherd issue: " << message << "\n";
-  return exit_usage;
+  return report(fail(failure_kind::configuration, message), "issue");
 }
 
-int failure(const std::string& message) {
-  std::cerr << "certherd issue: " << message << "\n";
-  return exit_failed;
-}
-
-struct outcome {
-  bool finished = false;
-  acme::result<acme::issued_certificate> issued = acme::error{acme::errc::transport, "not run", {}};
-  std::string account_url;
-  std::string crash;
-};
-
-asio::awaitable<void> obtain(acme::driver& driver, acme::session& session,
-                             acme::account_options account, acme::order_request order,
-                             outcome& out) {
-  auto acct = co_await driver.async_run(session.register_account(std::move(account)));
-  if (!acct) {
-    out.issued = acct.error();
-  } else {
-    out.account_url = acct->url;
-    log::info("account_ready", {{"account", acct->url}});
-    out.issued = co_await driver.async_run(session.issue(std::move(order)));
-  }
-  out.finished = true;
+int failed(const failure& f) {
+  return report(f, "issue");
 }
 
 }  // namespace
@@ -103,17 +76,11 @@ int run_issue(const issue_options& o) {
   }
 
   std::string detail;
-  if (stores::make_directories(o.out, 0755, detail)) return failure(detail);
-  auto account = stores::load_or_create_account(o.state_dir, o.directory, pki::key_type::ec256);
-  if (!account) return failure(account.error());
-
-  auto cert_key = pki::private_key::generate(*key_type);
-  if (!cert_key) return failure(cert_key.error().message());
-  auto csr = pki::make_csr_der(*cert_key, names);
-  if (!csr) return failure(csr.error().message());
+  if (stores::make_directories(o.out, 0755, detail)) {
+    return failed(fail(failure_kind::store_io, detail));
+  }
 
   asio::io_context ioc;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_seconds);
   http::client_options http_options;
   http_options.ca_bundle = o.ca_bundle;
   std::unique_ptr<http::client> client;
@@ -126,65 +93,51 @@ int run_issue(const issue_options& o) {
       presenter = std::make_unique<acme::http01_responder>(ioc.get_executor(), o.challenge_listen);
     }
   } catch (const std::exception& e) {
-    return failure(e.what());
+    return usage_error(e.what());
   }
 
-  acme::session session(o.directory, account->key);
-  if (!account->account_url.empty()) session.set_account_url(account->account_url);
-  acme::driver driver(*client, presenter.get(), deadline);
-  acme::account_options account_options;
-  if (!o.email.empty()) account_options.contact.push_back("mailto:" + o.email);
-  account_options.eab_kid = o.eab_kid;
-  account_options.eab_hmac = eab_hmac;
-  acme::order_request order{names, *csr, o.profile, o.preferred_chain};
+  // The reconciler's issuer: the account (registered once, its key and URL kept in the state
+  // directory), a fresh key, the order, and the check that the chain is for that key and names.
+  reconcilers::acme_issuer_options options;
+  options.state_dir = o.state_dir;
+  if (!o.email.empty()) options.account.contact.push_back("mailto:" + o.email);
+  options.account.eab_kid = o.eab_kid;
+  options.account.eab_hmac = eab_hmac;
+  options.profile = o.profile;
+  options.preferred_chain = o.preferred_chain;
+  options.order_timeout = std::chrono::seconds(o.timeout_seconds);
+  reconcilers::acme_issuer issuer(*client, *presenter, options);
+  reconcilers::cert_spec spec;
+  spec.name = names.front();
+  spec.hosts = names;
+  spec.directory = o.directory;
+  spec.key_type = *key_type;
 
-  outcome result;
-  asio::co_spawn(ioc, obtain(driver, session, account_options, order, result),
-                 [&](std::exception_ptr e) {
-                   if (e) {
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& x) {
-                       result.crash = x.what();
-                     }
-                   }
-                   ioc.stop();
-                 });
-  // Backstop: every step already has the deadline; this only guards against a bug in one.
-  asio::steady_timer backstop(ioc, deadline + std::chrono::seconds(2));
-  backstop.async_wait([&](boost::system::error_code ec) {
-    if (!ec) ioc.stop();
-  });
-  ioc.run();
-
-  if (!result.crash.empty()) return failure("internal error: " + result.crash);
-  if (!result.finished) {
-    return failure(fmt::format("gave up after the {} s timeout", o.timeout_seconds));
+  // Every step has its deadline; this bounds the whole command, account registration included.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_seconds);
+  auto issued = run_to_end(ioc, issuer.async_issue(spec), deadline);
+  if (!issued) {
+    return failed(fail(failure_kind::transport,
+                       fmt::format("gave up after the {} s timeout", o.timeout_seconds)));
   }
-  if (!result.account_url.empty() && result.account_url != account->account_url) {
-    if (auto saved = stores::save_account_url(*account, o.directory, result.account_url); !saved) {
-      log::warn("account_not_recorded", {{"error", saved.error()}});
-    }
-  }
-  if (!result.issued) return failure(result.issued.error().message());
+  if (!*issued) return failed(issued->error());
 
-  auto chain = pki::parse_pem_chain(result.issued->chain_pem);
-  if (!chain) return failure("the CA returned an unreadable chain: " + chain.error().message());
-  const pki::certificate& leaf = chain->front();
-  if (auto ok = pki::check_issued(leaf, *cert_key, names); !ok) return failure(ok.error().detail);
-  std::span<const pki::certificate> intermediates(chain->data() + 1, chain->size() - 1);
+  const auto& chain = (*issued)->chain;
+  const auto& key = (*issued)->key;
+  const pki::certificate& leaf = chain.front();
+  std::span<const pki::certificate> intermediates(chain.data() + 1, chain.size() - 1);
   std::filesystem::path out(o.out);
   std::vector<stores::file_content> files{
-      {out / "privkey.pem", cert_key->to_pem(), 0600},
+      {out / "privkey.pem", key.to_pem(), 0600},
       {out / "cert.pem", leaf.pem(), 0644},
       {out / "chain.pem", pki::to_pem(intermediates), 0644},
-      {out / "fullchain.pem", pki::to_pem(*chain), 0644},
+      {out / "fullchain.pem", pki::to_pem(chain), 0644},
   };
-  if (stores::write_files(files, detail)) return failure(detail);
+  if (stores::write_files(files, detail)) return failed(fail(failure_kind::store_io, detail));
   log::info("certificate_issued", {{"names", fmt::format("{}", fmt::join(names, ","))},
                                    {"not_after", leaf.not_after()},
                                    {"serial", leaf.serial_hex()},
-                                   {"order", result.issued->order_url}});
+                                   {"order", (*issued)->order_url}});
   std::cout << fmt::format("{}: certificate for {} valid until {}\n", out.string(),
                            fmt::join(names, ", "), pki::to_rfc3339(leaf.not_after()));
   return exit_ok;

@@ -8,14 +8,147 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #ifndef CERTHERD_VERSION
 #define CERTHERD_VERSION "0.0.0"
 #endif
 
+namespace {
+
+using namespace certherd::controller;
+using setting_values = std::map<std::string, std::string>;
+
+/// A row of the command table: where CLI11 parses the subcommand, and what runs once it is.
+struct subcommand {
+  CLI::App* cli;
+  std::function<int()> run;
+  setting_values* settings = nullptr;  ///< takes run's settings as flags (--domains …)
+  bool refuses_secret_flags = false;   ///< --eab-hmac is refused, its value never printed
+};
+
+subcommand issue_command(CLI::App& app) {
+  auto o = std::make_shared<issue_options>();
+  auto* cmd = app.add_subcommand("issue", "Obtain one certificate for the given names and exit");
+  cmd->add_option("--directory", o->directory, "ACME directory URL")
+      ->required()
+      ->envname("ACME_DIRECTORY");
+  cmd->add_option("--ca-bundle", o->ca_bundle,
+                  "PEM roots to trust for the ACME server (default: the system store)")
+      ->envname("ACME_CA_BUNDLE");
+  cmd->add_option(
+      "--webroot", o->webroot,
+      "write challenges under DIR/.well-known/acme-challenge/ (served by a web server)");
+  cmd->add_option("--challenge-listen", o->challenge_listen,
+                  "answer challenges with the built-in responder on ADDR (host:port)");
+  cmd->add_option("-d,--domain", o->names, "a name for the certificate (repeatable)")->required();
+  cmd->add_option("--key-type", o->key_type, "ec256 (default), ec384, rsa2048, rsa3072, rsa4096")
+      ->envname("KEY_TYPE");
+  cmd->add_option("--email", o->email, "account contact address")->envname("ACME_EMAIL");
+  cmd->add_option("--eab-kid", o->eab_kid, "External Account Binding key id")
+      ->envname("ACME_EAB_KID");
+  // The HMAC key is a secret: from ACME_EAB_HMAC or a file, never a flag (flags show in `ps`).
+  cmd->add_option("--eab-hmac-file", o->eab_hmac_file,
+                  "file holding the External Account Binding HMAC key (or set ACME_EAB_HMAC)")
+      ->envname("ACME_EAB_HMAC_FILE");
+  cmd->add_option("--preferred-chain", o->preferred_chain,
+                  "issuer CN of the topmost certificate of the chain to prefer")
+      ->envname("ACME_PREFERRED_CHAIN");
+  cmd->add_option("--profile", o->profile, "ACME profile name")->envname("ACME_PROFILE");
+  cmd->add_option("--timeout", o->timeout_seconds, "bound on the whole command, in seconds")
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "directory for cert.pem, chain.pem, fullchain.pem, privkey.pem")
+      ->required();
+  cmd->add_option("--state-dir", o->state_dir, "where account keys are kept")
+      ->envname("STATE_DIR")
+      ->capture_default_str();
+  return {cmd, [o] { return run_issue(*o); }, nullptr, true};
+}
+
+subcommand run_like_command(CLI::App& app, const char* name, const char* help,
+                            int (*body)(const setting_values&)) {
+  auto values = std::make_shared<setting_values>();
+  return {app.add_subcommand(name, help), [values, body] { return body(*values); }, values.get(),
+          true};
+}
+
+subcommand status_command(CLI::App& app) {
+  auto o = std::make_shared<status_options>();
+  auto* cmd = app.add_subcommand(
+      "status", "Show every certificate: asks the running instance (LISTEN), else the store");
+  cmd->add_option("--listen", o->listen, "address of the running instance")->envname("LISTEN");
+  o->state_dir = "/var/lib/certherd";
+  cmd->add_option("--state-dir", o->state_dir, "the store to read without one")
+      ->envname("STATE_DIR")
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "print JSON");
+  return {cmd, [o] { return print_status(*o); }};
+}
+
+subcommand renew_command(CLI::App& app) {
+  struct args {
+    setting_values settings;
+    std::string name;
+    bool force = false;
+  };
+  auto a = std::make_shared<args>();
+  auto* cmd = app.add_subcommand(
+      "renew", "Reconcile one certificate now, with run's settings (--force: replace it anyway)");
+  cmd->add_option("name", a->name, "the certificate's name")->required();
+  cmd->add_flag("--force", a->force, "replace the certificate even if it is not due");
+  return {cmd, [a] { return renew_certificate(a->settings, a->name, a->force); }, &a->settings,
+          true};
+}
+
+subcommand revoke_command(CLI::App& app) {
+  struct args {
+    setting_values settings;
+    std::string name, reason;
+    bool no_reissue = false;
+  };
+  auto a = std::make_shared<args>();
+  auto* cmd = app.add_subcommand(
+      "revoke", "Revoke one certificate at its CA, then replace it (unless --no-reissue)");
+  cmd->add_option("name", a->name, "the certificate's name")->required();
+  cmd->add_option("--reason", a->reason,
+                  "unspecified, keyCompromise, affiliationChanged, superseded, "
+                  "or cessationOfOperation");
+  cmd->add_flag("--no-reissue", a->no_reissue, "do not replace it now");
+  return {cmd,
+          [a] { return revoke_certificate(a->settings, a->name, a->reason, !a->no_reissue); },
+          &a->settings, true};
+}
+
+subcommand version_command(CLI::App& app) {
+  return {app.add_subcommand("version", "Print the version"), [] {
+            std::cout << "certherd " << CERTHERD_VERSION << "\n";
+            return static_cast<int>(exit_ok);
+          }};
+}
+
+// Names a mistyped command instead of only saying one is missing.
+void name_unknown_command(CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--log-level" || arg == "--log-format") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-")) continue;
+    auto subs = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == arg; });
+    if (subs.empty()) std::cerr << "certherd: unknown command '" << arg << "'\n";
+    break;
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using namespace certherd::controller;
   CLI::App app{"certherd — keeps every TLS certificate of a Rancher environment valid"};
   app.require_subcommand(1);
   app.fallthrough();  // --log-level and --log-format also after the subcommand
@@ -25,100 +158,40 @@ int main(int argc, char** argv) {
       ->envname("LOG_LEVEL");
   app.add_option("--log-format", log_format, "text (key=value) or json")->envname("LOG_FORMAT");
 
-  issue_options issue;
-  auto* cmd = app.add_subcommand("issue", "Obtain one certificate for the given names and exit");
-  cmd->add_option("--directory", issue.directory, "ACME directory URL")
-      ->required()
-      ->envname("ACME_DIRECTORY");
-  cmd->add_option("--ca-bundle", issue.ca_bundle,
-                  "PEM roots to trust for the ACME server (default: the system store)")
-      ->envname("ACME_CA_BUNDLE");
-  cmd->add_option(
-      "--webroot", issue.webroot,
-      "write challenges under DIR/.well-known/acme-challenge/ (served by a web server)");
-  cmd->add_option("--challenge-listen", issue.challenge_listen,
-                  "answer challenges with the built-in responder on ADDR (host:port)");
-  cmd->add_option("-d,--domain", issue.names, "a name for the certificate (repeatable)")
-      ->required();
-  cmd->add_option("--key-type", issue.key_type, "ec256 (default), ec384, rsa2048, rsa3072, rsa4096")
-      ->envname("KEY_TYPE");
-  cmd->add_option("--email", issue.email, "account contact address")->envname("ACME_EMAIL");
-  cmd->add_option("--eab-kid", issue.eab_kid, "External Account Binding key id")
-      ->envname("ACME_EAB_KID");
-  // The HMAC key is a secret: from ACME_EAB_HMAC or a file, never a flag (flags show in `ps`).
-  cmd->add_option("--eab-hmac-file", issue.eab_hmac_file,
-                  "file holding the External Account Binding HMAC key (or set ACME_EAB_HMAC)")
-      ->envname("ACME_EAB_HMAC_FILE");
-  cmd->add_option("--preferred-chain", issue.preferred_chain,
-                  "issuer CN of the topmost certificate of the chain to prefer");
-  cmd->add_option("--profile", issue.profile, "ACME profile name")->envname("ACME_PROFILE");
-  cmd->add_option("--timeout", issue.timeout_seconds, "bound on the whole command, in seconds")
-      ->capture_default_str();
-  cmd->add_option("--out", issue.out,
-                  "directory for cert.pem, chain.pem, fullchain.pem, privkey.pem")
-      ->required();
-  cmd->add_option("--state-dir", issue.state_dir, "where account keys are kept")
-      ->envname("STATE_DIR")
-      ->capture_default_str();
-
-  std::map<std::string, std::string> run_flags, plan_flags, renew_flags, revoke_flags;
-  auto* run_cmd = app.add_subcommand("run", "Keep every desired certificate valid (the main job)");
-  auto* plan_cmd =
-      app.add_subcommand("plan", "Print what run would do for each certificate, and why");
-
-  status_options status;
-  auto* status_cmd = app.add_subcommand(
-      "status", "Show every certificate: asks the running instance (LISTEN), else the store");
-  status_cmd->add_option("--listen", status.listen, "address of the running instance")
-      ->envname("LISTEN");
-  status.state_dir = "/var/lib/certherd";
-  status_cmd->add_option("--state-dir", status.state_dir, "the store to read without one")
-      ->envname("STATE_DIR")
-      ->capture_default_str();
-  status_cmd->add_flag("--json", status.json, "print JSON");
-
-  std::string renew_name;
-  bool force = false;
-  auto* renew_cmd = app.add_subcommand(
-      "renew", "Reconcile one certificate now, with run's settings (--force: replace it anyway)");
-  renew_cmd->add_option("name", renew_name, "the certificate's name")->required();
-  renew_cmd->add_flag("--force", force, "replace the certificate even if it is not due");
-
-  std::string revoke_name, reason;
-  bool no_reissue = false;
-  auto* revoke_cmd = app.add_subcommand(
-      "revoke", "Revoke one certificate at its CA, then replace it (unless --no-reissue)");
-  revoke_cmd->add_option("name", revoke_name, "the certificate's name")->required();
-  revoke_cmd->add_option("--reason", reason,
-                         "unspecified, keyCompromise, affiliationChanged, superseded, "
-                         "or cessationOfOperation");
-  revoke_cmd->add_flag("--no-reissue", no_reissue, "do not replace it now");
-
-  for (auto* sub : {run_cmd, plan_cmd, renew_cmd, revoke_cmd}) {
-    auto& target = sub == run_cmd     ? run_flags
-                   : sub == plan_cmd  ? plan_flags
-                   : sub == renew_cmd ? renew_flags
-                                      : revoke_flags;
-    for (const auto& [flag, variable] : setting_flags()) {
-      sub->add_option_function<std::string>(
-          flag, [&target, variable = variable](const std::string& v) { target[variable] = v; },
-          "same as " + variable);
-    }
-  }
+  // The subcommands, in the order `certherd --help` lists them.
+  const std::vector<subcommand> commands{
+      issue_command(app),
+      run_like_command(app, "run", "Keep every desired certificate valid (the main job)",
+                       run_controller),
+      run_like_command(app, "plan", "Print what run would do for each certificate, and why",
+                       print_plan),
+      status_command(app),
+      renew_command(app),
+      revoke_command(app),
+      version_command(app),
+  };
 
   // A secret given as a flag shows in every process listing: refused, and its value never
   // printed (CLI11 would echo an unknown option's value).
-  bool eab_hmac_flag = false;
-  for (auto* sub : {cmd, run_cmd, plan_cmd, renew_cmd, revoke_cmd}) {
-    sub->add_option_function<std::string>(
-           "--eab-hmac", [&eab_hmac_flag](const std::string&) { eab_hmac_flag = true; },
-           "refused: use ACME_EAB_HMAC or --eab-hmac-file")
-        ->group("");
+  bool secret_flag = false;
+  for (const auto& c : commands) {
+    if (c.settings) {
+      for (const auto& [flag, variable] : setting_flags()) {
+        c.cli->add_option_function<std::string>(
+            flag, [values = c.settings, variable = variable](const std::string& v) {
+              (*values)[variable] = v;
+            },
+            "same as " + variable);
+      }
+    }
+    if (c.refuses_secret_flags) {
+      c.cli
+          ->add_option_function<std::string>(
+              "--eab-hmac", [&secret_flag](const std::string&) { secret_flag = true; },
+              "refused: use ACME_EAB_HMAC or --eab-hmac-file")
+          ->group("");
+    }
   }
-
-  app.add_subcommand("version", "Print the version")->callback([] {
-    std::cout << "certherd " << CERTHERD_VERSION << "\n";
-  });
 
   try {
     app.parse(argc, argv);
@@ -128,24 +201,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "certherd: " << e.what() << "\n";
-    // Name a mistyped command instead of only saying one is missing.
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      if (arg == "--log-level" || arg == "--log-format") {
-        ++i;
-        continue;
-      }
-      if (arg.starts_with("-")) continue;
-      auto subs = app.get_subcommands([&](CLI::App* sub) { return sub->get_name() == arg; });
-      if (subs.empty()) {
-        std::cerr << "certherd: unknown command '" << arg << "'\n";
-      }
-      break;
-    }
+    name_unknown_command(app, argc, argv);
     std::cerr << "Run 'certherd --help' for usage.\n";
     return exit_usage;
   }
-  if (eab_hmac_flag) {
+  if (secret_flag) {
     std::cerr << "certherd: --eab-hmac is not accepted: a key on the command line shows in every "
                  "process listing; set ACME_EAB_HMAC or give --eab-hmac-file FILE (the value "
                  "given is not printed)\n";
@@ -155,18 +215,11 @@ int main(int argc, char** argv) {
     std::cerr << "certherd: " << err << "\n";
     return exit_usage;
   }
-  auto dispatch = [&]() -> int {
-    if (cmd->parsed()) return run_issue(issue);
-    if (run_cmd->parsed()) return run_controller(run_flags);
-    if (plan_cmd->parsed()) return print_plan(plan_flags);
-    if (status_cmd->parsed()) return print_status(status);
-    if (renew_cmd->parsed()) return renew_certificate(renew_flags, renew_name, force);
-    if (revoke_cmd->parsed())
-      return revoke_certificate(revoke_flags, revoke_name, reason, !no_reissue);
-    return exit_ok;
-  };
   try {
-    return dispatch();
+    for (const auto& c : commands) {
+      if (c.cli->parsed()) return c.run();
+    }
+    return exit_ok;
   } catch (const std::exception& e) {
     std::cerr << "certherd: " << e.what() << "\n";
     return exit_failed;

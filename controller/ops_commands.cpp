@@ -2,8 +2,8 @@
 #include "clients/json/parse.hpp"
 
 #include "clients/http/server.hpp"
+#include "controller/command.hpp"
 #include "controller/config.hpp"
-#include "controller/exit_code.hpp"
 #include "controller/setup.hpp"
 #include "pki/utc_time.hpp"
 
@@ -11,7 +11,6 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <filesystem>
@@ -23,21 +22,6 @@ namespace asio = boost::asio;
 using reconcilers::cert_spec;
 
 namespace {
-
-// Runs `task` on `ioc` to completion, rethrowing what escapes it.
-// Stops the io_context when the task ends: a built-in responder's accept loop would keep it
-// running forever otherwise.
-template <class Task>
-void run_to_end(asio::io_context& ioc, Task task) {
-  std::exception_ptr escaped;
-  asio::co_spawn(ioc, std::move(task), [&ioc, &escaped](std::exception_ptr e) {
-    escaped = e;
-    ioc.stop();
-  });
-  ioc.run();
-  ioc.restart();
-  if (escaped) std::rethrow_exception(escaped);
-}
 
 // The running instance's /status. ":9090", "0.0.0.0:9090" and "[::]:9090" listen everywhere:
 // ask on loopback. Throws std::system_error for an address that is not host:port.
@@ -124,18 +108,16 @@ int print_status(const status_options& o) {
     http::client_options co;
     co.operation_timeout = std::chrono::seconds(5);
     http::client client(ioc.get_executor(), co);
+    http::request req{http::method::get, url, {}, {}, false};
+    if (!token.empty()) req.headers.push_back({"Authorization", "Bearer " + token});
+    auto got = run_to_end(ioc, client.async_request(std::move(req)));
     std::optional<http::response> answer;
     std::string why;
-    run_to_end(ioc, [&]() -> asio::awaitable<void> {
-      http::request req{http::method::get, url, {}, {}, false};
-      if (!token.empty()) req.headers.push_back({"Authorization", "Bearer " + token});
-      auto r = co_await client.async_request(std::move(req));
-      if (r) {
-        answer = std::move(*r);
-      } else {
-        why = r.error().detail;
-      }
-    });
+    if (*got) {
+      answer = std::move(**got);
+    } else {
+      why = (*got).error().detail;
+    }
     if (answer && answer->status == 200) {
       rapidjson::Document doc;
       if (!certherd::json::parse(doc, answer->body) && doc.IsObject() &&
@@ -167,15 +149,14 @@ int print_status(const status_options& o) {
   }
   auto names = store.names();
   if (!names) {
-    std::cerr << "certherd: STATE_DIR=" << o.state_dir << ": " << names.error() << "\n";
-    return exit_failed;
+    return report(names.error().within("STATE_DIR=" + o.state_dir));
   }
   auto now = now_seconds();
   std::vector<row> rows;
   for (const auto& name : *names) {
     auto record = store.load(name);
     if (!record || !*record) {
-      rows.push_back({name, "unreadable", "", "", record ? "no record" : record.error()});
+      rows.push_back({name, "unreadable", "", "", record ? "no record" : record.error().message});
       continue;
     }
     const auto& r = **record;
@@ -200,27 +181,23 @@ int reconcile_one(setup& s, asio::io_context& ioc, acme_parts& acme, const std::
   reconcilers::executor_deps deps{*s.store,       s.anchors,        acme.issuer.get(),
                                   raw(s.targets), policy_of(s.cfg), now_seconds};
   deps.cache = &cache;
-  reconcilers::reconcile_report report;
-  cert_spec spec = s.specs.at(name);
-  run_to_end(ioc, [&]() -> asio::awaitable<void> {
-    report = co_await reconcilers::reconcile(spec, deps, true);
-  });
-  std::cout << fmt::format("{}: {}\n", name, report.decision.reason);
-  for (const auto& o : report.outcomes)
+  auto done = run_to_end(ioc, reconcilers::reconcile(s.specs.at(name), deps, true));
+  const auto& r = *done;
+  std::cout << fmt::format("{}: {}\n", name, r.decision.reason);
+  for (const auto& o : r.outcomes)
     std::cout << "  " << o << "\n";
-  return report.failed ? exit_failed : exit_ok;
+  return r.failed ? exit_failed : exit_ok;
 }
 
-std::unique_ptr<setup> prepare_for(const std::map<std::string, std::string>& flags,
-                                   asio::io_context& ioc, const std::string& name, int& code) {
-  auto s = prepare(flags, code, ioc);
-  if (!s) return nullptr;
-  if (!read_rancher_once(*s, ioc, code)) return nullptr;
-  if (!s->specs.count(name)) {
-    std::cerr << "certherd: " << name
-              << " is not a managed certificate (not in DOMAINS, not named by a label)\n";
-    code = exit_usage;
-    return nullptr;
+// Run's setup with Rancher read, for one managed certificate.
+outcome<std::unique_ptr<setup>> prepare_for(const std::map<std::string, std::string>& flags,
+                                            asio::io_context& ioc, const std::string& name) {
+  auto s = prepare(flags, ioc);
+  if (!s) return s;
+  if (auto read = read_rancher_once(**s, ioc); !read) return read.error();
+  if (!(*s)->specs.count(name)) {
+    return fail(failure_kind::configuration,
+                name + " is not a managed certificate (not in DOMAINS, not named by a label)");
   }
   return s;
 }
@@ -230,27 +207,21 @@ std::unique_ptr<setup> prepare_for(const std::map<std::string, std::string>& fla
 int renew_certificate(const std::map<std::string, std::string>& flags, const std::string& name,
                       bool force) {
   asio::io_context ioc;
-  int code = exit_ok;
-  auto s = prepare_for(flags, ioc, name, code);
-  if (!s) return code;
+  auto prepared = prepare_for(flags, ioc, name);
+  if (!prepared) return report(prepared.error());
+  auto& s = **prepared;
   if (force) {
-    auto record = s->store->load(name);
-    if (!record) {
-      std::cerr << "certherd: " << name << ": " << record.error() << "\n";
-      return exit_failed;
-    }
+    auto record = s.store->load(name);
+    if (!record) return report(record.error().within(name));
     if (*record) {
       auto r = **record;
       r.reissue = "renewal forced by certherd renew --force";
-      if (auto saved = s->store->save(r); !saved) {
-        std::cerr << "certherd: " << name << ": " << saved.error() << "\n";
-        return exit_failed;
-      }
+      if (auto saved = s.store->save(r); !saved) return report(saved.error().within(name));
     }
   }
-  auto acme = make_acme(*s, ioc, code);
-  if (!acme) return code;
-  return reconcile_one(*s, ioc, *acme, name);
+  auto acme = make_acme(s, ioc);
+  if (!acme) return report(acme.error());
+  return reconcile_one(s, ioc, *acme, name);
 }
 
 std::optional<int> revocation_reason(const std::string& name) {
@@ -275,14 +246,11 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
     return exit_usage;
   }
   asio::io_context ioc;
-  int code = exit_ok;
-  auto s = prepare(flags, code, ioc);
-  if (!s) return code;
-  auto record = s->store->load(name);
-  if (!record) {
-    std::cerr << "certherd: " << name << ": " << record.error() << "\n";
-    return exit_failed;
-  }
+  auto prepared = prepare(flags, ioc);
+  if (!prepared) return report(prepared.error());
+  auto& s = **prepared;
+  auto record = s.store->load(name);
+  if (!record) return report(record.error().within(name));
   if (!*record || (*record)->chain_pem.empty()) {
     std::cerr << "certherd: no certificate is held for " << name << "\n";
     return exit_usage;
@@ -293,34 +261,27 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
     std::cerr << "certherd: " << name << ": the held chain is unreadable\n";
     return exit_failed;
   }
-  auto acme = make_acme(*s, ioc, code);
-  if (!acme) return code;
-  std::string problem;
-  run_to_end(ioc, [&]() -> asio::awaitable<void> {
-    problem = co_await acme->issuer->revoke(r.directory, chain->front(), code_of);
-  });
-  if (!problem.empty()) {
-    std::cerr << "certherd: revoking " << name << ": " << problem << "\n";
-    return exit_failed;
-  }
+  auto acme = make_acme(s, ioc);
+  if (!acme) return report(acme.error());
+  auto revoked = run_to_end(ioc, acme->issuer->async_revoke(r.directory, chain->front(), code_of));
+  if (!*revoked) return report(revoked->error().within("revoking " + name));
   std::cout << fmt::format("{}: revoked at {} (serial {})\n", name, r.directory,
                            chain->front().serial_hex());
   // Recorded before anything else, so that even without --reissue every later reconcile (this
   // command's, or the running instance's) replaces it. Read again: a running instance may have
   // written the record while the CA was asked.
-  if (auto fresh = s->store->load(name); fresh && *fresh) r = **fresh;
+  if (auto fresh = s.store->load(name); fresh && *fresh) r = **fresh;
   r.reissue = "revoked" + (reason.empty() ? std::string() : " (" + reason + ")");
-  if (auto saved = s->store->save(r); !saved) {
-    std::cerr << "certherd: " << name << ": revoked, but not recorded: " << saved.error() << "\n";
-    return exit_failed;
+  if (auto saved = s.store->save(r); !saved) {
+    return report(saved.error().within(name + ": revoked, but not recorded"));
   }
   if (!reissue) return exit_ok;
-  if (!read_rancher_once(*s, ioc, code)) return code;
-  if (!s->specs.count(name)) {
+  if (auto read = read_rancher_once(s, ioc); !read) return report(read.error());
+  if (!s.specs.count(name)) {
     std::cout << name << " is no longer managed: not replaced\n";
     return exit_ok;
   }
-  return reconcile_one(*s, ioc, *acme, name);
+  return reconcile_one(s, ioc, *acme, name);
 }
 
 }  // namespace certherd::controller

@@ -5,9 +5,9 @@
 #include "clients/acme/driver.hpp"
 #include "clients/acme/http01_responder.hpp"
 #include "clients/http/server.hpp"
+#include "controller/command.hpp"
 #include "controller/config.hpp"
 #include "controller/domains_source.hpp"
-#include "controller/exit_code.hpp"
 #include "controller/rancher_source.hpp"
 #include "controller/runtime.hpp"
 #include "controller/setup.hpp"
@@ -53,6 +53,7 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--ca-bundle", "ACME_CA_BUNDLE"},
       {"--ca-roots", "ACME_ROOTS"},
       {"--profile", "ACME_PROFILE"},
+      {"--preferred-chain", "ACME_PREFERRED_CHAIN"},
       {"--eab-kid", "ACME_EAB_KID"},
       {"--eab-hmac-file", "ACME_EAB_HMAC_FILE"},  // the key itself: environment only
       {"--webroot", "WEBROOT"},
@@ -180,12 +181,12 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     });
   };
   reap();
-  int code = exit_ok;
-  auto s = prepare(flags, code, ioc);
-  if (!s) return code;
+  auto prepared = prepare(flags, ioc);
+  if (!prepared) return report(prepared.error());
+  auto& s = *prepared;
 
-  auto acme = make_acme(*s, ioc, code, !s->cfg.listen.empty());
-  if (!acme) return code;
+  auto acme = make_acme(*s, ioc, !s->cfg.listen.empty());
+  if (!acme) return report(acme.error());
   reconcilers::acme_issuer& issuer = *acme->issuer;
 
   reconcilers::executor_deps deps{*s->store,       s->anchors,        &issuer,
@@ -321,8 +322,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     try {
       server = std::make_unique<http::server>(ioc.get_executor(), s->cfg.listen, handler);
     } catch (const std::exception& e) {
-      std::cerr << "certherd: " << e.what() << "\n";
-      return exit_usage;
+      return report(fail(failure_kind::configuration, e.what()));
     }
     server->start();
     rt.on_stop([&server] { server->stop(); });
@@ -336,37 +336,29 @@ int run_controller(const std::map<std::string, std::string>& flags) {
 
 int print_plan(const std::map<std::string, std::string>& flags) {
   asio::io_context ioc;
-  int code = exit_ok;
-  auto s = prepare(flags, code, ioc);
-  if (!s) return code;
+  auto prepared = prepare(flags, ioc);
+  if (!prepared) return report(prepared.error());
+  auto& s = *prepared;
   reconcilers::executor_deps deps{*s->store,       s->anchors,        nullptr,
                                   raw(s->targets), policy_of(s->cfg), now_seconds};
   auto facts = load_chain_facts(*s);  // read, never written: `plan` changes nothing
   deps.facts = &facts;
-  if (!read_rancher_once(*s, ioc, code)) return code;
+  if (auto read = read_rancher_once(*s, ioc); !read) return report(read.error());
   std::cout << fmt::format("directory {}; {} certificate{}\n", s->cfg.effective_directory(),
                            s->specs.size(), s->specs.size() == 1 ? "" : "s");
   for (const auto& [name, spec] : s->specs) {
-    asio::co_spawn(
-        ioc,
-        [](cert_spec spec, reconcilers::executor_deps& deps) -> asio::awaitable<void> {
-          auto r = co_await reconcilers::reconcile(spec, deps, false);
-          std::string actions;
-          for (const auto& a : r.decision.actions) {
-            if (!actions.empty()) actions += ", ";
-            actions += std::string(reconcilers::to_string(a.kind)) +
-                       (a.target.empty() ? "" : " " + a.target);
-          }
-          std::cout << fmt::format("{}: {}\n  why: {}\n  wanted by: {}\n", spec.name,
-                                   actions.empty() ? "nothing to do" : actions, r.decision.reason,
-                                   fmt::join(spec.sources, ", "));
-          if (r.requeue_at) std::cout << "  next look: " + pki::to_rfc3339(*r.requeue_at) + "\n";
-        }(spec, deps),
-        [](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-        });
-    ioc.run();
-    ioc.restart();
+    auto planned = run_to_end(ioc, reconcilers::reconcile(spec, deps, false));
+    const auto& r = *planned;
+    std::string actions;
+    for (const auto& a : r.decision.actions) {
+      if (!actions.empty()) actions += ", ";
+      actions +=
+          std::string(reconcilers::to_string(a.kind)) + (a.target.empty() ? "" : " " + a.target);
+    }
+    std::cout << fmt::format("{}: {}\n  why: {}\n  wanted by: {}\n", spec.name,
+                             actions.empty() ? "nothing to do" : actions, r.decision.reason,
+                             fmt::join(spec.sources, ", "));
+    if (r.requeue_at) std::cout << "  next look: " + pki::to_rfc3339(*r.requeue_at) + "\n";
   }
   return exit_ok;
 }

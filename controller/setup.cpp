@@ -4,15 +4,15 @@
 
 #include "clients/acme/http01_responder.hpp"
 
+#include "controller/command.hpp"
 #include "controller/domains_source.hpp"
-#include "controller/exit_code.hpp"
+#include "reconcilers/failure.hpp"
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <boost/asio/co_spawn.hpp>
 
 #include <iostream>
 
@@ -53,8 +53,8 @@ std::map<std::string, cert_spec> desired_specs(const setup& s, const label_resul
   return out;
 }
 
-std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, int& code,
-                               asio::io_context& ioc) {
+outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>& flags,
+                                        asio::io_context& ioc) {
   auto env = environment();
   for (const auto& [k, v] : flags)
     env[k] = v;
@@ -63,9 +63,7 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
   try {
     s.cfg = load_config(env);
   } catch (const config_error& e) {
-    std::cerr << "certherd: " << e.what() << "\n";
-    code = exit_usage;
-    return nullptr;
+    return fail(failure_kind::configuration, e.what());
   }
   auto domains = parse_domains(s.cfg.domains);
   for (const auto& p : domains.problems)
@@ -75,16 +73,12 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
 
   s.store = std::make_unique<stores::fs_store>(s.cfg.state_dir);
   if (auto opened = s.store->open(); !opened) {
-    std::cerr << "certherd: STATE_DIR=" << s.cfg.state_dir << ": " << opened.error() << "\n";
-    code = exit_failed;
-    return nullptr;
+    return opened.error().within("STATE_DIR=" + s.cfg.state_dir);
   }
   auto anchors = pki::load_trust_anchors(s.cfg.trust_store, s.cfg.ca_roots);
   if (!anchors) {
-    std::cerr << "certherd: trust anchors (SYSTEM_TRUST_STORE, ACME_ROOTS): "
-              << anchors.error().message() << "\n";
-    code = exit_usage;
-    return nullptr;
+    return fail(failure_kind::configuration, "trust anchors (SYSTEM_TRUST_STORE, ACME_ROOTS): " +
+                                                 anchors.error().message());
   }
   s.anchors = std::move(*anchors);
 
@@ -114,9 +108,7 @@ std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, 
     try {
       s.rancher_http = std::make_unique<http::client>(ioc.get_executor(), o);
     } catch (const std::exception& e) {
-      std::cerr << "certherd: CATTLE_CA_BUNDLE: " << e.what() << "\n";
-      code = exit_usage;
-      return nullptr;
+      return fail(failure_kind::configuration, std::string("CATTLE_CA_BUNDLE: ") + e.what());
     }
     rancher::api_options ao;
     ao.url = s.cfg.cattle_url;
@@ -158,8 +150,8 @@ std::chrono::sys_seconds now_seconds() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-std::optional<acme_parts> make_acme(const setup& s, asio::io_context& ioc, int& code,
-                                    bool listen_serves_challenges) {
+outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
+                              bool listen_serves_challenges) {
   acme_parts out;
   http::client_options http_options;
   http_options.ca_bundle = s.cfg.ca_bundle;
@@ -177,9 +169,7 @@ std::optional<acme_parts> make_acme(const setup& s, asio::io_context& ioc, int& 
           std::make_unique<acme::http01_responder>(ioc.get_executor(), s.cfg.challenge_listen);
     }
   } catch (const std::exception& e) {
-    std::cerr << "certherd: " << e.what() << "\n";
-    code = exit_usage;
-    return std::nullopt;
+    return fail(failure_kind::configuration, e.what());
   }
   reconcilers::acme_issuer_options o;
   o.state_dir = s.cfg.state_dir;
@@ -187,50 +177,31 @@ std::optional<acme_parts> make_acme(const setup& s, asio::io_context& ioc, int& 
   o.account.eab_kid = s.cfg.eab_kid;
   o.account.eab_hmac = s.cfg.eab_hmac;
   o.profile = s.cfg.profile;
+  o.preferred_chain = s.cfg.preferred_chain;
   out.issuer = std::make_unique<reconcilers::acme_issuer>(*out.client, *out.presenter, o);
   return out;
 }
 
-bool read_rancher_once(setup& s, asio::io_context& ioc, int& code) {
-  if (!s.rancher_api) return true;
+outcome<> read_rancher_once(setup& s, asio::io_context& ioc) {
+  if (!s.rancher_api) return {};
   // One look at Rancher, as `run` takes after connecting: its certificates and the labels.
-  std::string problem;
-  asio::co_spawn(
-      ioc,
-      [](setup& s, std::string& problem) -> asio::awaitable<void> {
-        auto& api = *s.rancher_api;
-        auto project = co_await api.async_connect();
-        if (!project) {
-          problem = project.error().to_string();
-          co_return;
-        }
-        s.mirror.begin_resync();
-        auto certificates = co_await api.async_list_certificates();
-        if (!certificates) {
-          problem = certificates.error().to_string();
-          co_return;
-        }
-        std::vector<rancher::service> services;
-        if (s.cfg.dynamic_config) {
-          auto listed = co_await api.async_list_services();
-          if (!listed) {
-            problem = listed.error().to_string();
-            co_return;
-          }
-          services = std::move(listed->data);
-        }
-        s.mirror.finish_resync(std::move(certificates->data), std::move(services));
-      }(s, problem),
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  ioc.run();
-  ioc.restart();
-  if (!problem.empty()) {
-    std::cerr << "certherd: Rancher at " << s.rancher_api->base() << ": " << problem << "\n";
-    code = exit_failed;
-    return false;
-  }
+  auto looked = run_to_end(ioc, [](setup& s) -> asio::awaitable<outcome<>> {
+    auto& api = *s.rancher_api;
+    auto project = co_await api.async_connect();
+    if (!project) co_return reconcilers::failure_from(project.error());
+    s.mirror.begin_resync();
+    auto certificates = co_await api.async_list_certificates();
+    if (!certificates) co_return reconcilers::failure_from(certificates.error());
+    std::vector<rancher::service> services;
+    if (s.cfg.dynamic_config) {
+      auto listed = co_await api.async_list_services();
+      if (!listed) co_return reconcilers::failure_from(listed.error());
+      services = std::move(listed->data);
+    }
+    s.mirror.finish_resync(std::move(certificates->data), std::move(services));
+    co_return outcome<>{};
+  }(s));
+  if (!*looked) return looked->error().within("Rancher at " + s.rancher_api->base());
   if (s.cfg.dynamic_config) {
     label_options lo{s.cfg.hosts_label, s.cfg.cert_per_service,
                      parse_allowed_domains(s.cfg.allowed_domains)};
@@ -239,7 +210,7 @@ bool read_rancher_once(setup& s, asio::io_context& ioc, int& code) {
       std::cout << "label: " << p << "\n";
     s.specs = desired_specs(s, &labels);
   }
-  return true;
+  return {};
 }
 
 }  // namespace certherd::controller

@@ -1,10 +1,12 @@
 // What `run`, `plan`, `renew` and `revoke` share: the configuration read and checked, the store
 // opened, the trust anchors loaded, the targets made, and the desired set (DOMAINS, plus the
-// labels when Rancher is read). Start-up problems print one line and set the exit code.
+// labels when Rancher is read). A start-up problem is a failure naming what is wrong; the
+// command prints it (controller/command.hpp).
 #pragma once
 
 #include "clients/acme/http01_responder.hpp"
 #include "clients/rancher/api.hpp"
+#include "clients/outcome/outcome.hpp"
 #include "clients/rancher/mirror.hpp"
 #include "controller/config.hpp"
 #include "controller/label_source.hpp"
@@ -41,18 +43,18 @@ struct setup {
   rancher::mirror mirror;
 };
 
-/// \brief Reads the configuration (environment, overridden by `flags`) and the store; prints one
-/// line and returns null (with `code`) on a bad start.
-std::unique_ptr<setup> prepare(const std::map<std::string, std::string>& flags, int& code,
-                               boost::asio::io_context& ioc);
+/// \brief Reads the configuration (environment, overridden by `flags`) and the store. A wrong
+/// setting is a failure of kind configuration; a state directory that cannot be used, store_io.
+outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>& flags,
+                                        boost::asio::io_context& ioc);
 
 /// \brief The desired set: DOMAINS, plus what the labels ask for.
 std::map<std::string, reconcilers::cert_spec> desired_specs(const setup& s,
                                                             const label_result* labels);
 
 /// \brief With Rancher configured: connects, lists certificates and services once (running `ioc`
-/// until done) and adds the labelled certificates to `s.specs`. False (with `code`) on failure.
-bool read_rancher_once(setup& s, boost::asio::io_context& ioc, int& code);
+/// until done) and adds the labelled certificates to `s.specs`. Label problems are printed.
+outcome<> read_rancher_once(setup& s, boost::asio::io_context& ioc);
 
 /// \brief The ACME side: the HTTP client, the HTTP-01 presenter (WEBROOT or the built-in
 /// responder) and the issuer with the account settings.
@@ -64,8 +66,8 @@ struct acme_parts {
   acme::http01_responder* shared_responder = nullptr;
 };
 /// `listen_serves_challenges`: `run` starts the LISTEN server, which may then answer challenges.
-std::optional<acme_parts> make_acme(const setup& s, boost::asio::io_context& ioc, int& code,
-                                    bool listen_serves_challenges = false);
+outcome<acme_parts> make_acme(const setup& s, boost::asio::io_context& ioc,
+                              bool listen_serves_challenges = false);
 
 reconcilers::reconcile_policy policy_of(const config& cfg);
 std::vector<reconcilers::target*> raw(const std::vector<std::unique_ptr<reconcilers::target>>& v);

@@ -198,7 +198,7 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
     int failures = h != held.entries.end() ? h->second.local.failures : 0;
     j.kv("failures", static_cast<std::int64_t>(failures));
     j.kv("last_error", h != held.entries.end() ? h->second.local.last_error : std::string());
-    std::optional<reconcilers::failure_kind> last_kind;
+    std::optional<failure_kind> last_kind;
     if (h != held.entries.end() && h->second.local.failures > 0)
       last_kind = h->second.local.last_error_kind;
     if (!last_kind && c && c->last.failed) last_kind = c->last.failed_kind;
@@ -282,13 +282,13 @@ std::string status_board::to_prometheus(
     failures.Add({{"name", name}}).Set(n);
     // The reason label is the failure's kind (design/0004-errors.md): a bounded set of values;
     // the words, URLs and all, are on /status and in the logs.
-    std::optional<reconcilers::failure_kind> kind;
+    std::optional<failure_kind> kind;
     if (h != held.entries.end() && h->second.local.failures > 0)
-      kind = h->second.local.last_error_kind.value_or(reconcilers::failure_kind::ca_refused);
+      kind = h->second.local.last_error_kind.value_or(failure_kind::ca_refused);
     if (!kind && last_failed) {
-      kind = seen->second.last.failed_kind.value_or(reconcilers::failure_kind::internal);
+      kind = seen->second.last.failed_kind.value_or(failure_kind::internal);
     }
-    if (unsaved > 0) kind = reconcilers::failure_kind::store_io;
+    if (unsaved > 0) kind = failure_kind::store_io;
     if (kind) failure.Add({{"name", name}, {"reason", std::string(to_string(*kind))}}).Set(1);
   }
   prometheus::BuildGauge()

@@ -35,7 +35,7 @@ struct decision_record {
   std::string reason;
   std::vector<std::string> outcomes;
   bool failed = false;
-  std::optional<reconcilers::failure_kind> failed_kind;
+  std::optional<failure_kind> failed_kind;
 };
 
 /// \brief Live figures the board does not own, read when it renders.

@@ -35,7 +35,7 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     auto record =
         stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
     if (!record) {
-      st.error = failure{failure_kind::store_io, "account key: " + record.error(), {}, {}};
+      st.error = record.error().within("account key");
       co_return &st;
     }
     st.key = record->key;
@@ -68,22 +68,21 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   log::info("account_ready", {{"directory", directory}, {"account", st.url}});
   // Recorded beside the key it belongs to, as loaded above: never under a key made meanwhile.
   if (auto saved = stores::save_account_url(*st.record, directory, st.url); !saved) {
-    log::warn("account_not_recorded", {{"error", saved.error()}});
+    log::warn("account_not_recorded", {{"error", saved.error().message}});
   }
   co_return &st;
 }
 
 asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec spec) {
   auto no_account = [](const account_state& st) {
-    return st.error ? *st.error
-                    : failure{failure_kind::internal, "no ACME account and no reason", {}, {}};
+    return st.error ? *st.error : fail(failure_kind::internal, "no ACME account and no reason");
   };
   auto* account = co_await account_for(spec.directory);
   if (account->url.empty()) co_return no_account(*account);
   auto key = pki::private_key::generate(spec.key_type);
-  if (!key) co_return failure{failure_kind::internal, key.error().message(), {}, {}};
+  if (!key) co_return fail(failure_kind::internal, key.error().message());
   auto csr = pki::make_csr_der(*key, spec.hosts);
-  if (!csr) co_return failure{failure_kind::internal, csr.error().message(), {}, {}};
+  if (!csr) co_return fail(failure_kind::internal, csr.error().message());
   auto deadline = std::chrono::steady_clock::now() + options_.order_timeout;
   std::string used;  // the account URL the last attempt signed with
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
@@ -91,7 +90,7 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
     acme::session session(spec.directory, *account->key, options_.session);
     session.set_account_url(account->url);
     acme::driver driver(client_, &presenter_, deadline);
-    acme::order_request order{spec.hosts, *csr, options_.profile, {}};
+    acme::order_request order{spec.hosts, *csr, options_.profile, options_.preferred_chain};
     co_return co_await driver.async_run(session.issue(std::move(order)));
   };
   auto forgotten = [](const acme::result<acme::issued_certificate>& r) {
@@ -115,22 +114,20 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   }
   auto chain = pki::parse_pem_chain(issued->chain_pem);
   if (!chain) {
-    co_return failure{failure_kind::ca_misbehaved,
-                      "the CA returned an unreadable chain: " + chain.error().message(),
-                      {},
-                      {}};
+    co_return fail(failure_kind::ca_misbehaved,
+                   "the CA returned an unreadable chain: " + chain.error().message());
   }
   if (auto ok = pki::check_issued(chain->front(), *key, spec.hosts); !ok) {
-    co_return failure{failure_kind::ca_misbehaved, ok.error().detail, {}, {}};
+    co_return fail(failure_kind::ca_misbehaved, ok.error().detail);
   }
-  co_return issued_certificate{std::move(*chain), std::move(*key)};
+  co_return issued_certificate{std::move(*chain), std::move(*key), issued->order_url};
 }
 
-asio::awaitable<std::string> acme_issuer::revoke(std::string directory, pki::certificate leaf,
-                                                 std::optional<int> reason) {
+asio::awaitable<outcome<>> acme_issuer::async_revoke(std::string directory, pki::certificate leaf,
+                                                     std::optional<int> reason) {
   auto* account = co_await account_for(directory);
   if (account->url.empty()) {
-    co_return account->error ? account->error->message : std::string("no ACME account");
+    co_return account->error ? *account->error : fail(failure_kind::internal, "no ACME account");
   }
   acme::session session(directory, *account->key, options_.session);
   session.set_account_url(account->url);
@@ -140,10 +137,10 @@ asio::awaitable<std::string> acme_issuer::revoke(std::string directory, pki::cer
   // Already revoked (perhaps by this very request, sent again after its answer was lost): what
   // was asked for holds.
   if (!done && done.error().server && done.error().server->is("alreadyRevoked")) {
-    co_return std::string();
+    co_return outcome<>{};
   }
-  if (!done) co_return done.error().message();
-  co_return std::string();
+  if (!done) co_return failure_from(done.error());
+  co_return outcome<>{};
 }
 
 }  // namespace certherd::reconcilers

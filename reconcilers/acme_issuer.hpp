@@ -28,6 +28,7 @@ struct acme_issuer_options {
   std::filesystem::path state_dir;
   acme::account_options account;
   std::string profile;
+  std::string preferred_chain;  ///< the alternate chain (RFC 8555 §7.4.2) whose root has this CN
   std::chrono::seconds order_timeout{std::chrono::minutes(5)};
   acme::session_options session;
 };
@@ -41,9 +42,9 @@ class acme_issuer final : public issuer {
   boost::asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec) override;
 
   /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
-  /// RFC 5280 CRLReason code. Returns "" on success, else one line saying why not.
-  boost::asio::awaitable<std::string> revoke(std::string directory, pki::certificate leaf,
-                                             std::optional<int> reason);
+  /// RFC 5280 CRLReason code. A certificate already revoked counts as revoked.
+  boost::asio::awaitable<outcome<>> async_revoke(std::string directory, pki::certificate leaf,
+                                                 std::optional<int> reason);
 
  private:
   struct account_state {

@@ -82,8 +82,8 @@ std::chrono::seconds save_retry_delay(int failures) {
 namespace {
 
 // Saves `record`; when the store refuses, keeps it in `unsaved` (replacing an older one) to be
-// saved again later. Returns the store's error, or "" when it was saved.
-std::string save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
+// saved again later, and returns the store's failure.
+outcome<> save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
                          const stores::stored_certificate& record, sys_seconds now) {
   auto saved = deps.store.save(record);
   if (saved) {
@@ -102,13 +102,13 @@ std::string save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
   if (u.failures == 0) u.since = now;
   u.record = record;
   u.failures += 1;
-  u.error = saved.error();
+  u.error = saved.error().message;
   u.next_try = now + save_retry_delay(u.failures);
   log::error("store_write_failed", {{"cert", record.name},
                                     {"failures", u.failures},
                                     {"next_try", u.next_try},
                                     {"error", u.error}});
-  return u.error;
+  return saved;
 }
 
 }  // namespace
@@ -181,7 +181,7 @@ class reconcile_pass {
     if (auto u = memory_.unsaved_records.find(spec_.name); u != memory_.unsaved_records.end()) {
       if (now_ >= u->second.next_try) {
         auto kept = u->second.record;
-        if (save_or_keep(deps_, memory_, kept, now_).empty()) {
+        if (save_or_keep(deps_, memory_, kept, now_)) {
           log::info("store_write_recovered", {{"cert", spec_.name}});
           report_.outcomes.push_back("store: the record kept in memory is saved");
         }
@@ -214,9 +214,10 @@ class reconcile_pass {
       } else {
         auto loaded = deps_.store.load(spec_.name);
         if (!loaded) {
-          failed(failure_kind::store_io, "store: " + loaded.error());
+          failed(loaded.error().kind, "store: " + loaded.error().message);
           report_.requeue_at = now_ + 10min;
-          log::error("store_unreadable", {{"cert", spec_.name}, {"error", loaded.error()}});
+          log::error("store_unreadable",
+                     {{"cert", spec_.name}, {"error", loaded.error().message}});
           return false;
         }
         if (*loaded) {
@@ -250,9 +251,12 @@ class reconcile_pass {
         o.copies.push_back(*seen);
       } else {
         o.unreadable.insert(tname);
-        report_.outcomes.push_back(fmt::format("observe {}: {}", tname, seen.error()));
-        log::warn("target_unreadable",
-                  {{"cert", spec_.name}, {"target", tname}, {"error", seen.error()}});
+        const auto& why = seen.error();
+        report_.outcomes.push_back(fmt::format("observe {}: {}", tname, why.message));
+        log::warn("target_unreadable", {{"cert", spec_.name},
+                                        {"target", tname},
+                                        {"kind", to_string(why.kind)},
+                                        {"error", why.message}});
       }
     }
     co_return o;
@@ -357,9 +361,10 @@ class reconcile_pass {
                            {"not_after", leaf.not_after()},
                            {"fingerprint", record.fingerprint}});
     }
-    if (auto problem = save_or_keep(deps_, memory_, record, now_); !problem.empty()) {
+    if (auto saved = save_or_keep(deps_, memory_, record, now_); !saved) {
       // Kept in memory: the next round serves it from there, and no order follows.
-      failed(failure_kind::store_io, "store: " + problem + "; the record is kept in memory");
+      failed(saved.error().kind,
+             "store: " + saved.error().message + "; the record is kept in memory");
     }
     co_return static_cast<bool>(outcome);
   }
@@ -378,11 +383,14 @@ class reconcile_pass {
                            {"fingerprint", chain->front().fingerprint_sha256()}});
       co_return true;
     }
-    failed(failure_kind::target_refused,
-           fmt::format("push to {} failed: {}", a.target, pushed.error()));
-    log::error("push_failed",
-               {{"cert", spec_.name}, {"target", a.target}, {"error", pushed.error()}});
-    report_.requeue_at = now_ + 1min;
+    const auto& why = pushed.error();
+    failed(why.kind, fmt::format("push to {} failed: {}", a.target, why.message));
+    log::error("push_failed", {{"cert", spec_.name},
+                               {"target", a.target},
+                               {"kind", to_string(why.kind)},
+                               {"error", why.message}});
+    // What another party holds does not change by the minute; a refusal or no answer may.
+    report_.requeue_at = now_ + (why.kind == failure_kind::conflict ? 10min : 1min);
     co_return false;
   }
 
@@ -405,9 +413,11 @@ class reconcile_pass {
       report_.outcomes.push_back("placeholder pushed to " + a.target);
       log::info("placeholder_pushed", {{"cert", spec_.name}, {"target", a.target}});
     } else {
-      report_.outcomes.push_back("placeholder push failed: " + pushed.error());
-      log::warn("placeholder_push_failed",
-                {{"cert", spec_.name}, {"target", a.target}, {"error", pushed.error()}});
+      report_.outcomes.push_back("placeholder push failed: " + pushed.error().message);
+      log::warn("placeholder_push_failed", {{"cert", spec_.name},
+                                            {"target", a.target},
+                                            {"kind", to_string(pushed.error().kind)},
+                                            {"error", pushed.error().message}});
     }
   }
 

@@ -1,32 +1,10 @@
 #include "reconcilers/failure.hpp"
 
 #include <array>
-#include <ostream>
-#include <stdexcept>
 #include <utility>
 
 namespace certherd::reconcilers {
 namespace {
-
-constexpr std::array<std::pair<failure_kind, std::string_view>, 17> kNames{{
-    {failure_kind::rate_limited, "rate_limited"},
-    {failure_kind::bad_nonce, "bad_nonce"},
-    {failure_kind::unauthorized, "unauthorized"},
-    {failure_kind::validation, "validation"},
-    {failure_kind::caa, "caa"},
-    {failure_kind::rejected_identifier, "rejected_identifier"},
-    {failure_kind::server_internal, "server_internal"},
-    {failure_kind::account_unknown, "account_unknown"},
-    {failure_kind::ca_refused, "ca_refused"},
-    {failure_kind::ca_misbehaved, "ca_misbehaved"},
-    {failure_kind::transport, "transport"},
-    {failure_kind::challenge_setup, "challenge_setup"},
-    {failure_kind::target_refused, "target_refused"},
-    {failure_kind::conflict, "conflict"},
-    {failure_kind::store_io, "store_io"},
-    {failure_kind::configuration, "configuration"},
-    {failure_kind::internal, "internal"},
-}};
 
 // RFC 8555 §6.7 (and RFC 8737's tls for completeness): the problem types a decision tells apart.
 constexpr std::array<std::pair<std::string_view, failure_kind>, 14> kProblems{{
@@ -54,28 +32,6 @@ std::string_view short_type(std::string_view type) {
 }
 
 }  // namespace
-
-std::string_view to_string(failure_kind k) noexcept {
-  for (const auto& [kind, name] : kNames) {
-    if (kind == k) return name;
-  }
-  return "internal";
-}
-
-std::ostream& operator<<(std::ostream& os, failure_kind k) {
-  return os << to_string(k);
-}
-
-std::optional<failure_kind> failure_kind_from(std::string_view text) noexcept {
-  for (const auto& [kind, name] : kNames) {
-    if (name == text) return kind;
-  }
-  return std::nullopt;
-}
-
-void throw_exception_from_error(const failure& f, const boost::source_location&) {
-  throw std::runtime_error(std::string(to_string(f.kind)) + ": " + f.message);
-}
 
 failure_kind kind_of_problem(std::string_view type) noexcept {
   auto t = short_type(type);
@@ -132,6 +88,18 @@ failure failure_from(const acme::error& e) {
       break;
   }
   return f;
+}
+
+failure failure_from(const rancher::error& e) {
+  switch (e.kind()) {
+    case rancher::error_kind::transport:
+      return fail(failure_kind::transport, e.to_string());
+    case rancher::error_kind::unauthorized:
+    case rancher::error_kind::forbidden:
+      return fail(failure_kind::configuration, e.to_string());
+    default:
+      return fail(failure_kind::target_refused, e.to_string());
+  }
 }
 
 }  // namespace certherd::reconcilers

@@ -1,63 +1,21 @@
-// One error model above the protocol clients (design/0004-errors.md): a failure has a kind that
-// decisions read (backoff, /status, the metric's reason label), the CA's problem type and
-// Retry-After when it said them, and one line for people. Protocol clients keep their own errors;
-// they are translated here once, at the boundary.
+// The protocol clients' errors as the one error model (clients/outcome, design/0004-errors.md):
+// translated here once, at the boundary, by tables tested row by row.
 #pragma once
 
 #include "clients/acme/error.hpp"
+#include "clients/outcome/outcome.hpp"
+#include "clients/rancher/resources.hpp"
 
-#include <boost/system/result.hpp>
-
-#include <chrono>
-#include <iosfwd>
-#include <optional>
-#include <string>
 #include <string_view>
 
 namespace certherd::reconcilers {
-
-enum class failure_kind {
-  // The CA refused, by its problem type (RFC 8555 §6.7).
-  rate_limited,         ///< rateLimited: wait for the CA's Retry-After
-  bad_nonce,            ///< badNonce on every permitted re-signing
-  unauthorized,         ///< unauthorized; an account deactivated or revoked
-  validation,           ///< the CA could not validate: incorrectResponse, connection, dns, tls
-  caa,                  ///< a CAA record forbids the CA
-  rejected_identifier,  ///< rejectedIdentifier, unsupportedIdentifier: the CA will not issue
-  server_internal,      ///< serverInternal; a CA that never finishes an order
-  account_unknown,      ///< accountDoesNotExist
-  ca_refused,           ///< any other problem type
-  ca_misbehaved,        ///< an answer RFC 8555 forbids, a chain that is not for our key
-  transport,            ///< no answer: connect, TLS, timeout, cut short
-  challenge_setup,      ///< the HTTP-01 key authorization could not be published
-  target_refused,       ///< a target would not take the certificate
-  conflict,             ///< a target holds what is not certherd's
-  store_io,             ///< the store could not read or write
-  configuration,        ///< a setting is wrong
-  internal,             ///< a broken invariant: a bug
-};
-
-/// \brief Stable snake_case ("rate_limited"): metric label values, JSON, logs.
-std::string_view to_string(failure_kind k) noexcept;
-std::ostream& operator<<(std::ostream& os, failure_kind k);
-/// \brief The kind `to_string` named, for records read back; nullopt for anything else.
-std::optional<failure_kind> failure_kind_from(std::string_view text) noexcept;
-
-struct failure {
-  failure_kind kind = failure_kind::internal;
-  std::string message;       ///< one line for people (may hold URLs; never a metric label)
-  std::string problem_type;  ///< the CA's, short ("rateLimited"), when it said one
-  std::optional<std::chrono::seconds> retry_after;  ///< the CA's, when it sent one
-};
-
-template <class T>
-using outcome = boost::system::result<T, failure>;
-
-[[noreturn]] void throw_exception_from_error(const failure& f, const boost::source_location& loc);
 
 /// \brief The kind an ACME problem type stands for ("rateLimited" or the full URN).
 failure_kind kind_of_problem(std::string_view type) noexcept;
 /// \brief An ACME flow's error as a failure.
 failure failure_from(const acme::error& e);
+/// \brief A Rancher call's error as a failure: no answer is transport, a key Rancher refuses
+/// (401, 403) is configuration, any other answer a refusal.
+failure failure_from(const rancher::error& e);
 
 }  // namespace certherd::reconcilers

@@ -58,17 +58,17 @@ std::optional<std::string> own_link_version(std::string_view target, std::string
 
 }  // namespace
 
-asio::awaitable<text_result<target_copy>> files_target::async_observe(std::string cert_name) {
+asio::awaitable<outcome<target_copy>> files_target::async_observe(std::string cert_name) {
   target_copy out;
   out.target = std::string(name());
   out.exclusive = true;  // what certherd's links lead to was put there by certherd
   out.takes_placeholders = true;
   if (!stores::is_plain_name(cert_name))
-    co_return failed{fmt::format("'{}' cannot name a file", cert_name)};
+    co_return refused(fmt::format("'{}' cannot name a file", cert_name));
   std::string detail;
   auto root = stores::dir_handle::open(dir_, 0755, detail, false);
   if (!root && detail.empty()) co_return out;  // no OUTPUT_DIR yet: nothing served
-  if (!root) co_return failed{detail};
+  if (!root) co_return refused(detail);
   // Nothing below OUTPUT_DIR is followed unless certherd made it: a link planted under a
   // certificate's name is reported, never read through.
   std::optional<stores::dir_handle> folder;
@@ -81,15 +81,15 @@ asio::awaitable<text_result<target_copy>> files_target::async_observe(std::strin
       auto target = root->link_target(cert_name).value_or("");
       auto v = own_link_version(target, cert_name);
       if (!v) {
-        co_return failed{
+        co_return foreign(
             fmt::format("{} is a symbolic link certherd did not make (to '{}'); left alone",
-                        (dir_ / cert_name).string(), target)};
+                        (dir_ / cert_name).string(), target));
       }
       version = *v;
       auto meta = root->sub(kMeta, false, 0, detail);
       auto versions = meta ? meta->sub(cert_name, false, 0, detail) : std::nullopt;
       folder = versions ? versions->sub(version, false, 0, detail) : std::nullopt;
-      if (!folder && !detail.empty()) co_return failed{detail};
+      if (!folder && !detail.empty()) co_return refused(detail);
       if (!folder) {  // a dangling link of certherd's: as good as absent, it will be replaced
         seen_.erase(cert_name);
         co_return out;
@@ -98,12 +98,12 @@ asio::awaitable<text_result<target_copy>> files_target::async_observe(std::strin
     }
     case stores::entry_kind::directory:  // a folder written by a certherd before version folders
       folder = root->sub(cert_name, false, 0, detail);
-      if (!folder) co_return failed{detail};
+      if (!folder) co_return refused(detail);
       version = "legacy";
       break;
     default:
-      co_return failed{
-          fmt::format("{} is not a link certherd made; left alone", (dir_ / cert_name).string())};
+      co_return foreign(
+          fmt::format("{} is not a link certherd made; left alone", (dir_ / cert_name).string()));
   }
   // A stat() tells whether the file changed since it was last read.
   auto stamp = folder->stamp("fullchain.pem");
@@ -119,8 +119,8 @@ asio::awaitable<text_result<target_copy>> files_target::async_observe(std::strin
   auto pem = folder->read("fullchain.pem", ec);
   if (!pem) {
     if (ec == std::errc::no_such_file_or_directory) co_return out;
-    co_return failed{fmt::format("cannot read {}: {}", (folder->path() / "fullchain.pem").string(),
-                                 ec.message())};
+    co_return refused(fmt::format("cannot read {}: {}",
+                                  (folder->path() / "fullchain.pem").string(), ec.message()));
   }
   // Only the fingerprint: these files are certherd's own (exclusive), so who issued what they
   // hold and until when decides nothing — and not parsing them halves a start-up pass.
@@ -132,34 +132,34 @@ asio::awaitable<text_result<target_copy>> files_target::async_observe(std::strin
   co_return out;
 }
 
-asio::awaitable<text_result<bool>> files_target::async_push(std::string cert_name,
-                                                            std::vector<pki::certificate> chain,
-                                                            pki::private_key key,
-                                                            std::vector<std::string> /*own*/) {
+asio::awaitable<outcome<>> files_target::async_push(std::string cert_name,
+                                                    std::vector<pki::certificate> chain,
+                                                    pki::private_key key,
+                                                    std::vector<std::string> /*own*/) {
   // Each certificate is written whole into a version folder of its own,
   // <dir>/.certherd/<name>/<epoch>-<fingerprint>/, and <dir>/<name> is a symbolic link switched
   // to it in one rename: a reader never sees a new key beside an old certificate.
   if (!stores::is_plain_name(cert_name))
-    co_return failed{fmt::format("'{}' cannot name a file", cert_name)};
+    co_return refused(fmt::format("'{}' cannot name a file", cert_name));
   std::string detail;
   auto root = stores::dir_handle::open(dir_, 0755, detail);
-  if (!root) co_return failed{detail};
+  if (!root) co_return refused(detail);
   stores::sweep_temporaries(*root);  // what a killed certherd left half written
   // Whatever holds the name must be certherd's before anything is written.
   const auto kind = root->kind(cert_name);
   if (kind == stores::entry_kind::link &&
       !own_link_version(root->link_target(cert_name).value_or(""), cert_name)) {
-    co_return failed{fmt::format("{} is a symbolic link certherd did not make; left alone",
-                                 (dir_ / cert_name).string())};
+    co_return foreign(fmt::format("{} is a symbolic link certherd did not make; left alone",
+                                  (dir_ / cert_name).string()));
   }
   if (kind == stores::entry_kind::file || kind == stores::entry_kind::other) {
-    co_return failed{
-        fmt::format("{} is not a link certherd made; left alone", (dir_ / cert_name).string())};
+    co_return foreign(
+        fmt::format("{} is not a link certherd made; left alone", (dir_ / cert_name).string()));
   }
   auto meta = root->sub(kMeta, true, 0755, detail);
-  if (!meta) co_return failed{detail};
+  if (!meta) co_return refused(detail);
   auto versions = meta->sub(cert_name, true, 0755, detail);
-  if (!versions) co_return failed{detail};
+  if (!versions) co_return refused(detail);
   // Named by time (nanoseconds: several pushes in one second still sort in order).
   const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -167,7 +167,7 @@ asio::awaitable<text_result<bool>> files_target::async_push(std::string cert_nam
   const auto version_name =
       fmt::format("{:020d}-{}", now, chain.front().fingerprint_sha256().substr(0, 12));
   auto folder = versions->sub(version_name, true, 0755, detail);
-  if (!folder) co_return failed{detail};
+  if (!folder) co_return refused(detail);
   std::string leaf = chain.front().pem();
   std::string full = pki::to_pem(chain);
   std::string intermediates = full.substr(leaf.size());
@@ -177,25 +177,25 @@ asio::awaitable<text_result<bool>> files_target::async_push(std::string cert_nam
       {"chain.pem", intermediates, 0644}, {"combined.pem", full + key_pem, 0600},
       {"fullchain.pem", full, 0644},  // last: async_observe() reads it
   };
-  if (folder->write(files, detail)) co_return failed{detail};
+  if (folder->write(files, detail)) co_return refused(detail);
   if (kind == stores::entry_kind::directory) {
     // A folder from a certherd before version folders: kept, moved aside once.
     if (root->move(cert_name, *versions, fmt::format("{:020d}-legacy", now - 1), detail)) {
-      co_return failed{detail};
+      co_return refused(detail);
     }
   }
   if (root->replace_link(cert_name, fmt::format("{}/{}/{}", kMeta, cert_name, version_name),
                          detail)) {
-    co_return failed{detail};
+    co_return refused(detail);
   }
   prune(*versions, version_name);
   if (!reload_command_.empty()) {
     auto err = co_await async_run_shell(executor_, reload_command_, reload_timeout_);
     if (!err.empty()) {
-      co_return failed{fmt::format("files written, but the reload command failed: {}", err)};
+      co_return refused(fmt::format("files written, but the reload command failed: {}", err));
     }
   }
-  co_return true;
+  co_return outcome<>{};
 }
 
 void files_target::prune(const stores::dir_handle& versions, const std::string& current) {

@@ -26,11 +26,11 @@ class files_target final : public target {
                std::chrono::seconds reload_timeout = std::chrono::seconds(30));
 
   std::string_view name() const override { return "files"; }
-  boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) override;
-  boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
-                                                       std::vector<pki::certificate> chain,
-                                                       pki::private_key key,
-                                                       std::vector<std::string> own) override;
+  boost::asio::awaitable<outcome<target_copy>> async_observe(std::string cert_name) override;
+  boost::asio::awaitable<outcome<>> async_push(std::string cert_name,
+                                               std::vector<pki::certificate> chain,
+                                               pki::private_key key,
+                                               std::vector<std::string> own) override;
 
  private:
   boost::asio::any_io_executor executor_;

@@ -39,11 +39,11 @@ class haproxy_target final : public target {
                  haproxy_target_options options);
 
   std::string_view name() const override { return "haproxy"; }
-  boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) override;
-  boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
-                                                       std::vector<pki::certificate> chain,
-                                                       pki::private_key key,
-                                                       std::vector<std::string> own) override;
+  boost::asio::awaitable<outcome<target_copy>> async_observe(std::string cert_name) override;
+  boost::asio::awaitable<outcome<>> async_push(std::string cert_name,
+                                               std::vector<pki::certificate> chain,
+                                               pki::private_key key,
+                                               std::vector<std::string> own) override;
 
   std::filesystem::path file_of(const std::string& cert_name) const;
 
@@ -51,16 +51,16 @@ class haproxy_target final : public target {
   static constexpr const char* kOwnedList = ".certherd-owned";
 
  private:
-  text_result<bool> list_on_disk(const std::filesystem::path& file);
+  outcome<> list_on_disk(const std::filesystem::path& file);
   /// \brief The file names certherd wrote in `folder` (its .certherd-owned list).
-  text_result<std::set<std::string>> owned(const stores::dir_handle& folder);
+  outcome<std::set<std::string>> owned(const stores::dir_handle& folder);
   /// \brief Whether the frontend binds `file` by itself: HAProxy holds it, the crt-list not.
-  boost::asio::awaitable<text_result<bool>> bound_by_frontend(const std::string& file);
+  boost::asio::awaitable<outcome<bool>> bound_by_frontend(const std::string& file);
 
-  boost::asio::awaitable<text_result<bool>> push_locked(std::string cert_name,
-                                                        std::vector<pki::certificate> chain,
-                                                        pki::private_key key,
-                                                        std::vector<std::string> own);
+  boost::asio::awaitable<outcome<>> push_locked(std::string cert_name,
+                                                std::vector<pki::certificate> chain,
+                                                pki::private_key key,
+                                                std::vector<std::string> own);
 
   haproxy::runtime_api api_;
   // HAProxy runs one certificate transaction at a time ("operations on certificates are

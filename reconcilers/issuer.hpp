@@ -20,6 +20,7 @@ namespace certherd::reconcilers {
 struct issued_certificate {
   std::vector<pki::certificate> chain;  ///< leaf first, never empty
   pki::private_key key;
+  std::string order_url = {};  ///< the CA's order, for people and logs
 };
 
 class issuer {

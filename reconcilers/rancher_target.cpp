@@ -1,6 +1,7 @@
 #include "reconcilers/rancher_target.hpp"
 
 #include "clients/log/log.hpp"
+#include "reconcilers/failure.hpp"
 
 #include "pki/encoding.hpp"
 
@@ -12,6 +13,14 @@
 namespace certherd::reconcilers {
 
 namespace asio = boost::asio;
+
+namespace {
+
+failure from_rancher(std::string_view what, const rancher::error& e) {
+  return failure_from(e).within(what);
+}
+
+}  // namespace
 
 rancher_target::rancher_target(rancher::api& api, rancher::mirror& mirror,
                                const pki::trust_anchors& anchors, bool adopt_foreign)
@@ -47,22 +56,22 @@ target_copy rancher_target::to_target_copy(const rancher::certificate& c) {
   return out;
 }
 
-asio::awaitable<text_result<std::optional<rancher::certificate>>> rancher_target::current(
+asio::awaitable<outcome<std::optional<rancher::certificate>>> rancher_target::current(
     const std::string& cert_name) {
   using found = std::optional<rancher::certificate>;
-  if (api_.project_id().empty()) co_return failed{"Rancher is not connected yet"};
+  if (api_.project_id().empty()) co_return unreachable("Rancher is not connected yet");
   if (mirror_.synced()) {
     const auto* c = mirror_.certificate_named(cert_name);
     co_return c ? found(*c) : found();
   }
   auto r = co_await api_.async_find_certificate(cert_name);
-  if (!r) co_return failed{"Rancher: " + r.error().to_string()};
+  if (!r) co_return from_rancher("Rancher", r.error());
   co_return std::move(*r);
 }
 
-asio::awaitable<text_result<target_copy>> rancher_target::async_observe(std::string cert_name) {
+asio::awaitable<outcome<target_copy>> rancher_target::async_observe(std::string cert_name) {
   auto c = co_await current(cert_name);
-  if (!c) co_return failed{c.error()};
+  if (!c) co_return c.error();
   if (!*c) {
     target_copy none;
     none.target = std::string(name());
@@ -76,11 +85,11 @@ asio::awaitable<text_result<target_copy>> rancher_target::async_observe(std::str
   co_return copy;
 }
 
-asio::awaitable<std::string> rancher_target::reload_load_balancers(const rancher::certificate& c) {
+asio::awaitable<outcome<>> rancher_target::reload_load_balancers(const rancher::certificate& c) {
   // Rancher ≥ 1.2 load balancers reload on service.update, not on certificate.update (§A4).
   auto lbs = co_await api_.async_list_load_balancers();
-  if (!lbs) co_return "listing load balancers: " + lbs.error().to_string();
-  std::string problem;
+  if (!lbs) co_return from_rancher("listing load balancers", lbs.error());
+  outcome<> problem;
   for (const auto& lb : lbs->data) {
     if (!lb.references(c.id)) continue;
     if (lb.state != "active" && lb.state != "updating-active" && lb.state != "upgraded") {
@@ -95,19 +104,19 @@ asio::awaitable<std::string> rancher_target::reload_load_balancers(const rancher
       log::info("lb_updated",
                 {{"cert", c.name}, {"id", c.id}, {"load_balancer", lb.name}, {"lb_id", lb.id}});
     } else {
-      problem = fmt::format("load balancer {} ({}): {}", lb.name, lb.id, r.error().to_string());
+      problem = from_rancher(fmt::format("load balancer {} ({})", lb.name, lb.id), r.error());
     }
   }
   co_return problem;
 }
 
-asio::awaitable<text_result<bool>> rancher_target::async_push(std::string cert_name,
-                                                              std::vector<pki::certificate> chain,
-                                                              pki::private_key key,
-                                                              std::vector<std::string> own) {
-  if (chain.empty()) co_return failed{"nothing to push"};
+asio::awaitable<outcome<>> rancher_target::async_push(std::string cert_name,
+                                                      std::vector<pki::certificate> chain,
+                                                      pki::private_key key,
+                                                      std::vector<std::string> own) {
+  if (chain.empty()) co_return fail(failure_kind::internal, "nothing to push");
   auto existing = co_await current(cert_name);
-  if (!existing) co_return failed{existing.error()};
+  if (!existing) co_return existing.error();
   rancher::certificate_body body;
   body.name = cert_name;
   body.cert = chain.front().pem();
@@ -125,34 +134,33 @@ asio::awaitable<text_result<bool>> rancher_target::async_push(std::string cert_n
     if (!adopt_foreign_ && !ours && held.issuer == pki::issuer_class::foreign &&
         held.not_after >
             std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now())) {
-      co_return failed{fmt::format(
-          "Rancher holds a valid certificate of another CA under {}; not overwritten", cert_name)};
+      co_return foreign(fmt::format(
+          "Rancher holds a valid certificate of another CA under {}; not overwritten", cert_name));
     }
     auto id = (*existing)->id;
     // Pending until the load balancers are told, whatever happens to the update's answer.
     reload_pending_.insert(cert_name);
     auto updated = co_await api_.async_update_certificate(id, std::move(body));
-    if (!updated)
-      co_return failed{fmt::format("Rancher update of {}: {}", id, updated.error().to_string())};
+    if (!updated) co_return from_rancher(fmt::format("Rancher update of {}", id), updated.error());
     mirror_.put(*updated);
     log::info("rancher_updated", {{"cert", cert_name},
                                   {"id", id},
                                   {"fingerprint", updated->fingerprint_sha1.substr(0, 12)}});
-    if (auto problem = co_await reload_load_balancers(*updated); !problem.empty()) {
+    if (auto told = co_await reload_load_balancers(*updated); !told) {
       // Until the load balancers are told, async_observe() reports the certificate as out of sync,
       // so the next reconcile pushes again and retries them.
-      co_return failed{"certificate updated, but " + problem};
+      co_return told.error().within("certificate updated, but");
     }
     reload_pending_.erase(cert_name);
-    co_return true;
+    co_return outcome<>{};
   }
   auto created = co_await api_.async_create_certificate(std::move(body));
-  if (!created) co_return failed{"Rancher create: " + created.error().to_string()};
+  if (!created) co_return from_rancher("Rancher create", created.error());
   mirror_.put(*created);
   log::info("rancher_created", {{"cert", cert_name},
                                 {"id", created->id},
                                 {"fingerprint", created->fingerprint_sha1.substr(0, 12)}});
-  co_return true;
+  co_return outcome<>{};
 }
 
 }  // namespace certherd::reconcilers

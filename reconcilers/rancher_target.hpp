@@ -26,20 +26,20 @@ class rancher_target final : public target {
                  bool adopt_foreign);
 
   std::string_view name() const override { return "rancher"; }
-  boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) override;
-  boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
-                                                       std::vector<pki::certificate> chain,
-                                                       pki::private_key key,
-                                                       std::vector<std::string> own) override;
+  boost::asio::awaitable<outcome<target_copy>> async_observe(std::string cert_name) override;
+  boost::asio::awaitable<outcome<>> async_push(std::string cert_name,
+                                               std::vector<pki::certificate> chain,
+                                               pki::private_key key,
+                                               std::vector<std::string> own) override;
 
   /// \brief The Rancher copy a certificate resource amounts to (parsed and classified).
   target_copy to_target_copy(const rancher::certificate& c);
 
  private:
-  boost::asio::awaitable<text_result<std::optional<rancher::certificate>>> current(
+  boost::asio::awaitable<outcome<std::optional<rancher::certificate>>> current(
       const std::string& cert_name);
-  /// \brief Asks each load balancer that references `c` to update; returns a problem or "".
-  boost::asio::awaitable<std::string> reload_load_balancers(const rancher::certificate& c);
+  /// \brief Asks each load balancer that references `c` to update (the last refusal if any).
+  boost::asio::awaitable<outcome<>> reload_load_balancers(const rancher::certificate& c);
 
   rancher::api& api_;
   rancher::mirror& mirror_;

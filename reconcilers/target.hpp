@@ -3,9 +3,9 @@
 // target serves under a certificate name and pushes the local copy to it.
 #pragma once
 
+#include "clients/outcome/outcome.hpp"
 #include "pki/certificate.hpp"
 #include "reconcilers/certificate_state.hpp"
-#include "stores/account_keys.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -15,22 +15,33 @@
 
 namespace certherd::reconcilers {
 
-using stores::failed;
-using stores::text_result;
+/// \brief A target would not, or could not, take or show a certificate (its disk, its answer).
+inline failure refused(std::string message) {
+  return fail(failure_kind::target_refused, std::move(message));
+}
+/// \brief A target holds, under a managed name, what certherd did not put there.
+inline failure foreign(std::string message) {
+  return fail(failure_kind::conflict, std::move(message));
+}
+/// \brief A target did not answer (a socket, a connection, a timeout).
+inline failure unreachable(std::string message) {
+  return fail(failure_kind::transport, std::move(message));
+}
 
+// Failures carry a kind: target_refused, conflict or transport.
 class target {
  public:
   virtual ~target() = default;
   virtual std::string_view name() const = 0;
   /// \brief What the target serves under `cert_name` (present=false when nothing).
-  virtual boost::asio::awaitable<text_result<target_copy>> async_observe(std::string cert_name) = 0;
+  virtual boost::asio::awaitable<outcome<target_copy>> async_observe(std::string cert_name) = 0;
   /// \brief Makes the target serve `chain` (leaf first) with `key` under `cert_name`. `own`
   /// holds the fingerprints (SHA-256 and SHA-1, hex) of every certificate certherd made under
   /// that name: what the target holds may be replaced when it is one of them, whoever signed it.
-  virtual boost::asio::awaitable<text_result<bool>> async_push(std::string cert_name,
-                                                               std::vector<pki::certificate> chain,
-                                                               pki::private_key key,
-                                                               std::vector<std::string> own) = 0;
+  virtual boost::asio::awaitable<outcome<>> async_push(std::string cert_name,
+                                                       std::vector<pki::certificate> chain,
+                                                       pki::private_key key,
+                                                       std::vector<std::string> own) = 0;
 };
 
 }  // namespace certherd::reconcilers

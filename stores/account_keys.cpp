@@ -13,6 +13,13 @@
 #include <boost/url/parse.hpp>
 
 namespace certherd::stores {
+namespace {
+
+failure io_failure(std::string message) {
+  return fail(failure_kind::store_io, std::move(message));
+}
+
+}  // namespace
 
 std::filesystem::path account_folder(const std::filesystem::path& state_dir,
                                      const std::string& directory_url) {
@@ -27,12 +34,12 @@ std::filesystem::path account_folder(const std::filesystem::path& state_dir,
   return state_dir / "accounts" / fmt::format("{}-{}", host, digest);
 }
 
-text_result<account_record> load_or_create_account(const std::filesystem::path& state_dir,
-                                                   const std::string& directory_url,
-                                                   pki::key_type type) {
+outcome<account_record> load_or_create_account(const std::filesystem::path& state_dir,
+                                               const std::string& directory_url,
+                                               pki::key_type type) {
   auto folder = account_folder(state_dir, directory_url);
   std::string detail;
-  if (auto ec = make_directories(folder, 0700, detail)) return detail;
+  if (auto ec = make_directories(folder, 0700, detail)) return io_failure(detail);
   if (auto handle = dir_handle::open(folder, 0700, detail, false)) sweep_temporaries(*handle);
   detail.clear();
   auto key_path = folder / "account-key.pem";
@@ -42,22 +49,23 @@ text_result<account_record> load_or_create_account(const std::filesystem::path& 
   if (auto pem = read_file(key_path, ec)) {
     auto key = pki::private_key::from_pem(*pem);
     if (!key) {
-      return fmt::format(
+      return io_failure(fmt::format(
           "account key {} is unreadable ({}); it is left as it is — move it away "
           "to start a new account",
-          key_path.string(), key.error().message());
+          key_path.string(), key.error().message()));
     }
     loaded = std::move(*key);
   } else if (ec == std::errc::no_such_file_or_directory) {
     auto key = pki::private_key::generate(type);
-    if (!key) return key.error().message();
+    if (!key) return fail(failure_kind::internal, key.error().message());
     if (auto wec = write_file({key_path, key->to_pem(), 0600}, overwrite::refuse, detail)) {
-      return detail;
+      return io_failure(detail);
     }
     loaded = std::move(*key);
     created = true;
   } else {
-    return fmt::format("cannot read account key {}: {}", key_path.string(), ec.message());
+    return io_failure(
+        fmt::format("cannot read account key {}: {}", key_path.string(), ec.message()));
   }
 
   account_record record{std::move(*loaded), folder, {}, created};
@@ -71,8 +79,8 @@ text_result<account_record> load_or_create_account(const std::filesystem::path& 
   return record;
 }
 
-text_result<bool> save_account_url(const account_record& record, const std::string& directory_url,
-                                   const std::string& account_url) {
+outcome<> save_account_url(const account_record& record, const std::string& directory_url,
+                           const std::string& account_url) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -84,9 +92,9 @@ text_result<bool> save_account_url(const account_record& record, const std::stri
   std::string detail;
   if (write_file({record.directory / "account.json", std::string(buf.GetString()) + "\n", 0600},
                  overwrite::allow, detail)) {
-    return detail;
+    return io_failure(detail);
   }
-  return true;
+  return {};
 }
 
 }  // namespace certherd::stores

@@ -18,6 +18,10 @@
 namespace certherd::stores {
 namespace {
 
+failure io_failure(std::string message) {
+  return fail(failure_kind::store_io, std::move(message));
+}
+
 constexpr int kFormat = 1;
 constexpr std::string_view kSuffix = ".json";
 
@@ -75,27 +79,27 @@ std::string to_json(const stored_certificate& r) {
   return std::string(buf.GetString()) + "\n";
 }
 
-text_result<stored_certificate> from_json(std::string_view text) {
+outcome<stored_certificate> from_json(std::string_view text) {
   rapidjson::Document doc;
-  if (auto why = certherd::json::parse(doc, text)) return failed{"not JSON: " + *why};
-  if (!doc.IsObject()) return failed{"not a JSON object"};
+  if (auto why = certherd::json::parse(doc, text)) return io_failure("not JSON: " + *why);
+  if (!doc.IsObject()) return io_failure("not a JSON object");
   if (!doc.HasMember("format") || !doc["format"].IsInt() || doc["format"].GetInt() != kFormat) {
-    return failed{fmt::format("unknown record format (this certherd reads format {})", kFormat)};
+    return io_failure(fmt::format("unknown record format (this certherd reads format {})", kFormat));
   }
   stored_certificate r;
   r.name = member_string(doc, "name");
-  if (r.name.empty()) return failed{"no name"};
+  if (r.name.empty()) return io_failure("no name");
   if (auto h = doc.FindMember("hosts"); h != doc.MemberEnd() && h->value.IsArray()) {
     for (const auto& v : h->value.GetArray()) {
-      if (!v.IsString()) return failed{"hosts must be strings"};
+      if (!v.IsString()) return io_failure("hosts must be strings");
       r.hosts.emplace_back(v.GetString());
     }
   } else {
-    return failed{"no hosts"};
+    return io_failure("no hosts");
   }
   r.directory = member_string(doc, "directory");
   auto kt = pki::parse_key_type(member_string(doc, "key_type"));
-  if (!kt) return failed{"unknown key_type"};
+  if (!kt) return io_failure("unknown key_type");
   r.key_type = *kt;
   auto int64 = [&](const char* k) -> long long {
     auto it = doc.FindMember(k);
@@ -115,7 +119,7 @@ text_result<stored_certificate> from_json(std::string_view text) {
   }
   r.chain_pem = member_string(doc, "chain");
   r.key_pem = member_string(doc, "key");
-  if (r.chain_pem.empty() != r.key_pem.empty()) return failed{"chain and key must come together"};
+  if (r.chain_pem.empty() != r.key_pem.empty()) return io_failure("chain and key must come together");
   return r;
 }
 
@@ -150,61 +154,61 @@ const dir_handle* fs_store::folder(std::string& detail) {
   return folder_ ? &*folder_ : nullptr;
 }
 
-text_result<bool> fs_store::open() {
+outcome<> fs_store::open() {
   std::string detail;
   auto root = dir_handle::open(state_dir_, 0700, detail);
-  if (!root) return detail;
+  if (!root) return io_failure(detail);
   auto records = root->sub("certificates", true, 0700, detail);
-  if (!records) return detail;
+  if (!records) return io_failure(detail);
   // Prove now that records can be written, rather than at the first issuance.
   std::vector<named_content> probe{{".write-test", "", 0600}};
   if (records->write(probe, detail)) {
-    return fmt::format("state directory is not writable: {}", detail);
+    return io_failure(fmt::format("state directory is not writable: {}", detail));
   }
   ::unlinkat(records->fd(), ".write-test", 0);
   sweep_temporaries(*records);  // what a killed certherd left half written
   last_sweep_ = std::chrono::steady_clock::now();
   folder_ = std::move(records);
-  return true;
+  return {};
 }
 
 std::filesystem::path fs_store::path_of(const std::string& name) const {
   return dir_ / file_name_for(name, kSuffix);
 }
 
-text_result<std::optional<stored_certificate>> fs_store::load(const std::string& name) {
-  if (!safe_name(name)) return failed{fmt::format("'{}' cannot name a record", name)};
+outcome<std::optional<stored_certificate>> fs_store::load(const std::string& name) {
+  if (!safe_name(name)) return io_failure(fmt::format("'{}' cannot name a record", name));
   std::string detail;
   const auto* records = folder(detail);
-  if (!records) return failed{detail};
+  if (!records) return io_failure(detail);
   std::error_code ec;
   auto text = records->read(file_name_for(name, kSuffix), ec);
   if (!text) {
     if (ec == std::errc::no_such_file_or_directory) return std::optional<stored_certificate>();
     if (ec == std::errc::too_many_symbolic_link_levels) {
-      return failed{fmt::format("{} is a symbolic link certherd did not make; left alone",
-                                path_of(name).string())};
+      return io_failure(fmt::format("{} is a symbolic link certherd did not make; left alone",
+                                path_of(name).string()));
     }
-    return failed{fmt::format("cannot read {}: {}", path_of(name).string(), ec.message())};
+    return io_failure(fmt::format("cannot read {}: {}", path_of(name).string(), ec.message()));
   }
   auto r = from_json(*text);
   if (!r) {
-    return failed{fmt::format("{} is not a certificate record ({}); it is left as it is",
-                              path_of(name).string(), r.error())};
+    return io_failure(fmt::format("{} is not a certificate record ({}); it is left as it is",
+                                  path_of(name).string(), r.error().message));
   }
   if (r->name != name) {
-    return failed{fmt::format("{} holds the record of '{}'; it is left as it is",
-                              path_of(name).string(), r->name)};
+    return io_failure(fmt::format("{} holds the record of '{}'; it is left as it is",
+                              path_of(name).string(), r->name));
   }
   return std::optional<stored_certificate>(std::move(*r));
 }
 
-text_result<bool> fs_store::save(const stored_certificate& record) {
+outcome<> fs_store::save(const stored_certificate& record) {
   auto existing = load(record.name);  // never replace what we cannot read
   if (!existing) return existing.error();
   std::string detail;
   const auto* records = folder(detail);
-  if (!records) return failed{detail};
+  if (!records) return io_failure(detail);
   // Now and then, what a killed certherd left half written goes (stores/temporaries.hpp).
   auto now = std::chrono::steady_clock::now();
   if (now - last_sweep_ >= kOrphanAge) {
@@ -212,8 +216,8 @@ text_result<bool> fs_store::save(const stored_certificate& record) {
     last_sweep_ = now;
   }
   std::vector<named_content> file{{file_name_for(record.name, kSuffix), to_json(record), 0600}};
-  if (records->write(file, detail)) return detail;
-  return true;
+  if (records->write(file, detail)) return io_failure(detail);
+  return {};
 }
 
 std::optional<file_stamp> fs_store::version(const std::string& name) {
@@ -224,11 +228,11 @@ std::optional<file_stamp> fs_store::version(const std::string& name) {
   return records->stamp(file_name_for(name, kSuffix));
 }
 
-text_result<std::vector<std::string>> fs_store::names() {
+outcome<std::vector<std::string>> fs_store::names() {
   std::vector<std::string> out;
   std::string detail;
   const auto* records = folder(detail);
-  if (!records) return detail;
+  if (!records) return io_failure(detail);
   std::error_code ec;
   for (auto& file : records->list(ec)) {
     if (file.starts_with(".") || !file.ends_with(kSuffix)) continue;
@@ -245,7 +249,7 @@ text_result<std::vector<std::string>> fs_store::names() {
     }
     out.push_back(std::move(base));
   }
-  if (ec) return fmt::format("cannot list {}: {}", dir_.string(), ec.message());
+  if (ec) return io_failure(fmt::format("cannot list {}: {}", dir_.string(), ec.message()));
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -5,8 +5,8 @@
 // records are opened without following symbolic links: a link found there is reported, not read.
 #pragma once
 
+#include "clients/outcome/outcome.hpp"
 #include "pki/key.hpp"
-#include "stores/account_keys.hpp"
 #include "stores/atomic_file.hpp"
 #include "stores/safe_dir.hpp"
 
@@ -30,7 +30,7 @@ struct stored_certificate {
   int failures = 0;
   sys_seconds next_retry{};
   std::string last_error;
-  std::string last_error_kind;  ///< reconcilers::failure_kind's name ("rate_limited"), or ""
+  std::string last_error_kind;  ///< failure_kind's name ("rate_limited"), or ""
   /// Set by `certherd revoke` or `renew --force`: the held certificate must be replaced even
   /// though it looks good ("revoked: keyCompromise"). Cleared by the next issuance.
   std::string reissue;
@@ -52,12 +52,13 @@ void remember_issued(stored_certificate& record, const std::string& sha256,
 class certificate_store {
  public:
   virtual ~certificate_store() = default;
-  /// \brief The record of `name`; nullopt when there is none; an error when it is unreadable.
-  virtual text_result<std::optional<stored_certificate>> load(const std::string& name) = 0;
+  // Failures are of kind store_io and name the file and what is wrong with it.
+  /// \brief The record of `name`; nullopt when there is none; a failure when it is unreadable.
+  virtual outcome<std::optional<stored_certificate>> load(const std::string& name) = 0;
   /// \brief Replaces the record atomically; refuses to replace a record it cannot read.
-  virtual text_result<bool> save(const stored_certificate& record) = 0;
+  virtual outcome<> save(const stored_certificate& record) = 0;
   /// \brief Every name with a record, sorted.
-  virtual text_result<std::vector<std::string>> names() = 0;
+  virtual outcome<std::vector<std::string>> names() = 0;
   /// \brief A value that changes whenever the record of `name` changes (nullopt: no record), so
   /// a reader can keep what it derived from a record until the record changes.
   virtual std::optional<file_stamp> version(const std::string& name) = 0;
@@ -68,11 +69,11 @@ class fs_store final : public certificate_store {
   /// \brief A store under `state_dir`/certificates (created 0700 by `open`).
   explicit fs_store(std::filesystem::path state_dir);
   /// \brief Creates the folder; fails with the reason when the state directory is unusable.
-  text_result<bool> open();
+  outcome<> open();
 
-  text_result<std::optional<stored_certificate>> load(const std::string& name) override;
-  text_result<bool> save(const stored_certificate& record) override;
-  text_result<std::vector<std::string>> names() override;
+  outcome<std::optional<stored_certificate>> load(const std::string& name) override;
+  outcome<> save(const stored_certificate& record) override;
+  outcome<std::vector<std::string>> names() override;
   std::optional<file_stamp> version(const std::string& name) override;
 
   std::filesystem::path path_of(const std::string& name) const;
@@ -91,6 +92,6 @@ class fs_store final : public certificate_store {
 /// \brief The JSON form of a record (it contains the private key).
 std::string to_json(const stored_certificate& record);
 /// \brief Parses a record; the error says what is missing or wrong.
-text_result<stored_certificate> from_json(std::string_view text);
+outcome<stored_certificate> from_json(std::string_view text);
 
 }  // namespace certherd::stores

@@ -134,7 +134,7 @@ TEST(Kill, NineAtRandomMomentsLosesNothing) {
   ASSERT_TRUE(store.open());
   for (const auto& h : names) {
     auto r = store.load(h);
-    ASSERT_TRUE(r && *r) << h << ": " << (r ? "no record" : r.error());
+    ASSERT_TRUE(r && *r) << h << ": " << (r ? "no record" : r.error().message);
     auto chain = pki::parse_pem_chain((*r)->chain_pem);
     auto key = pki::private_key::from_pem((*r)->key_pem);
     ASSERT_TRUE(chain && key) << h;

@@ -89,7 +89,7 @@ asio::awaitable<void> lb_standin::rebuild(const std::string& lb_id) {
     } else {
       ++stats_.haproxy_push_failures;
       spdlog::warn("event=lb_push_failed lb={} certificate={} name={} error=\"{}\"", lb_id, id,
-                   name, pushed.error());
+                   name, pushed.error().message);
     }
   }
 }

@@ -61,7 +61,7 @@ TEST_F(AtomicFile, FailedBatchChangesNothing) {
 
 TEST_F(AtomicFile, AccountKeyIsCreatedOnceAndReused) {
   auto first = load_or_create_account(dir_, "https://ca.example/dir", pki::key_type::ec256);
-  ASSERT_TRUE(first) << first.error();
+  ASSERT_TRUE(first) << first.error().message;
   EXPECT_TRUE(first->created);
   auto second = load_or_create_account(dir_, "https://ca.example/dir", pki::key_type::ec256);
   ASSERT_TRUE(second);
@@ -83,7 +83,7 @@ TEST_F(AtomicFile, CorruptAccountKeyIsReportedNotReplaced) {
   ASSERT_FALSE(write_file({folder / "account-key.pem", "garbage", 0600}, overwrite::allow, detail));
   auto r = load_or_create_account(dir_, "https://ca.example/dir", pki::key_type::ec256);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("account-key.pem"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("account-key.pem"), std::string::npos) << r.error().message;
   EXPECT_EQ(read(folder / "account-key.pem"), "garbage");
 }
 

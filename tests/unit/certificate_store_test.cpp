@@ -48,7 +48,7 @@ TEST_F(FsStore, RoundTripsAndKeepsTheKeyPrivate) {
   ASSERT_TRUE(store.open());
   ASSERT_TRUE(store.save(record("a.example")));
   auto back = store.load("a.example");
-  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(back) << back.error().message;
   ASSERT_TRUE(*back);
   const auto& r = **back;
   EXPECT_EQ(r.hosts, (std::vector<std::string>{"a.example", "www.a.example"}));
@@ -86,7 +86,8 @@ TEST_F(FsStore, PlantedLinksAreNeverFollowed) {
   fs::create_symlink(outside, store.path_of("a.example"));
   auto loaded = store.load("a.example");
   ASSERT_FALSE(loaded);
-  EXPECT_NE(loaded.error().find("symbolic link"), std::string::npos) << loaded.error();
+  EXPECT_NE(loaded.error().message.find("symbolic link"), std::string::npos) << loaded.error().message;
+  EXPECT_EQ(loaded.error().kind, failure_kind::store_io);
   EXPECT_FALSE(store.save(record("a.example")));
   EXPECT_TRUE(fs::is_symlink(store.path_of("a.example")));
   EXPECT_EQ(*store.names(), std::vector<std::string>{}) << "a link is no record";
@@ -99,7 +100,7 @@ TEST_F(FsStore, PlantedLinksAreNeverFollowed) {
   fs_store planted(other / "state");
   auto opened = planted.open();
   ASSERT_FALSE(opened);
-  EXPECT_NE(opened.error().find("symbolic link"), std::string::npos) << opened.error();
+  EXPECT_NE(opened.error().message.find("symbolic link"), std::string::npos) << opened.error().message;
   EXPECT_FALSE(planted.save(record("b.example")));
   EXPECT_TRUE(fs::is_empty(other / "elsewhere"));
 }
@@ -110,8 +111,8 @@ TEST_F(FsStore, CorruptRecordIsReportedAndNeverOverwritten) {
   { std::ofstream(store.path_of("a.example")) << "{ half a record"; }
   auto r = store.load("a.example");
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("a.example.json"), std::string::npos) << r.error();
-  EXPECT_NE(r.error().find("left as it is"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("a.example.json"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("left as it is"), std::string::npos) << r.error().message;
   EXPECT_FALSE(store.save(record("a.example")));
   std::ifstream in(store.path_of("a.example"));
   std::string content((std::istreambuf_iterator<char>(in)), {});
@@ -125,7 +126,7 @@ TEST_F(FsStore, RecordUnderTheWrongNameOrFormat) {
   fs::copy_file(store.path_of("a.example"), store.path_of("c.example"));
   auto r = store.load("c.example");
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("holds the record of 'a.example'"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("holds the record of 'a.example'"), std::string::npos) << r.error().message;
   EXPECT_FALSE(from_json(R"({"format":99,"name":"x"})"));
   EXPECT_FALSE(from_json(R"({"format":1,"name":"x","hosts":["x"],"key_type":"ec256","chain":"c"})"))
       << "a chain without its key is refused";
@@ -136,7 +137,7 @@ TEST_F(FsStore, UnusableStateDirectory) {
   fs_store store("/proc/certherd-cannot-exist");
   auto r = store.open();
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("/proc/certherd-cannot-exist"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("/proc/certherd-cannot-exist"), std::string::npos) << r.error().message;
 }
 
 }  // namespace

@@ -45,17 +45,17 @@ class flaky_store final : public stores::certificate_store {
   }
   bool full = false;
   int refused = 0;
-  text_result<std::optional<stores::stored_certificate>> load(const std::string& n) override {
+  outcome<std::optional<stores::stored_certificate>> load(const std::string& n) override {
     return inner_.load(n);
   }
-  text_result<bool> save(const stores::stored_certificate& r) override {
+  outcome<> save(const stores::stored_certificate& r) override {
     if (full) {
       ++refused;
-      return failed{"cannot write " + r.name + ".json: No space left on device"};
+      return fail(failure_kind::store_io, "cannot write " + r.name + ".json: No space left on device");
     }
     return inner_.save(r);
   }
-  text_result<std::vector<std::string>> names() override { return inner_.names(); }
+  outcome<std::vector<std::string>> names() override { return inner_.names(); }
   std::optional<stores::file_stamp> version(const std::string& n) override {
     return inner_.version(n);
   }
@@ -69,7 +69,7 @@ class serving_target final : public target {
   std::string served;
   int pushes = 0;
   std::string_view name() const override { return "files"; }
-  asio::awaitable<text_result<target_copy>> async_observe(std::string) override {
+  asio::awaitable<outcome<target_copy>> async_observe(std::string) override {
     target_copy t;
     t.target = "files";
     t.exclusive = true;
@@ -77,12 +77,11 @@ class serving_target final : public target {
     t.fingerprint = served;
     co_return t;
   }
-  asio::awaitable<text_result<bool>> async_push(std::string, std::vector<pki::certificate> chain,
-                                                pki::private_key,
-                                                std::vector<std::string>) override {
+  asio::awaitable<outcome<>> async_push(std::string, std::vector<pki::certificate> chain,
+                                        pki::private_key, std::vector<std::string>) override {
     ++pushes;
     served = chain.front().fingerprint_sha256();
-    co_return true;
+    co_return outcome<>{};
   }
 };
 

@@ -19,20 +19,19 @@ class scripted_target final : public target {
   bool readable = true;
   int pushes = 0;
   std::string_view name() const override { return "scripted"; }
-  asio::awaitable<text_result<target_copy>> async_observe(std::string) override {
-    if (!readable) co_return failed{"connection refused"};
+  asio::awaitable<outcome<target_copy>> async_observe(std::string) override {
+    if (!readable) co_return unreachable("connection refused");
     target_copy held;
     held.target = "scripted";
     held.present = !served.empty();
     held.fingerprint = served;
     co_return held;
   }
-  asio::awaitable<text_result<bool>> async_push(std::string, std::vector<pki::certificate> chain,
-                                                pki::private_key,
-                                                std::vector<std::string>) override {
+  asio::awaitable<outcome<>> async_push(std::string, std::vector<pki::certificate> chain,
+                                        pki::private_key, std::vector<std::string>) override {
     ++pushes;
     served = chain.front().fingerprint_sha256();
-    co_return true;
+    co_return outcome<>{};
   }
   std::string served;  // what a push left there
 };

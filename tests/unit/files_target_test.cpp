@@ -36,9 +36,9 @@ pushed make(const std::string& host) {
   return {*pki::make_self_signed(key, {host}, now, 24h), key};
 }
 
-text_result<target_copy> observe(files_target& t, const std::string& name) {
+outcome<target_copy> observe(files_target& t, const std::string& name) {
   asio::io_context ioc;
-  text_result<target_copy> out = failed{"not run"};
+  outcome<target_copy> out = fail(failure_kind::internal, "not run");
   asio::co_spawn(
       ioc, [&]() -> asio::awaitable<void> { out = co_await t.async_observe(name); },
       [](std::exception_ptr e) {
@@ -171,7 +171,8 @@ TEST_F(PlantedLinks, LinkUnderTheCertificateNameIsReportedAndLeftAlone) {
   files_target t(ioc.get_executor(), dir());
   auto seen = observe(t, "a.example.com");
   ASSERT_FALSE(seen) << "what the link leads to is not read as served";
-  EXPECT_NE(seen.error().find("did not make"), std::string::npos) << seen.error();
+  EXPECT_NE(seen.error().message.find("did not make"), std::string::npos) << seen.error().message;
+  EXPECT_EQ(seen.error().kind, failure_kind::conflict) << "another party's link is a conflict";
   EXPECT_FALSE(push(t, "a.example.com", make("a.example.com")));
   EXPECT_EQ(fs::read_symlink(dir() / "a.example.com"), victim());
   EXPECT_EQ(slurp(victim() / "precious.pem"), "precious");
@@ -207,7 +208,7 @@ TEST_F(PlantedLinks, LongestHostNameIsWrittenAndRead) {
   auto p = make("long.example");
   ASSERT_TRUE(push(t, host, p));
   auto seen = observe(t, host);
-  ASSERT_TRUE(seen) << seen.error();
+  ASSERT_TRUE(seen) << seen.error().message;
   EXPECT_TRUE(seen->present);
   EXPECT_EQ(seen->fingerprint, p.cert.fingerprint_sha256());
 }

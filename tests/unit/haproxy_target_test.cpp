@@ -86,11 +86,11 @@ struct fixture {
     o.timeout = 300ms;
     return o;
   }
-  text_result<bool> push(haproxy_target& t, const std::string& host) {
+  outcome<> push(haproxy_target& t, const std::string& host) {
     auto key = *pki::private_key::generate(pki::key_type::ec256);
     auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
     auto cert = *pki::make_self_signed(key, {host}, now, 24h);
-    text_result<bool> out = failed{"not run"};
+    outcome<> out = fail(failure_kind::internal, "not run");
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
@@ -137,7 +137,8 @@ TEST(HaproxyTarget, CommitThatTimesOutIsAborted) {
   haproxy_target t(f.ioc.get_executor(), f.anchors, f.options());
   auto r = f.push(t, "a.example.com");
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("timed out"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("timed out"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().kind, failure_kind::transport) << "no answer is transport";
   EXPECT_TRUE(aborted_after_commit(hap.verbs)) << "the open transaction must be aborted";
 }
 
@@ -148,6 +149,7 @@ TEST(HaproxyTarget, RefusedCommitIsAborted) {
   haproxy_target t(f.ioc.get_executor(), f.anchors, f.options());
   auto r = f.push(t, "a.example.com");
   ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, failure_kind::target_refused) << "HAProxy answered: a refusal";
   EXPECT_TRUE(aborted_after_commit(hap.verbs));
   // The file is certherd's: it was recorded as such before it was written.
   std::ifstream owned(f.dir / "certherd" / haproxy_target::kOwnedList);

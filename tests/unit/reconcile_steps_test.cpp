@@ -24,20 +24,25 @@ class memory_store final : public stores::certificate_store {
   std::map<std::string, stores::stored_certificate> records;
   bool refuse_reads = false, refuse_writes = false;
   int writes = 0;
-  text_result<std::optional<stores::stored_certificate>> load(const std::string& n) override {
-    if (refuse_reads) return failed{"read " + n + ".json: Input/output error"};
+  outcome<std::optional<stores::stored_certificate>> load(const std::string& n) override {
+    if (refuse_reads) {
+      return certherd::fail(failure_kind::store_io, "read " + n + ".json: Input/output error");
+    }
     auto it = records.find(n);
     if (it == records.end()) return std::optional<stores::stored_certificate>{};
     return std::optional<stores::stored_certificate>{it->second};
   }
-  text_result<bool> save(const stores::stored_certificate& r) override {
-    if (refuse_writes) return failed{"write " + r.name + ".json: No space left on device"};
+  outcome<> save(const stores::stored_certificate& r) override {
+    if (refuse_writes) {
+      return certherd::fail(failure_kind::store_io,
+                            "write " + r.name + ".json: No space left on device");
+    }
     ++writes;
     records[r.name] = r;
     ++versions_[r.name];
-    return true;
+    return {};
   }
-  text_result<std::vector<std::string>> names() override {
+  outcome<std::vector<std::string>> names() override {
     std::vector<std::string> out;
     for (const auto& [n, r] : records)
       out.push_back(n);
@@ -73,8 +78,8 @@ class scripted_target final : public target {
   int pushes = 0;
   std::string served;
   std::string_view name() const override { return name_; }
-  asio::awaitable<text_result<target_copy>> async_observe(std::string) override {
-    if (unreadable) co_return failed{"connection refused"};
+  asio::awaitable<outcome<target_copy>> async_observe(std::string) override {
+    if (unreadable) co_return unreachable("connection refused");
     target_copy t;
     t.target = name_;
     t.exclusive = true;
@@ -82,13 +87,12 @@ class scripted_target final : public target {
     t.fingerprint = served;
     co_return t;
   }
-  asio::awaitable<text_result<bool>> async_push(std::string, std::vector<pki::certificate> chain,
-                                                pki::private_key,
-                                                std::vector<std::string>) override {
-    if (refuses) co_return failed{"the target refused"};
+  asio::awaitable<outcome<>> async_push(std::string, std::vector<pki::certificate> chain,
+                                        pki::private_key, std::vector<std::string>) override {
+    if (refuses) co_return refused("the target refused");
     ++pushes;
     served = chain.front().fingerprint_sha256();
-    co_return true;
+    co_return outcome<>{};
   }
 
  private:

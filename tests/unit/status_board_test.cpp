@@ -28,11 +28,11 @@ struct board_fixture {
     l.last_error =
         "urn:ietf:params:acme:error:rateLimited: too many certificates, see "
         "https://letsencrypt.org/docs/rate-limits/";
-    l.last_error_kind = reconcilers::failure_kind::rate_limited;
+    l.last_error_kind = failure_kind::rate_limited;
     held.entries[spec.name] = {stores::file_stamp{1, 1, 1}, l};
     reconcilers::reconcile_report r;
     r.failed = true;
-    r.failed_kind = reconcilers::failure_kind::rate_limited;
+    r.failed_kind = failure_kind::rate_limited;
     board.reconciled(spec, r, now);
   }
 };
@@ -68,7 +68,7 @@ TEST(StatusBoard, AFailureOnlyTheLastReconcileSawIsLabelledToo) {
   reconcilers::cert_spec spec = f.desired["a.example.com"];
   reconcilers::reconcile_report r;
   r.failed = true;
-  r.failed_kind = reconcilers::failure_kind::target_refused;
+  r.failed_kind = failure_kind::target_refused;
   f.board.reconciled(spec, r, f.now);
   auto metrics = f.board.to_prometheus(f.desired, f.held, {});
   EXPECT_NE(metrics.find(R"(reason="target_refused")"), std::string::npos) << metrics;
