@@ -117,8 +117,9 @@ int run_issue(const issue_options& o) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_seconds);
   auto issued = run_to_end(ioc, issuer.async_issue(spec), deadline);
   if (!issued) {
-    return failed(fail(failure_kind::transport,
-                       fmt::format("gave up after the {} s timeout", o.timeout_seconds)));
+    return failed(
+        fail(failure_kind::transport,
+             fmt::format("timed out: gave up after {} s (--timeout)", o.timeout_seconds)));
   }
   if (!*issued) return failed(issued->error());
 

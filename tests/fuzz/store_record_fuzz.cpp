@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto record = from_json(text);
   if (!record) {
-    FUZZ_CHECK(!record.error().empty());
+    FUZZ_CHECK(!record.error().message.empty());
     return 0;
   }
   auto again = from_json(to_json(*record));

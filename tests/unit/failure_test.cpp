@@ -51,6 +51,44 @@ INSTANTIATE_TEST_SUITE_P(
                       problem_row{"externalAccountRequired", failure_kind::ca_refused, 1min}),
     [](const auto& info) { return std::string(info.param.type); });
 
+TEST(Failure, RancherErrorsByWhatRancherSaid) {
+  struct row {
+    unsigned status;
+    const char* code;
+    failure_kind kind;
+  };
+  for (auto [status, code, kind] : {
+           row{0, "transport", failure_kind::transport},
+           row{0, "decode", failure_kind::target_refused},
+           row{401, "Unauthorized", failure_kind::configuration},
+           row{403, "Forbidden", failure_kind::configuration},
+           row{404, "NotFound", failure_kind::target_refused},
+           row{409, "Conflict", failure_kind::target_refused},
+           row{422, "NotUnique", failure_kind::target_refused},
+           row{503, "ServiceUnavailable", failure_kind::target_refused},
+       }) {
+    rancher::error e;
+    e.status = status;
+    e.code = code;
+    e.message = "Rancher's words";
+    auto f = failure_from(e);
+    EXPECT_EQ(f.kind, kind) << status;
+    EXPECT_NE(f.message.find("Rancher's words"), std::string::npos) << f.message;
+    EXPECT_TRUE(f.problem_type.empty()) << "a problem type is the CA's only";
+  }
+}
+
+TEST(Failure, WithinNamesWhereAndKeepsTheRest) {
+  failure f = fail(failure_kind::rate_limited, "too many");
+  f.problem_type = "rateLimited";
+  f.retry_after = std::chrono::seconds(30);
+  auto g = f.within("store");
+  EXPECT_EQ(g.message, "store: too many");
+  EXPECT_EQ(g.kind, failure_kind::rate_limited);
+  EXPECT_EQ(g.problem_type, "rateLimited");
+  EXPECT_EQ(g.retry_after, std::chrono::seconds(30));
+}
+
 TEST(Failure, FlowErrorsWithoutAProblem) {
   using acme::errc;
   struct row {

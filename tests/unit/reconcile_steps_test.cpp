@@ -74,7 +74,7 @@ class scripted_issuer final : public issuer {
 class scripted_target final : public target {
  public:
   explicit scripted_target(std::string name) : name_(std::move(name)) {}
-  bool unreadable = false, refuses = false;
+  bool unreadable = false, refuses = false, foreign_holder = false, silent = false;
   int pushes = 0;
   std::string served;
   std::string_view name() const override { return name_; }
@@ -90,6 +90,8 @@ class scripted_target final : public target {
   asio::awaitable<outcome<>> async_push(std::string, std::vector<pki::certificate> chain,
                                         pki::private_key, std::vector<std::string>) override {
     if (refuses) co_return refused("the target refused");
+    if (foreign_holder) co_return foreign("the name holds a file certherd did not write");
+    if (silent) co_return unreachable("timed out");
     ++pushes;
     served = chain.front().fingerprint_sha256();
     co_return outcome<>{};
@@ -218,6 +220,11 @@ INSTANTIATE_TEST_SUITE_P(
             failure_kind::target_refused, 1min, 0},
         row{"ARefusedPushStopsAndLooksAgainSoon", false, [](world& w) { w.first.refuses = true; },
             true, true, 1, 0, 0, true, failure_kind::target_refused, 1min, 0},
+        row{"AForeignHolderAtPushIsAConflictLookedAtLessOften", false,
+            [](world& w) { w.first.foreign_holder = true; }, true, true, 1, 0, 0, true,
+            failure_kind::conflict, 10min, 0},
+        row{"ATargetThatDoesNotAnswerIsTransport", false, [](world& w) { w.first.silent = true; },
+            true, true, 1, 0, 0, true, failure_kind::transport, 1min, 0},
         row{"AMissingCopyIsPushedAgainWithoutAnOrder",
             true,
             [](world& w) { w.second.served.clear(); },
