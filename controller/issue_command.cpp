@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <system_error>
 
 namespace certherd::controller {
 namespace {
@@ -87,13 +88,22 @@ int run_issue(const issue_options& o) {
   std::unique_ptr<acme::challenge_presenter> presenter;
   try {
     client = std::make_unique<http::client>(ioc.get_executor(), http_options);
+  } catch (const std::exception& e) {  // --ca-bundle: bad input
+    return usage_error(e.what());
+  }
+  try {
     if (!o.webroot.empty()) {
       presenter = std::make_unique<acme::webroot_presenter>(o.webroot);
     } else {
       presenter = std::make_unique<acme::http01_responder>(ioc.get_executor(), o.challenge_listen);
     }
+  } catch (const std::system_error& e) {
+    // A listen address that is not one is wrong usage; one that cannot be bound (in use, not
+    // permitted) is a challenge that cannot be served.
+    if (e.code() == std::errc::invalid_argument) return usage_error(e.what());
+    return failed(fail(failure_kind::challenge_setup, e.what()));
   } catch (const std::exception& e) {
-    return usage_error(e.what());
+    return failed(fail(failure_kind::challenge_setup, e.what()));
   }
 
   // The reconciler's issuer: the account (registered once, its key and URL kept in the state
@@ -106,6 +116,11 @@ int run_issue(const issue_options& o) {
   options.profile = o.profile;
   options.preferred_chain = o.preferred_chain;
   options.order_timeout = std::chrono::seconds(o.timeout_seconds);
+  // One deadline for the whole command, account registration included: every step of the
+  // issuer times out by it, with its own reason; the backstop below only catches a step that
+  // would not.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_seconds);
+  options.deadline = deadline;
   reconcilers::acme_issuer issuer(*client, *presenter, options);
   reconcilers::cert_spec spec;
   spec.name = names.front();
@@ -113,9 +128,7 @@ int run_issue(const issue_options& o) {
   spec.directory = o.directory;
   spec.key_type = *key_type;
 
-  // Every step has its deadline; this bounds the whole command, account registration included.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_seconds);
-  auto issued = run_to_end(ioc, issuer.async_issue(spec), deadline);
+  auto issued = run_to_end(ioc, issuer.async_issue(spec), deadline + std::chrono::seconds(2));
   if (!issued) {
     return failed(
         fail(failure_kind::transport,

@@ -119,8 +119,7 @@ subcommand revoke_command(CLI::App& app) {
                   "unspecified, keyCompromise, affiliationChanged, superseded, "
                   "or cessationOfOperation");
   cmd->add_flag("--no-reissue", a->no_reissue, "do not replace it now");
-  return {cmd,
-          [a] { return revoke_certificate(a->settings, a->name, a->reason, !a->no_reissue); },
+  return {cmd, [a] { return revoke_certificate(a->settings, a->name, a->reason, !a->no_reissue); },
           &a->settings, true};
 }
 
@@ -178,7 +177,8 @@ int main(int argc, char** argv) {
     if (c.settings) {
       for (const auto& [flag, variable] : setting_flags()) {
         c.cli->add_option_function<std::string>(
-            flag, [values = c.settings, variable = variable](const std::string& v) {
+            flag,
+            [values = c.settings, variable = variable](const std::string& v) {
               (*values)[variable] = v;
             },
             "same as " + variable);

@@ -276,7 +276,11 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
     return report(saved.error().within(name + ": revoked, but not recorded"));
   }
   if (!reissue) return exit_ok;
-  if (auto read = read_rancher_once(s, ioc); !read) return report(read.error());
+  if (auto read = read_rancher_once(s, ioc); !read) {
+    // Revoked and recorded: what fails from here is the replacement (1), whatever its kind.
+    report(read.error().within(name + ": revoked, not replaced"));
+    return exit_failed;
+  }
   if (!s.specs.count(name)) {
     std::cout << name << " is no longer managed: not replaced\n";
     return exit_ok;

@@ -77,8 +77,8 @@ outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>
   }
   auto anchors = pki::load_trust_anchors(s.cfg.trust_store, s.cfg.ca_roots);
   if (!anchors) {
-    return fail(failure_kind::configuration, "trust anchors (SYSTEM_TRUST_STORE, ACME_ROOTS): " +
-                                                 anchors.error().message());
+    return fail(failure_kind::configuration,
+                "trust anchors (SYSTEM_TRUST_STORE, ACME_ROOTS): " + anchors.error().message());
   }
   s.anchors = std::move(*anchors);
 

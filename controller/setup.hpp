@@ -5,8 +5,8 @@
 #pragma once
 
 #include "clients/acme/http01_responder.hpp"
-#include "clients/rancher/api.hpp"
 #include "clients/outcome/outcome.hpp"
+#include "clients/rancher/api.hpp"
 #include "clients/rancher/mirror.hpp"
 #include "controller/config.hpp"
 #include "controller/label_source.hpp"

@@ -20,6 +20,11 @@ acme_issuer::acme_issuer(http::client& client, acme::challenge_presenter& presen
                          acme_issuer_options options)
     : client_(client), presenter_(presenter), options_(std::move(options)) {}
 
+std::chrono::steady_clock::time_point acme_issuer::step_deadline() const {
+  auto bound = std::chrono::steady_clock::now() + options_.order_timeout;
+  return options_.deadline ? std::min(bound, *options_.deadline) : bound;
+}
+
 asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     const std::string& directory) {
   auto& st = accounts_[directory];
@@ -55,8 +60,7 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     }
   } done{st};
   acme::session session(directory, *st.key, options_.session);
-  acme::driver driver(client_, &presenter_,
-                      std::chrono::steady_clock::now() + options_.order_timeout);
+  acme::driver driver(client_, &presenter_, step_deadline());
   auto acct = co_await driver.async_run(session.register_account(options_.account));
   if (!acct) {
     st.error = failure_from(acct.error());
@@ -83,7 +87,7 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   if (!key) co_return fail(failure_kind::internal, key.error().message());
   auto csr = pki::make_csr_der(*key, spec.hosts);
   if (!csr) co_return fail(failure_kind::internal, csr.error().message());
-  auto deadline = std::chrono::steady_clock::now() + options_.order_timeout;
+  auto deadline = step_deadline();
   std::string used;  // the account URL the last attempt signed with
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
     used = account->url;
@@ -131,8 +135,7 @@ asio::awaitable<outcome<>> acme_issuer::async_revoke(std::string directory, pki:
   }
   acme::session session(directory, *account->key, options_.session);
   session.set_account_url(account->url);
-  acme::driver driver(client_, &presenter_,
-                      std::chrono::steady_clock::now() + options_.order_timeout);
+  acme::driver driver(client_, &presenter_, step_deadline());
   auto done = co_await driver.async_run(session.revoke(leaf.der(), reason));
   // Already revoked (perhaps by this very request, sent again after its answer was lost): what
   // was asked for holds.

@@ -30,6 +30,10 @@ struct acme_issuer_options {
   std::string profile;
   std::string preferred_chain;  ///< the alternate chain (RFC 8555 §7.4.2) whose root has this CN
   std::chrono::seconds order_timeout{std::chrono::minutes(5)};
+  /// No registration, order or revocation runs past this, whatever order_timeout leaves (a
+  /// one-shot command's whole deadline, so that its own steps time out, with their reason,
+  /// before the command's backstop does).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   acme::session_options session;
 };
 
@@ -47,6 +51,9 @@ class acme_issuer final : public issuer {
                                                  std::optional<int> reason);
 
  private:
+  /// now + order_timeout, or the options' deadline if that comes first.
+  std::chrono::steady_clock::time_point step_deadline() const;
+
   struct account_state {
     std::optional<stores::account_record> record;
     std::optional<pki::private_key> key;

@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <set>
+#include <map>
 
 namespace certherd::reconcilers {
 
@@ -81,10 +81,16 @@ std::chrono::seconds save_retry_delay(int failures) {
 
 namespace {
 
+// When a target that failed is looked at again: what another party holds does not change by
+// the minute; a refusal or no answer may.
+std::chrono::seconds look_again_after(failure_kind kind) {
+  return kind == failure_kind::conflict ? 10min : 1min;
+}
+
 // Saves `record`; when the store refuses, keeps it in `unsaved` (replacing an older one) to be
 // saved again later, and returns the store's failure.
 outcome<> save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
-                         const stores::stored_certificate& record, sys_seconds now) {
+                       const stores::stored_certificate& record, sys_seconds now) {
   auto saved = deps.store.save(record);
   if (saved) {
     unsaved_home.unsaved_records.erase(record.name);
@@ -156,7 +162,9 @@ class reconcile_pass {
   };
   struct observations {
     std::vector<target_copy> copies;
-    std::set<std::string> unreadable;  ///< never written blind: may hold another CA's certificate
+    /// Each target that could not be read, and why: never written blind, for it may hold
+    /// another CA's certificate.
+    std::map<std::string, failure> unreadable;
   };
   enum class after { done, another_round };
 
@@ -216,8 +224,7 @@ class reconcile_pass {
         if (!loaded) {
           failed(loaded.error().kind, "store: " + loaded.error().message);
           report_.requeue_at = now_ + 10min;
-          log::error("store_unreadable",
-                     {{"cert", spec_.name}, {"error", loaded.error().message}});
+          log::error("store_unreadable", {{"cert", spec_.name}, {"error", loaded.error().message}});
           return false;
         }
         if (*loaded) {
@@ -250,8 +257,7 @@ class reconcile_pass {
       if (seen) {
         o.copies.push_back(*seen);
       } else {
-        o.unreadable.insert(tname);
-        const auto& why = seen.error();
+        const auto& why = o.unreadable.emplace(tname, seen.error()).first->second;
         report_.outcomes.push_back(fmt::format("observe {}: {}", tname, why.message));
         log::warn("target_unreadable", {{"cert", spec_.name},
                                         {"target", tname},
@@ -266,7 +272,7 @@ class reconcile_pass {
   // what was issued); one that fails lets the other actions run (a valid local copy is still
   // worth serving) and ends the reconcile at the backoff. A failed push ends it.
   asio::awaitable<after> carry_out(const plan_result& p, held& h,
-                                   const std::set<std::string>& unreadable) {
+                                   const std::map<std::string, failure>& unreadable) {
     const bool all_conflicts = std::all_of(p.actions.begin(), p.actions.end(), [](const auto& a) {
       return a.kind == action_kind::conflict;
     });
@@ -279,11 +285,12 @@ class reconcile_pass {
                           [](const auto& a) { return a.kind == action_kind::bootstrap; });
     for (const auto& a : actions) {
       if (stop) break;
-      if ((a.kind == action_kind::push || a.kind == action_kind::bootstrap) &&
-          unreadable.count(a.target)) {
-        failed(failure_kind::target_refused,
-               fmt::format("not pushed to {}: it could not be read", a.target));
-        report_.requeue_at = now_ + 1min;
+      if (auto why = unreadable.find(a.target);
+          (a.kind == action_kind::push || a.kind == action_kind::bootstrap) &&
+          why != unreadable.end()) {
+        failed(why->second.kind, fmt::format("not pushed to {}: it could not be read: {}", a.target,
+                                             why->second.message));
+        report_.requeue_at = now_ + look_again_after(why->second.kind);
         blocked = true;
         continue;
       }
@@ -389,8 +396,7 @@ class reconcile_pass {
                                {"target", a.target},
                                {"kind", to_string(why.kind)},
                                {"error", why.message}});
-    // What another party holds does not change by the minute; a refusal or no answer may.
-    report_.requeue_at = now_ + (why.kind == failure_kind::conflict ? 10min : 1min);
+    report_.requeue_at = now_ + look_again_after(why.kind);
     co_return false;
   }
 

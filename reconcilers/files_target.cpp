@@ -119,8 +119,8 @@ asio::awaitable<outcome<target_copy>> files_target::async_observe(std::string ce
   auto pem = folder->read("fullchain.pem", ec);
   if (!pem) {
     if (ec == std::errc::no_such_file_or_directory) co_return out;
-    co_return refused(fmt::format("cannot read {}: {}",
-                                  (folder->path() / "fullchain.pem").string(), ec.message()));
+    co_return refused(fmt::format("cannot read {}: {}", (folder->path() / "fullchain.pem").string(),
+                                  ec.message()));
   }
   // Only the fingerprint: these files are certherd's own (exclusive), so who issued what they
   // hold and until when decides nothing — and not parsing them halves a start-up pass.

@@ -221,7 +221,8 @@ asio::awaitable<outcome<>> haproxy_target::push_locked(std::string cert_name,
     if (!created) co_return unreachable(created.error().message);
     // An empty store left by an interrupted push "already exists": fill it all the same.
     if (!haproxy::is_success(*created) && created->find("already exists") == std::string::npos) {
-      co_return refused(fmt::format("HAProxy refused new ssl cert {}: {}", file.string(), *created));
+      co_return refused(
+          fmt::format("HAProxy refused new ssl cert {}: {}", file.string(), *created));
     }
   }
   auto set = haproxy::set_cert_command(file.string(), pem);
@@ -234,16 +235,16 @@ asio::awaitable<outcome<>> haproxy_target::push_locked(std::string cert_name,
   auto staged = co_await api_.async_command(*set);
   if (!staged || !haproxy::is_success(*staged)) {
     co_await abort();
-    co_return !staged ? unreachable(staged.error().message)
-                      : refused(fmt::format("HAProxy refused set ssl cert {}: {}", file.string(),
-                                            *staged));
+    co_return !staged
+        ? unreachable(staged.error().message)
+        : refused(fmt::format("HAProxy refused set ssl cert {}: {}", file.string(), *staged));
   }
   auto committed = co_await api_.async_command("commit ssl cert " + file.string());
   if (!committed || !haproxy::is_success(*committed)) {
     co_await abort();
-    co_return !committed ? unreachable(committed.error().message)
-                         : refused(fmt::format("HAProxy refused commit ssl cert {}: {}",
-                                               file.string(), *committed));
+    co_return !committed
+        ? unreachable(committed.error().message)
+        : refused(fmt::format("HAProxy refused commit ssl cert {}: {}", file.string(), *committed));
   }
   auto listing = co_await api_.async_command("show ssl crt-list " + options_.crt_list.string());
   if (!listing) co_return unreachable(listing.error().message);

@@ -59,8 +59,7 @@ class haproxy_target final : public target {
 
   boost::asio::awaitable<outcome<>> push_locked(std::string cert_name,
                                                 std::vector<pki::certificate> chain,
-                                                pki::private_key key,
-                                                std::vector<std::string> own);
+                                                pki::private_key key, std::vector<std::string> own);
 
   haproxy::runtime_api api_;
   // HAProxy runs one certificate transaction at a time ("operations on certificates are

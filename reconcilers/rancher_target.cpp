@@ -149,7 +149,9 @@ asio::awaitable<outcome<>> rancher_target::async_push(std::string cert_name,
     if (auto told = co_await reload_load_balancers(*updated); !told) {
       // Until the load balancers are told, async_observe() reports the certificate as out of sync,
       // so the next reconcile pushes again and retries them.
-      co_return told.error().within("certificate updated, but");
+      auto why = told.error();
+      why.message = "certificate updated, but " + why.message;
+      co_return why;
     }
     reload_pending_.erase(cert_name);
     co_return outcome<>{};

@@ -28,7 +28,9 @@ inline failure unreachable(std::string message) {
   return fail(failure_kind::transport, std::move(message));
 }
 
-// Failures carry a kind: target_refused, conflict or transport.
+// Failures carry a kind: mostly target_refused, conflict or transport (the helpers above);
+// Rancher's target also says configuration (its key refused, 401/403), and internal for a push
+// with nothing to push.
 class target {
  public:
   virtual ~target() = default;

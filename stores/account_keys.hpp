@@ -24,7 +24,8 @@ std::filesystem::path account_folder(const std::filesystem::path& state_dir,
                                      const std::string& directory_url);
 
 /// \brief Loads the account key for `directory_url`, creating it (of `type`) when none exists.
-/// A failure (store_io) names the file and what is wrong with it.
+/// A failure names the file and what is wrong with it: store_io, or internal when no key could
+/// be generated.
 outcome<account_record> load_or_create_account(const std::filesystem::path& state_dir,
                                                const std::string& directory_url,
                                                pki::key_type type);

@@ -221,8 +221,8 @@ server::server(asio::any_io_executor executor, const std::string& listen, reques
   tcp::endpoint at;
   try {
     at = parse_listen(listen);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("{}: {}", what, e.what()));
+  } catch (const std::system_error& e) {  // still invalid_argument: wrong usage, not a failure
+    throw std::system_error(e.code(), fmt::format("{}: {}", what, e.what()));
   }
   try {
     impl_ = std::make_shared<impl>(executor, at, std::move(handler), limits);

@@ -51,8 +51,8 @@ using request_handler = std::function<server_reply(const server_request& request
 
 class server {
  public:
-  /// \throws std::runtime_error naming `what` (LISTEN, CHALLENGE_LISTEN) when the address is
-  /// bad or cannot be bound.
+  /// \throws std::system_error (invalid_argument) naming `what` (LISTEN, CHALLENGE_LISTEN) when
+  /// the address is not one; std::runtime_error naming it when it cannot be bound.
   server(boost::asio::any_io_executor executor, const std::string& listen, request_handler handler,
          server_limits limits = {}, const std::string& what = "LISTEN");
   ~server();

@@ -194,6 +194,9 @@ TEST(IssueFails, DirectoryThatNeverAnswers) {
   ::close(fd);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("timed out"), std::string::npos) << r.output;
+  // The step's own deadline, with what it was waiting for, not the command's backstop.
+  EXPECT_NE(r.output.find("no answer from the ACME server"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("(--timeout)"), std::string::npos) << r.output;
   // Functional bound, not a speed figure: the command honoured its deadline.
   EXPECT_LT(took, std::chrono::seconds(30));
 }
@@ -282,6 +285,41 @@ TEST(Cli, WrongUsage) {
   auto help = run_certherd({"issue", "--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.output.find("--challenge-listen"), std::string::npos);
+}
+
+TEST(IssueFails, ChallengePortInUseIsAFailureNotWrongUsage) {
+  // A port another process holds: the challenge cannot be served (1); an address that is not
+  // one is wrong usage (2).
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  temp_dir tmp;
+  std::vector<std::string> args{"issue",
+                                "--directory",
+                                "https://127.0.0.1:1/dir",
+                                "-d",
+                                "x.example.com",
+                                "--out",
+                                (tmp / "out").string(),
+                                "--state-dir",
+                                (tmp / "state").string(),
+                                "--challenge-listen"};
+  auto in_use = args;
+  in_use.push_back(fmt::format("127.0.0.1:{}", ntohs(addr.sin_port)));
+  auto r = run_certherd(in_use);
+  ::close(fd);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(ntohs(addr.sin_port))), std::string::npos) << r.output;
+  auto malformed = args;
+  malformed.push_back("not-an-address");
+  auto m = run_certherd(malformed);
+  EXPECT_EQ(m.code, 2) << m.output;
+  EXPECT_NE(m.output.find("not-an-address"), std::string::npos) << m.output;
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The command layer's one io_context harness (controller/command.hpp): a task's value comes back,
-// what escapes it is rethrown, a task that never ends is cut off at the deadline, and the
-// io_context is ready for the next task; a failure becomes its exit code.
+// what escapes it is rethrown, a task that never ends is cancelled at the deadline and has
+// unwound (its locals destroyed) before run_to_end returns, one deaf to cancellation is abandoned
+// with the io_context left stopped, and otherwise the io_context is ready for the next task; a
+// failure becomes its exit code.
 #include "controller/command.hpp"
 
 #include <boost/asio/detached.hpp>
@@ -58,12 +60,39 @@ TEST(RunToEnd, RethrowsWhatEscapesTheTask) {
   EXPECT_THROW(run_to_end(ioc, throws()), std::runtime_error);
 }
 
-TEST(RunToEnd, GivesUpAtTheDeadline) {
+// Sets `gone` when its frame is destroyed, however it ends.
+asio::awaitable<void> forever_noting(bool& gone) {
+  struct note {
+    bool& gone;
+    ~note() { gone = true; }
+  } n{gone};
+  co_await forever();
+}
+
+// Waits an hour and will not be cancelled.
+asio::awaitable<void> deaf() {
+  co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+  asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+TEST(RunToEnd, GivesUpAtTheDeadlineOnceTheTaskHasUnwound) {
   asio::io_context ioc;
-  auto got = run_to_end(ioc, forever(), std::chrono::steady_clock::now() + 20ms);
+  bool gone = false;
+  auto got = run_to_end(ioc, forever_noting(gone), std::chrono::steady_clock::now() + 20ms);
   EXPECT_FALSE(got) << "a task that never ends is cut off by the backstop";
+  EXPECT_TRUE(gone) << "what the task held is released before run_to_end returns";
+  EXPECT_FALSE(ioc.stopped());
   auto done = run_to_end(ioc, after(1ms, 1), std::chrono::steady_clock::now() + 10s);
   ASSERT_TRUE(done) << "a task that ends before its deadline is not cut off";
+  EXPECT_EQ(*done, 1);
+}
+
+TEST(RunToEnd, ATaskDeafToCancellationIsAbandonedWithTheContextStopped) {
+  asio::io_context ioc;
+  auto got = run_to_end(ioc, deaf(), std::chrono::steady_clock::now() + 20ms, 50ms);
+  EXPECT_FALSE(got);
+  EXPECT_TRUE(ioc.stopped()) << "it must not run again: the abandoned task would go on";
 }
 
 TEST(Command, ExitCodeOfAFailureFollowsItsKind) {

@@ -75,11 +75,13 @@ class scripted_target final : public target {
  public:
   explicit scripted_target(std::string name) : name_(std::move(name)) {}
   bool unreadable = false, refuses = false, foreign_holder = false, silent = false;
+  bool foreign_at_observe = false;
   int pushes = 0;
   std::string served;
   std::string_view name() const override { return name_; }
   asio::awaitable<outcome<target_copy>> async_observe(std::string) override {
     if (unreadable) co_return unreachable("connection refused");
+    if (foreign_at_observe) co_return foreign("a link certherd did not make");
     target_copy t;
     t.target = name_;
     t.exclusive = true;
@@ -217,7 +219,10 @@ INSTANTIATE_TEST_SUITE_P(
             failure_kind::store_io, 1min, 0},
         row{"AnUnreadableTargetIsNeverWrittenBlind", false,
             [](world& w) { w.first.unreadable = true; }, true, true, 1, 0, 1, true,
-            failure_kind::target_refused, 1min, 0},
+            failure_kind::transport, 1min, 0},
+        row{"AConflictFoundByLookingIsLookedAtLessOften", false,
+            [](world& w) { w.first.foreign_at_observe = true; }, true, true, 1, 0, 1, true,
+            failure_kind::conflict, 10min, 0},
         row{"ARefusedPushStopsAndLooksAgainSoon", false, [](world& w) { w.first.refuses = true; },
             true, true, 1, 0, 0, true, failure_kind::target_refused, 1min, 0},
         row{"AForeignHolderAtPushIsAConflictLookedAtLessOften", false,
