@@ -174,24 +174,38 @@ TEST(IssueFails, UnreachableDirectory) {
   EXPECT_FALSE(fs::exists(tmp / "out" / "cert.pem"));
 }
 
+// A loopback socket that listens and never accepts: the kernel completes the TCP handshake,
+// then silence. port is 0 when none could be made.
+struct silent_listener {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  unsigned short port = 0;
+  silent_listener() {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::listen(fd, 16) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      port = ntohs(addr.sin_port);
+  }
+  ~silent_listener() {
+    if (fd >= 0) ::close(fd);
+  }
+  silent_listener(const silent_listener&) = delete;
+  silent_listener& operator=(const silent_listener&) = delete;
+};
+
 TEST(IssueFails, DirectoryThatNeverAnswers) {
   // A listening socket nobody accepts on: the kernel completes the TCP handshake, then silence.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  silent_listener silent;
+  ASSERT_TRUE(silent.port) << "no loopback socket to listen on";
   temp_dir tmp;
-  auto args = issue_args(fmt::format("https://127.0.0.1:{}/dir", ntohs(addr.sin_port)), tmp,
-                         {"x.example.com"});
+  auto args =
+      issue_args(fmt::format("https://127.0.0.1:{}/dir", silent.port), tmp, {"x.example.com"});
   *(std::find(args.begin(), args.end(), "--timeout") + 1) = "3";
   auto started = std::chrono::steady_clock::now();
   auto r = run_certherd(with(args, {"--webroot", harness("CERTHERD_TEST_WEBROOT")}));
   auto took = std::chrono::steady_clock::now() - started;
-  ::close(fd);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("timed out"), std::string::npos) << r.output;
   // The step's own deadline, with what it was waiting for, not the command's backstop.
@@ -290,14 +304,8 @@ TEST(Cli, WrongUsage) {
 TEST(IssueFails, ChallengePortInUseIsAFailureNotWrongUsage) {
   // A port another process holds: the challenge cannot be served (1); an address that is not
   // one is wrong usage (2).
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  silent_listener silent;
+  ASSERT_TRUE(silent.port) << "no loopback socket to listen on";
   temp_dir tmp;
   std::vector<std::string> args{"issue",
                                 "--directory",
@@ -310,11 +318,10 @@ TEST(IssueFails, ChallengePortInUseIsAFailureNotWrongUsage) {
                                 (tmp / "state").string(),
                                 "--challenge-listen"};
   auto in_use = args;
-  in_use.push_back(fmt::format("127.0.0.1:{}", ntohs(addr.sin_port)));
+  in_use.push_back(fmt::format("127.0.0.1:{}", silent.port));
   auto r = run_certherd(in_use);
-  ::close(fd);
   EXPECT_EQ(r.code, 1) << r.output;
-  EXPECT_NE(r.output.find(std::to_string(ntohs(addr.sin_port))), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(silent.port)), std::string::npos) << r.output;
   auto malformed = args;
   malformed.push_back("not-an-address");
   auto m = run_certherd(malformed);
