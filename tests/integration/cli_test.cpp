@@ -20,26 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> issue_args(const std::string& directory, const temp_dir& tmp,
-                                    const std::vector<std::string>& names) {
-  std::vector<std::string> args{"issue",
-                                "--directory",
-                                directory,
-                                "--ca-bundle",
-                                harness("CERTHERD_TEST_CA_BUNDLE"),
-                                "--out",
-                                (tmp / "out").string(),
-                                "--state-dir",
-                                (tmp / "state").string(),
-                                "--timeout",
-                                "60"};
-  for (const auto& n : names) {
-    args.push_back("-d");
-    args.push_back(n);
-  }
-  return args;
-}
-
 std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;

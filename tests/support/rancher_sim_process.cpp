@@ -107,18 +107,7 @@ rancher_sim::rancher_sim(options o) : dir_(o.dir) {
                              "--haproxy-crt-list", (o.haproxy_dir / "crt-list.txt").string(),
                              "--haproxy-cert-dir", (o.haproxy_dir / "certs").string()});
   }
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int fd = ::open((dir_ / "sim.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  pid_ = spawn_logged(std::move(args), dir_ / "sim.log");
   if (!eventually([&] { return std::filesystem::exists(port_file); }, 10s)) {
     throw std::runtime_error("the Rancher simulator did not start: " + log());
   }
@@ -126,15 +115,7 @@ rancher_sim::rancher_sim(options o) : dir_(o.dir) {
 }
 
 rancher_sim::~rancher_sim() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(20ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  stop_child(pid_);
 }
 
 std::string rancher_sim::cattle_url() const {
@@ -147,21 +128,7 @@ std::string rancher_sim::log() const {
 
 sim_reply rancher_sim::call(const std::string& method, const std::string& target,
                             const std::string& body) const {
-  asio::io_context ioc;
-  beast::tcp_stream s(ioc);
-  s.expires_after(30s);
-  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
-  beast::http::request<beast::http::string_body> req(beast::http::string_to_verb(method), target,
-                                                     11);
-  req.set(beast::http::field::host, fmt::format("127.0.0.1:{}", port_));
-  req.set(beast::http::field::content_type, "application/json");
-  req.body() = body;
-  req.prepare_payload();
-  beast::http::write(s, req);
-  beast::flat_buffer buf;
-  beast::http::response<beast::http::string_body> rsp;
-  beast::http::read(s, buf, rsp);
-  return {rsp.result_int(), rsp.body()};
+  return loopback_call(port_, method, target, body);
 }
 
 std::string rancher_sim::add_service(const std::string& name,

@@ -3,6 +3,8 @@
 // here; it is built to design/rancher-api.md. Every test that uses it says so.
 #pragma once
 
+#include "support.hpp"
+
 #include <sys/types.h>
 #include <chrono>
 #include <filesystem>
@@ -13,10 +15,7 @@
 
 namespace certherd::testing {
 
-struct sim_reply {
-  unsigned status = 0;
-  std::string body;
-};
+using sim_reply = loopback_reply;
 
 /// \brief A certificate as the simulator holds it (read from /_sim/state).
 struct sim_certificate {

@@ -25,6 +25,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace certherd::testing {
 
@@ -33,6 +34,7 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+using namespace std::chrono_literals;
 
 std::string harness(const char* name) {
   const char* v = std::getenv(name);
@@ -331,6 +333,72 @@ std::string served_fingerprint(unsigned short port, const std::string& sni, std:
     why = e.what();
     return "";
   }
+}
+
+loopback_reply loopback_call(unsigned short port, const std::string& method,
+                             const std::string& target, const std::string& body) {
+  asio::io_context ioc;
+  beast::tcp_stream s(ioc);
+  s.expires_after(30s);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  beast::http::request<beast::http::string_body> req(beast::http::string_to_verb(method), target,
+                                                     11);
+  req.set(beast::http::field::host, fmt::format("127.0.0.1:{}", port));
+  req.set(beast::http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  beast::http::write(s, req);
+  beast::flat_buffer buf;
+  beast::http::response<beast::http::string_body> rsp;
+  beast::http::read(s, buf, rsp);
+  return {rsp.result_int(), rsp.body()};
+}
+
+pid_t spawn_logged(std::vector<std::string> args, const std::filesystem::path& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void stop_child(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(20ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+std::vector<std::string> issue_args(const std::string& directory, const temp_dir& tmp,
+                                    const std::vector<std::string>& names) {
+  std::vector<std::string> args{"issue",
+                                "--directory",
+                                directory,
+                                "--ca-bundle",
+                                harness("CERTHERD_TEST_CA_BUNDLE"),
+                                "--out",
+                                (tmp / "out").string(),
+                                "--state-dir",
+                                (tmp / "state").string(),
+                                "--timeout",
+                                "60"};
+  for (const auto& n : names) {
+    args.push_back("-d");
+    args.push_back(n);
+  }
+  return args;
 }
 
 }  // namespace certherd::testing

@@ -56,6 +56,23 @@ class background_certherd {
 /// \brief A TCP port on 127.0.0.1 that was free a moment ago.
 unsigned short free_port();
 
+/// What a loopback control API answered.
+struct loopback_reply {
+  unsigned status = 0;
+  std::string body;
+};
+
+/// \brief One plain HTTP/1.1 request (a JSON body) to 127.0.0.1:port, as the simulators'
+/// control APIs take them.
+loopback_reply loopback_call(unsigned short port, const std::string& method,
+                             const std::string& target, const std::string& body = {});
+
+/// \brief Starts `args` (args[0] a path) as a child with stdout and stderr to `log`.
+pid_t spawn_logged(std::vector<std::string> args, const std::filesystem::path& log);
+
+/// \brief SIGTERM, up to 2 s to exit, then SIGKILL; the child is reaped either way.
+void stop_child(pid_t pid);
+
 /// \brief A TLS handshake with 127.0.0.1:port and SNI `sni`; returns the served leaf's SHA-256,
 /// or "" (with `why`) on any failure. With `answer`, also sends `GET /` and reads the answer.
 std::string served_fingerprint(unsigned short port, const std::string& sni, std::string& why,
@@ -74,6 +91,11 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+/// \brief `certherd issue` from `directory` for `names` into tmp/out (state in tmp/state),
+/// trusting the harness's CA bundle, with a 60 s timeout; add a challenge mode.
+std::vector<std::string> issue_args(const std::string& directory, const temp_dir& tmp,
+                                    const std::vector<std::string>& names);
 
 /// \brief A fresh name under example.com, unique across runs and parallel harnesses.
 std::string unique_name(const std::string& prefix);

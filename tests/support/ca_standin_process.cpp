@@ -1,0 +1,78 @@
+#include "ca_standin_process.hpp"
+
+#include "support.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace certherd::testing {
+
+using namespace std::chrono_literals;
+
+ca_standin::ca_standin(std::vector<std::string> profiles) {
+  port_ = free_port();
+  control_ = free_port();
+  std::string dir = harness("CERTHERD_TEST_DIR");
+  log_file_ = fmt::format("{}/logs/ca-standin-{}.log", dir, port_);
+  std::vector<std::string> args{CERTHERD_CA_STANDIN_BINARY,
+                                "--listen",
+                                fmt::format("127.0.0.1:{}", port_),
+                                "--control",
+                                fmt::format("127.0.0.1:{}", control_),
+                                "--upstream",
+                                harness("CERTHERD_TEST_DIRECTORY"),
+                                "--upstream-ca",
+                                harness("CERTHERD_TEST_CA_BUNDLE"),
+                                "--cert",
+                                dir + "/tls/pebble.pem",
+                                "--key",
+                                dir + "/tls/pebble.key"};
+  for (const auto& p : profiles)
+    args.insert(args.end(), {"--profile", p});
+  pid_ = spawn_logged(std::move(args), log_file_);
+  if (!eventually([&] { return slurp(log_file_).find("up on") != std::string::npos; }, 10s)) {
+    throw std::runtime_error("the ACME stand-in did not start: " + log());
+  }
+}
+
+ca_standin::~ca_standin() {
+  stop_child(pid_);
+}
+
+std::string ca_standin::directory() const {
+  return fmt::format("https://localhost:{}/dir", port_);
+}
+
+void ca_standin::set_window(const std::string& certid, const std::string& start,
+                            const std::string& end, int retry_after) {
+  auto r = call("POST", "/window",
+                fmt::format(R"({{"certid":"{}","start":"{}","end":"{}","retry_after":{}}})", certid,
+                            start, end, retry_after));
+  if (r.status != 200) throw std::runtime_error("ca-standin /window: " + r.body);
+}
+
+void ca_standin::refuse_orders(int orders, int retry_after) {
+  auto r = call("POST", "/rate-limit",
+                fmt::format(R"({{"orders":{},"retry_after":{}}})", orders, retry_after));
+  if (r.status != 200) throw std::runtime_error("ca-standin /rate-limit: " + r.body);
+}
+
+std::string ca_standin::orders() const {
+  return call("GET", "/orders").body;
+}
+
+std::string ca_standin::stats() const {
+  return call("GET", "/stats").body;
+}
+
+std::string ca_standin::log() const {
+  return slurp(log_file_);
+}
+
+loopback_reply ca_standin::call(const std::string& method, const std::string& target,
+                                const std::string& body) const {
+  return loopback_call(control_, method, target, body);
+}
+
+}  // namespace certherd::testing
