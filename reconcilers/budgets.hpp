@@ -60,7 +60,8 @@ class budgets {
   /// kMaxBlock after `now`.
   void exhausted_until(const charge& c, sys_seconds until, sys_seconds now);
 
-  /// \brief Events the key can still spend at `now` (capacity when untouched).
+  /// \brief Events the key can still spend at `now` (capacity when untouched; 0 for a limit not
+  /// configured, which wait_for never waits on).
   int remaining(const charge& c, sys_seconds now) const;
 
   const std::vector<rate_limit>& limits() const { return limits_; }
