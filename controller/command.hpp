@@ -75,8 +75,9 @@ std::optional<task_value<T>> run_to_end(
   std::optional<boost::asio::steady_timer> backstop;
   if (deadline) {
     backstop.emplace(ioc, *deadline);
-    backstop->async_wait([&ioc](boost::system::error_code ec) {
-      if (!ec) ioc.stop();
+    // A wait that expired in the pass the task ended in still runs: it stops nothing then.
+    backstop->async_wait([&ioc, state](boost::system::error_code ec) {
+      if (!ec && !state->ended) ioc.stop();
     });
   }
   ioc.run();

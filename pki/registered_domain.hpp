@@ -10,8 +10,9 @@
 
 namespace certherd::pki {
 
-/// \brief The registered domain of `host` (lower case, no trailing dot), or nullopt when `host`
-/// is itself a public suffix or is not a name the list can answer for.
+/// \brief The registered domain of `host`, in lower case (`host` is lower-cased and one
+/// trailing dot dropped first), or nullopt when `host` is itself a public suffix, has an empty
+/// label, or is not a name the list can answer for.
 std::optional<std::string> registered_domain(std::string_view host);
 
 }  // namespace certherd::pki

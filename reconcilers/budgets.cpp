@@ -34,12 +34,17 @@ const rate_limit* budgets::find(std::string_view name) const {
   return nullptr;
 }
 
-// GCRA: an event is allowed at t when TAT <= t + period - interval.
+// GCRA: an event is allowed at t when TAT <= t + burst offset, the offset being (capacity - 1)
+// intervals: exactly `capacity` at once from an untouched bucket, even when the period does not
+// divide by the capacity.
+std::chrono::seconds burst_offset(const rate_limit& l) {
+  return l.interval() * (l.capacity - 1);
+}
 std::optional<sys_seconds> budgets::available_at(const rate_limit& l, const std::string& key,
                                                  sys_seconds now) const {
   auto it = tat_.find({l.name, key});
   if (it == tat_.end()) return std::nullopt;
-  auto at = it->second - l.period + l.interval();
+  auto at = it->second - burst_offset(l);
   if (at <= now) return std::nullopt;
   return at;
 }
@@ -70,7 +75,7 @@ void budgets::exhausted_until(const charge& c, sys_seconds until, sys_seconds no
   const rate_limit* l = find(c.limit);
   if (!l) return;
   until = std::min(until, now + kMaxBlock);
-  auto blocked = until + l->period - l->interval();
+  auto blocked = until + burst_offset(*l);
   auto [it, fresh] = tat_.try_emplace({c.limit, c.key}, blocked);
   it->second = std::max(it->second, blocked);
 }
@@ -119,10 +124,10 @@ void budgets::load_text(std::string_view text, sys_seconds now) {
     auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), seconds);
     if (ec != std::errc() || p != number.data() + number.size()) continue;
     if (seconds < -62135596800LL || seconds > 253402300799LL) continue;  // 0001..9999
-    // No more than one whole period and the longest Retry-After ahead: a TAT written (or
+    // No line makes a key wait longer than the longest block a CA can set: a TAT written (or
     // damaged) further out would park the key for longer than the CA ever could.
     sys_seconds tat{std::chrono::seconds(seconds)};
-    tat = std::min(tat, now + l->period + kMaxBlock);
+    tat = std::min(tat, now + burst_offset(*l) + kMaxBlock);
     auto [it, fresh] = tat_.try_emplace({std::string(limit), std::string(key)}, tat);
     it->second = std::max(it->second, tat);
   }

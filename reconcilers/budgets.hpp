@@ -70,8 +70,7 @@ class budgets {
   /// `now` (a full one is the same as none); and back. A line that does not read, or names a
   /// limit not configured, is left out (a lost line can only make a budget look fuller; the
   /// CA's rateLimited answer still stops certherd).
-  /// A time read back is kept within what a bucket can reach from `now` (a period, and the
-  /// longest block a CA's Retry-After can set).
+  /// A time read back is cut so that no key waits longer than kMaxBlock after `now`.
   std::string to_text(sys_seconds now) const;
   void load_text(std::string_view text, sys_seconds now);
 

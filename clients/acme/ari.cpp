@@ -5,6 +5,7 @@
 #include "pki/utc_time.hpp"
 
 #include <openssl/asn1.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@ std::string cert_id(std::string_view key_identifier, std::string_view serial_con
 
 std::optional<std::string> cert_id_of(const pki::certificate& leaf, std::string& why) {
   const ASN1_OCTET_STRING* key_id = X509_get0_authority_key_id(leaf.native());
+  ERR_clear_error();  // a certificate whose extensions do not decode leaves one queued
   if (!key_id || ASN1_STRING_length(key_id) <= 0) {
     why = "the certificate has no Authority Key Identifier: renewal information cannot name it";
     return std::nullopt;
@@ -86,15 +88,17 @@ std::optional<renewal_window> parse_renewal_info(std::string_view body, std::str
 }
 
 sys_seconds pick_in_window(const renewal_window& w, std::uint64_t random) {
+  if (w.end <= w.start) return w.start;
   // Both ends are RFC 3339 times (years 0000-9999), so the span fits in 64 bits unsigned.
   auto span = static_cast<std::uint64_t>((w.end - w.start).count());
   return w.start + std::chrono::seconds(static_cast<std::int64_t>(random % span));
 }
 
 sys_seconds renewal_time(const renewal_window& now, const std::optional<renewal_window>& chosen_in,
-                         std::optional<sys_seconds> kept, std::uint64_t random) {
-  if (kept && chosen_in && *chosen_in == now) return *kept;
-  return pick_in_window(now, random);
+                         std::optional<sys_seconds> kept, std::uint64_t random,
+                         sys_seconds latest) {
+  auto t = kept && chosen_in && *chosen_in == now ? *kept : pick_in_window(now, random);
+  return std::min(t, latest);
 }
 
 std::chrono::seconds next_ari_poll(ari_answer answer,

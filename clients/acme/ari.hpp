@@ -39,13 +39,16 @@ inline constexpr std::size_t kMaxExplanationUrl = 512;
 /// suggestedWindow, a time that is not RFC 3339, end not after start: all long-term errors).
 std::optional<renewal_window> parse_renewal_info(std::string_view body, std::string& why);
 
-/// \brief A uniformly chosen second in [start, end) from `random` (any 64 bits).
+/// \brief A uniformly chosen second in [start, end) from `random` (any 64 bits); `start` for a
+/// window that is not one (end <= start).
 sys_seconds pick_in_window(const renewal_window& w, std::uint64_t random);
 
 /// \brief The renewal time to keep: `kept` while the window is the one it was chosen in (a
-/// repeated poll does not move it), else a new pick in `now`'s window.
+/// repeated poll does not move it), else a new pick in `now`'s window; never after `latest`
+/// (the local rule's time: a CA's window reaching past the certificate's expiry cannot stop
+/// the renewal).
 sys_seconds renewal_time(const renewal_window& now, const std::optional<renewal_window>& chosen_in,
-                         std::optional<sys_seconds> kept, std::uint64_t random);
+                         std::optional<sys_seconds> kept, std::uint64_t random, sys_seconds latest);
 
 /// What a renewalInfo request came to, for when to ask again.
 enum class ari_answer {

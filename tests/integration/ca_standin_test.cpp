@@ -61,12 +61,12 @@ TEST(CaStandin, AddsRenewalInfoAndProfilesToPebblesDirectory) {
   EXPECT_TRUE(std::string(doc["newOrder"].GetString()).starts_with("https://localhost:"))
       << "Pebble's own endpoints, named with the stand-in's address";
 
-  auto none = get(renewal_info + "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+  auto none = get(renewal_info + "/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
   ASSERT_TRUE(none);
   EXPECT_EQ(none->status, 404u) << "no window set yet";
   ca.set_window("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", "2026-01-02T04:00:00Z",
                 "2026-01-03T04:00:00Z", 120);
-  auto set = get(renewal_info + "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+  auto set = get(renewal_info + "/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
   ASSERT_TRUE(set);
   EXPECT_EQ(set->status, 200u);
   EXPECT_EQ(set->header_value("Retry-After"), "120");

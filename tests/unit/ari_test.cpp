@@ -128,12 +128,19 @@ TEST(Ari, ThePickIsInsideTheWindowAndKeptWhileItStays) {
   }
   EXPECT_EQ(pick_in_window(w, 0), w.start);
   EXPECT_EQ(pick_in_window(w, 86399), w.end - 1s);
-  auto kept = renewal_time(w, w, w.start + 5h, 12345);
+  const auto never = sys_days{9999y / 12 / 31};
+  auto kept = renewal_time(w, w, w.start + 5h, 12345, never);
   EXPECT_EQ(kept, w.start + 5h) << "the same window again: the time chosen stays";
   renewal_window moved{sys_days{2024y / 12 / 1}, sys_days{2024y / 12 / 2}, {}};
-  auto again = renewal_time(moved, w, w.start + 5h, 3600);
+  auto again = renewal_time(moved, w, w.start + 5h, 3600, never);
   EXPECT_EQ(again, moved.start + 1h) << "a new window: a new pick inside it";
-  EXPECT_EQ(renewal_time(w, std::nullopt, std::nullopt, 7), w.start + 7s);
+  EXPECT_EQ(renewal_time(w, std::nullopt, std::nullopt, 7, never), w.start + 7s);
+  // A window reaching past what the local rule allows does not stop the renewal.
+  renewal_window far{w.start, sys_days{9999y / 1 / 1}, {}};
+  EXPECT_EQ(renewal_time(far, std::nullopt, std::nullopt, ~0ULL, w.start + 30min), w.start + 30min);
+  // A window that is not one (as a damaged record could hold) answers its start, no division.
+  EXPECT_EQ(pick_in_window({w.end, w.start, {}}, 5), w.end);
+  EXPECT_EQ(pick_in_window({w.start, w.start, {}}, 5), w.start);
 }
 
 TEST(Ari, WhenToAskAgain) {

@@ -87,6 +87,7 @@ TEST(Budgets, TheCasRateLimitedAnswerOverridesTheLocalCount) {
   EXPECT_EQ(w->until, t0 + 2h);
   EXPECT_FALSE(b.wait_for({orders}, t0 + 2h));
   b.exhausted_until(orders, t0 + std::chrono::hours(24 * 365), t0);
+  ASSERT_TRUE(b.wait_for({orders}, t0));
   EXPECT_EQ(b.wait_for({orders}, t0)->until, t0 + budgets::kMaxBlock)
       << "a Retry-After of a year blocks for at most a week";
 }
@@ -107,6 +108,8 @@ TEST(Budgets, ARestartKeepsTheCounts) {
   again.load_text(text, t0);
   EXPECT_EQ(again.remaining(domain, t0), 0);
   EXPECT_EQ(again.remaining(failures, t0), 0);
+  ASSERT_TRUE(again.wait_for({domain}, t0));
+  ASSERT_TRUE(b.wait_for({domain}, t0));
   EXPECT_EQ(again.wait_for({domain}, t0)->until, b.wait_for({domain}, t0)->until);
   EXPECT_EQ(again.remaining(failures, t0 + 1h), 5);
 }
@@ -126,7 +129,22 @@ TEST(Budgets, ADamagedOrFarFutureLineCannotParkAKey) {
   EXPECT_EQ(b.remaining({"new_orders", "https://ca/acct/1"}, t0), 300);
   auto w = b.wait_for({{"duplicate_certificates", "a.example.com"}}, t0);
   ASSERT_TRUE(w) << "a year-9999 time is cut down, not dropped";
-  EXPECT_LE(w->until, t0 + 7 * 24h + budgets::kMaxBlock);
+  EXPECT_LE(w->until, t0 + budgets::kMaxBlock) << "no line makes a key wait longer than a CA can";
+}
+
+TEST(Budgets, ABurstIsTheCapacityEvenWhenThePeriodDoesNotDivide) {
+  for (int capacity : {3, 7, 100}) {
+    budgets b({{"odd", capacity, 10s * 6}});
+    charge c{"odd", "k"};
+    int sent = 0;
+    while (!b.wait_for({c}, t0) && sent < 1000) {
+      EXPECT_GE(b.remaining(c, t0), 1) << "remaining agrees with wait_for";
+      b.spend({c}, t0);
+      ++sent;
+    }
+    EXPECT_EQ(sent, capacity);
+    EXPECT_EQ(b.remaining(c, t0), 0);
+  }
 }
 
 }  // namespace

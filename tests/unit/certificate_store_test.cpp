@@ -86,7 +86,8 @@ TEST_F(FsStore, PlantedLinksAreNeverFollowed) {
   fs::create_symlink(outside, store.path_of("a.example"));
   auto loaded = store.load("a.example");
   ASSERT_FALSE(loaded);
-  EXPECT_NE(loaded.error().message.find("symbolic link"), std::string::npos) << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("symbolic link"), std::string::npos)
+      << loaded.error().message;
   EXPECT_EQ(loaded.error().kind, failure_kind::store_io);
   EXPECT_FALSE(store.save(record("a.example")));
   EXPECT_TRUE(fs::is_symlink(store.path_of("a.example")));
@@ -100,7 +101,8 @@ TEST_F(FsStore, PlantedLinksAreNeverFollowed) {
   fs_store planted(other / "state");
   auto opened = planted.open();
   ASSERT_FALSE(opened);
-  EXPECT_NE(opened.error().message.find("symbolic link"), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find("symbolic link"), std::string::npos)
+      << opened.error().message;
   EXPECT_FALSE(planted.save(record("b.example")));
   EXPECT_TRUE(fs::is_empty(other / "elsewhere"));
 }
@@ -126,7 +128,8 @@ TEST_F(FsStore, RecordUnderTheWrongNameOrFormat) {
   fs::copy_file(store.path_of("a.example"), store.path_of("c.example"));
   auto r = store.load("c.example");
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("holds the record of 'a.example'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("holds the record of 'a.example'"), std::string::npos)
+      << r.error().message;
   EXPECT_FALSE(from_json(R"({"format":99,"name":"x"})"));
   EXPECT_FALSE(from_json(R"({"format":1,"name":"x","hosts":["x"],"key_type":"ec256","chain":"c"})"))
       << "a chain without its key is refused";
@@ -137,7 +140,8 @@ TEST_F(FsStore, UnusableStateDirectory) {
   fs_store store("/proc/certherd-cannot-exist");
   auto r = store.open();
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("/proc/certherd-cannot-exist"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("/proc/certherd-cannot-exist"), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace

@@ -51,7 +51,8 @@ class flaky_store final : public stores::certificate_store {
   outcome<> save(const stores::stored_certificate& r) override {
     if (full) {
       ++refused;
-      return fail(failure_kind::store_io, "cannot write " + r.name + ".json: No space left on device");
+      return fail(failure_kind::store_io,
+                  "cannot write " + r.name + ".json: No space left on device");
     }
     return inner_.save(r);
   }

@@ -68,7 +68,8 @@ TEST(Json, EveryDecoderRefusesDeepInput) {
   EXPECT_TRUE(e.code.empty());
   auto stored = stores::from_json(deep);
   ASSERT_FALSE(stored);
-  EXPECT_NE(stored.error().message.find("deeper than 64"), std::string::npos) << stored.error().message;
+  EXPECT_NE(stored.error().message.find("deeper than 64"), std::string::npos)
+      << stored.error().message;
   // A service whose user-written metadata nests deeply is still read; deeper than Rancher's cap
   // it is not.
   std::string metadata = R"({"id":"1s1","name":"web","metadata":)" + nested(200) + "}";

@@ -18,6 +18,12 @@ TEST(RegisteredDomain, ByThePublicSuffixList) {
   EXPECT_EQ(registered_domain("com"), std::nullopt);
   EXPECT_EQ(registered_domain(""), std::nullopt);
   EXPECT_EQ(registered_domain(std::string("exa\0mple.com", 12)), std::nullopt);
+  // One budget per domain however a tenant spells it.
+  EXPECT_EQ(registered_domain("Shop.Example.CO.UK"), "example.co.uk");
+  EXPECT_EQ(registered_domain("EXAMPLE.com"), "example.com");
+  EXPECT_EQ(registered_domain("a.example.com."), "example.com");
+  EXPECT_EQ(registered_domain("a..example.com"), std::nullopt);
+  EXPECT_EQ(registered_domain(".example.com"), std::nullopt);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // Everything else, every order, authorization, challenge and certificate, is Pebble's: requests
 // are passed through unchanged (Host kept, so Pebble writes its URLs with this proxy's address
 // and checks the JWS url against it), over TLS both ways. What it adds:
-//   * the directory gains "renewalInfo" (https://<host>/renewal-info/) and, with --profile,
+//   * the directory gains "renewalInfo" (https://<host>/renewal-info) and, with --profile,
 //     meta.profiles;
 //   * GET /renewal-info/<CertID> answers the window a test set for that CertID (or the default
 //     one) with its Retry-After; 404 when none was set;
@@ -103,10 +103,13 @@ std::string path_of(const std::string& url) {
 }
 
 response problem(unsigned status, const std::string& type, const std::string& detail) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("type", rapidjson::Value(("urn:ietf:params:acme:error:" + type).c_str(), a), a);
+  doc.AddMember("detail", rapidjson::Value(detail.c_str(), a), a);
   response res{static_cast<http::status>(status), 11};
   res.set(http::field::content_type, "application/problem+json");
-  res.body() =
-      fmt::format(R"({{"type":"urn:ietf:params:acme:error:{}","detail":"{}"}})", type, detail);
+  res.body() = to_json(doc);
   res.prepare_payload();
   return res;
 }
@@ -145,8 +148,9 @@ asio::awaitable<response> handle_acme(standin& s, ssl::context& upstream_tls, re
     auto& a = doc.GetAllocator();
     if (doc.HasMember("newOrder") && doc["newOrder"].IsString())
       s.new_order_path = path_of(doc["newOrder"].GetString());
+    doc.RemoveMember("renewalInfo");
     doc.AddMember("renewalInfo",
-                  rapidjson::Value(fmt::format("https://{}/renewal-info/", host).c_str(), a), a);
+                  rapidjson::Value(fmt::format("https://{}/renewal-info", host).c_str(), a), a);
     if (!s.profiles.empty()) {
       if (!doc.HasMember("meta"))
         doc.AddMember("meta", rapidjson::Value(rapidjson::kObjectType), a);
@@ -154,6 +158,7 @@ asio::awaitable<response> handle_acme(standin& s, ssl::context& upstream_tls, re
       for (const auto& [name, about] : s.profiles)
         profiles.AddMember(rapidjson::Value(name.c_str(), a), rapidjson::Value(about.c_str(), a),
                            a);
+      doc["meta"].RemoveMember("profiles");
       doc["meta"].AddMember("profiles", profiles, a);
     }
     res.body() = to_json(doc);
