@@ -21,6 +21,10 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include "clients/http/server.hpp"
+#include "clients/http/url.hpp"
+#include "pki/encoding.hpp"
+
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -67,39 +71,11 @@ std::string to_json(const rapidjson::Value& v) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-std::optional<std::string> base64url_decode(std::string_view in) {
-  std::string out;
-  int bits = 0, value = 0;
-  for (char c : in) {
-    int d;
-    if (c >= 'A' && c <= 'Z')
-      d = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      d = c - '0' + 52;
-    else if (c == '-')
-      d = 62;
-    else if (c == '_')
-      d = 63;
-    else if (c == '=')
-      break;
-    else
-      return std::nullopt;
-    value = (value << 6) | d;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((value >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
+// The request target of an absolute URL Pebble wrote ("/" when it has none).
 std::string path_of(const std::string& url) {
-  auto scheme = url.find("://");
-  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  return slash == std::string::npos ? "/" : url.substr(slash);
+  std::string why;
+  auto parts = certherd::http::parse_url(url, certherd::http::url_family::http, why);
+  return parts ? parts->target : "/";
 }
 
 response problem(unsigned status, const std::string& type, const std::string& detail) {
@@ -186,7 +162,7 @@ asio::awaitable<response> handle_acme(standin& s, ssl::context& upstream_tls, re
     jws.Parse(req.body().c_str());
     if (!jws.HasParseError() && jws.IsObject() && jws.HasMember("payload") &&
         jws["payload"].IsString()) {
-      if (auto payload = base64url_decode(jws["payload"].GetString()))
+      if (auto payload = certherd::pki::base64url_decode(jws["payload"].GetString()))
         s.order_payloads.push_back(*payload);
     }
     if (s.refuse_orders > 0) {
@@ -293,12 +269,6 @@ asio::awaitable<void> control_connection(standin& s, tcp::socket socket) {
   }
 }
 
-tcp::endpoint endpoint_of(const std::string& hostport) {
-  auto colon = hostport.rfind(':');
-  return {asio::ip::make_address(hostport.substr(0, colon)),
-          static_cast<unsigned short>(std::stoi(hostport.substr(colon + 1)))};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -316,14 +286,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   standin s;
-  auto scheme = upstream.find("://");
-  auto rest = upstream.substr(scheme + 3);
-  auto slash = rest.find('/');
-  auto hostport = rest.substr(0, slash);
-  s.directory_path = slash == std::string::npos ? "/" : rest.substr(slash);
-  auto colon = hostport.rfind(':');
-  s.upstream_host = hostport.substr(0, colon);
-  s.upstream_port = colon == std::string::npos ? "443" : hostport.substr(colon + 1);
+  std::string why;
+  auto up = certherd::http::parse_url(upstream, certherd::http::url_family::http, why);
+  if (!up || !up->tls) {
+    std::cerr << "ca-standin: --upstream must be an https URL: " << why << "\n";
+    return 2;
+  }
+  s.upstream_host = up->host;
+  s.upstream_port = up->port;
+  s.directory_path = up->target;
   for (const auto& p : profiles) {
     auto eq = p.find('=');
     s.profiles.emplace_back(p.substr(0, eq), eq == std::string::npos ? "" : p.substr(eq + 1));
@@ -338,8 +309,8 @@ int main(int argc, char** argv) {
     upstream_tls.load_verify_file(upstream_ca);
     upstream_tls.set_verify_mode(ssl::verify_peer);
 
-    tcp::acceptor acme(ioc, endpoint_of(listen));
-    tcp::acceptor ctl(ioc, endpoint_of(control_listen));
+    tcp::acceptor acme(ioc, certherd::http::parse_listen(listen));
+    tcp::acceptor ctl(ioc, certherd::http::parse_listen(control_listen));
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
