@@ -128,7 +128,7 @@ int run_issue(const issue_options& o) {
   spec.directory = o.directory;
   spec.key_type = *key_type;
 
-  auto issued = run_to_end(ioc, issuer.async_issue(spec), deadline + std::chrono::seconds(2));
+  auto issued = run_to_end(ioc, issuer.async_issue(spec, {}), deadline + std::chrono::seconds(2));
   if (!issued) {
     return failed(
         fail(failure_kind::transport,

@@ -187,12 +187,11 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
     j.kv("classification", local ? pki::to_string(local->issuer) : std::string_view("none"));
     j.time("not_before", local ? std::optional(local->not_before) : std::nullopt);
     j.time("not_after", local ? std::optional(local->not_after) : std::nullopt);
-    std::optional<sys_seconds> renewal;
-    if (local) {
-      renewal = reconcilers::renewal_time(local->not_before, local->not_after, policy_,
-                                          local->fingerprint);
-    }
-    j.time("renewal_at", renewal);
+    std::optional<reconcilers::renewal_due> renewal;
+    if (local) renewal = reconcilers::renewal_of(*local, policy_);
+    j.time("renewal_at", renewal ? std::optional(renewal->at) : std::nullopt);
+    // Which rule set it: the CA's ARI window, or the local rule (and why ARI did not).
+    j.kv("renewal_rule", renewal ? renewal->rule : std::string());
     j.time("next_look", c ? c->next_look : std::nullopt);
     j.kv("fingerprint_sha256", local ? std::string_view(local->fingerprint) : "");
     int failures = h != held.entries.end() ? h->second.local.failures : 0;
@@ -271,8 +270,7 @@ std::string status_board::to_prometheus(
     if (local) {
       expiry.Add({{"name", name}}).Set(epoch(local->not_after));
       renewal.Add({{"name", name}})
-          .Set(epoch(reconcilers::renewal_time(local->not_before, local->not_after, policy_,
-                                               local->fingerprint)));
+          .Set(epoch(reconcilers::renewal_of(*local, policy_).at));
     }
     bool ok = local && now_s < local->not_after && !last_failed && unsaved == 0 &&
               (h == held.entries.end() || h->second.local.failures == 0);

@@ -127,6 +127,7 @@ std::string status_board::to_html(const std::map<std::string, reconcilers::cert_
     row("issuer", text(c, "classification"));
     row("expires", when(c, "not_after"));
     row("renewal", when(c, "renewal_at"));
+    row("renewal rule", text(c, "renewal_rule"));
     row("next look", when(c, "next_look"));
     if (text(c, "failures") != "0") row("failures", text(c, "failures"), true);
     if (!text(c, "last_error_kind").empty()) row("failing with", text(c, "last_error_kind"), true);

@@ -25,6 +25,38 @@ std::chrono::steady_clock::time_point acme_issuer::step_deadline() const {
   return options_.deadline ? std::min(bound, *options_.deadline) : bound;
 }
 
+namespace {
+
+// How long a fetched directory is used before it is fetched again: a CA that adds renewalInfo or
+// moves an endpoint is seen within this.
+constexpr auto kDirectoryKept = std::chrono::hours(1);
+constexpr auto kPollTimeout = std::chrono::seconds(30);
+
+}  // namespace
+
+acme::session acme_issuer::session_for(const std::string& directory,
+                                       const pki::private_key& key) const {
+  acme::session s(directory, key, options_.session);
+  if (auto it = directories_.find(directory);
+      it != directories_.end() &&
+      std::chrono::steady_clock::now() - it->second.fetched < kDirectoryKept) {
+    s.set_directory(it->second.value);
+  }
+  return s;
+}
+
+void acme_issuer::remember_directory(const std::string& directory, const acme::session& s) {
+  const auto& d = s.loaded_directory();
+  if (!d) return;
+  auto now = std::chrono::steady_clock::now();
+  auto it = directories_.find(directory);
+  if (it == directories_.end()) {
+    directories_.emplace(directory, known_directory{*d, now});
+  } else if (now - it->second.fetched >= kDirectoryKept) {
+    it->second = {*d, now};
+  }
+}
+
 asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     const std::string& directory) {
   auto& st = accounts_[directory];
@@ -59,9 +91,10 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
       st.registered->cancel();
     }
   } done{st};
-  acme::session session(directory, *st.key, options_.session);
+  auto session = session_for(directory, *st.key);
   acme::driver driver(client_, &presenter_, step_deadline());
   auto acct = co_await driver.async_run(session.register_account(options_.account));
+  remember_directory(directory, session);
   if (!acct) {
     st.error = failure_from(acct.error());
     st.error->message = "no ACME account: " + st.error->message;
@@ -77,7 +110,8 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   co_return &st;
 }
 
-asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec spec) {
+asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec spec,
+                                                                      order_context context) {
   auto no_account = [](const account_state& st) {
     return st.error ? *st.error : fail(failure_kind::internal, "no ACME account and no reason");
   };
@@ -89,18 +123,34 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   if (!csr) co_return fail(failure_kind::internal, csr.error().message());
   auto deadline = step_deadline();
   std::string used;  // the account URL the last attempt signed with
+  bool named_replaced = false;  // the last attempt named the certificate it replaces
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
     used = account->url;
-    acme::session session(spec.directory, *account->key, options_.session);
+    auto session = session_for(spec.directory, *account->key);
     session.set_account_url(account->url);
     acme::driver driver(client_, &presenter_, deadline);
-    acme::order_request order{spec.hosts, *csr, options_.profile, options_.preferred_chain};
-    co_return co_await driver.async_run(session.issue(std::move(order)));
+    acme::order_request order{spec.hosts, *csr, options_.profile, options_.preferred_chain,
+                              context.replaces};
+    auto r = co_await driver.async_run(session.issue(std::move(order)));
+    named_replaced = !context.replaces.empty() && session.loaded_directory() &&
+                     !session.loaded_directory()->renewal_info.empty();
+    remember_directory(spec.directory, session);
+    co_return r;
   };
-  auto forgotten = [](const acme::result<acme::issued_certificate>& r) {
-    return !r && r.error().server && r.error().server->is("accountDoesNotExist");
+  auto is = [](const acme::result<acme::issued_certificate>& r, std::string_view type) {
+    return !r && r.error().server && r.error().server->is(type);
+  };
+  auto forgotten = [&](const acme::result<acme::issued_certificate>& r) {
+    return is(r, "accountDoesNotExist");
   };
   auto issued = co_await attempt();
+  if (is(issued, "alreadyReplaced")) {
+    // Another order (an earlier try whose answer was lost, another client) replaced it: this
+    // one is an ordinary order, without the exemption.
+    log::warn("already_replaced", {{"cert", spec.name}, {"replaces", context.replaces}});
+    context.replaces.clear();
+    issued = co_await attempt();
+  }
   if (forgotten(issued)) {
     // The CA no longer knows the account (a reset CA, a restarted test CA): register the same
     // key again and order once more at once, rather than failing into the backoff.
@@ -124,7 +174,52 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   if (auto ok = pki::check_issued(chain->front(), *key, spec.hosts); !ok) {
     co_return fail(failure_kind::ca_misbehaved, ok.error().detail);
   }
-  co_return issued_certificate{std::move(*chain), std::move(*key), issued->order_url};
+  co_return issued_certificate{std::move(*chain), std::move(*key), issued->order_url,
+                               named_replaced};
+}
+
+asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string directory,
+                                                                    std::string cert_id) {
+  renewal_info_answer out;
+  if (!unsigned_key_) {
+    auto k = pki::private_key::generate(pki::key_type::ec256);
+    if (!k) {
+      out.offered = true;
+      out.detail = "no key for a session: " + k.error().message();
+      co_return out;
+    }
+    unsigned_key_ = std::move(*k);
+  }
+  auto session = session_for(directory, *unsigned_key_);
+  // A poll is one GET (and the directory at most once an hour): it has no business taking
+  // an order's time.
+  acme::driver driver(client_, nullptr,
+                      std::min(step_deadline(), std::chrono::steady_clock::now() + kPollTimeout));
+  auto got = co_await driver.async_run(session.renewal_info(cert_id));
+  remember_directory(directory, session);
+  if (!got) {  // the directory itself: the CA may well have ARI, so ask again soon
+    out.offered = true;
+    out.detail = got.error().detail;
+    co_return out;
+  }
+  out.offered = got->offered;
+  if (!out.offered) co_return out;
+  out.retry_after = got->retry_after;
+  if (got->status == 0 || got->status >= 500) {
+    out.answer = acme::ari_answer::temporary;
+    out.detail = got->status == 0 ? got->detail : fmt::format("HTTP {}", got->status);
+    co_return out;
+  }
+  if (got->status != 200) {
+    out.answer = acme::ari_answer::long_term;
+    out.detail = fmt::format("HTTP {}", got->status);
+    co_return out;
+  }
+  std::string why;
+  out.window = acme::parse_renewal_info(got->body, why);
+  out.answer = out.window ? acme::ari_answer::window : acme::ari_answer::long_term;
+  out.detail = why;
+  co_return out;
 }
 
 asio::awaitable<outcome<>> acme_issuer::async_revoke(std::string directory, pki::certificate leaf,
@@ -133,7 +228,7 @@ asio::awaitable<outcome<>> acme_issuer::async_revoke(std::string directory, pki:
   if (account->url.empty()) {
     co_return account->error ? *account->error : fail(failure_kind::internal, "no ACME account");
   }
-  acme::session session(directory, *account->key, options_.session);
+  auto session = session_for(directory, *account->key);
   session.set_account_url(account->url);
   acme::driver driver(client_, &presenter_, step_deadline());
   auto done = co_await driver.async_run(session.revoke(leaf.der(), reason));

@@ -42,8 +42,16 @@ class acme_issuer final : public issuer {
   acme_issuer(http::client& client, acme::challenge_presenter& presenter,
               acme_issuer_options options);
 
-  /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
-  boost::asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec) override;
+  /// \brief Orders a certificate for `spec.hosts` from `spec.directory`, naming the certificate
+  /// it replaces when `context` has one; a CA that says that one was already replaced gets the
+  /// order again without it.
+  boost::asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec,
+                                                                  order_context context) override;
+
+  /// \brief GET renewalInfo of `directory` for `cert_id` (the directory is fetched at most once
+  /// an hour per directory).
+  boost::asio::awaitable<renewal_info_answer> async_renewal_info(std::string directory,
+                                                                std::string cert_id) override;
 
   /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
   /// RFC 5280 CRLReason code. A certificate already revoked counts as revoked.
@@ -65,6 +73,18 @@ class acme_issuer final : public issuer {
     std::shared_ptr<boost::asio::steady_timer> registered;
   };
   boost::asio::awaitable<account_state*> account_for(const std::string& directory);
+
+  /// A session for `directory` signing with `key`, given the directory fetched within the hour.
+  acme::session session_for(const std::string& directory, const pki::private_key& key) const;
+  /// Keeps the directory a session fetched, for the sessions of the next hour.
+  void remember_directory(const std::string& directory, const acme::session& s);
+
+  struct known_directory {
+    acme::directory value;
+    std::chrono::steady_clock::time_point fetched;
+  };
+  std::map<std::string, known_directory> directories_;
+  std::optional<pki::private_key> unsigned_key_;  ///< a session's key for unsigned GETs only
 
   http::client& client_;
   acme::challenge_presenter& presenter_;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 
 namespace certherd::reconcilers {
 
@@ -37,6 +38,7 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.fingerprint = std::move(facts->fingerprint);
   l.fingerprint_sha1 = std::move(facts->fingerprint_sha1);
   l.chain_sha256 = std::move(facts->chain_sha256);
+  if (record.ari.leaf == l.fingerprint) l.ari = record.ari;
   // The key type is the one recorded at issuance: parsing the key here would cost far more than
   // everything else a reconcile does (OpenSSL 3's decoders), and it is only needed to act.
   return l;
@@ -139,6 +141,11 @@ class reconcile_pass {
       if (!read_held(h, round)) co_return report_;
       auto observed = co_await observe();
       plan_result p = plan(spec_, h.local, observed.copies, now_, deps_.policy);
+      // Nothing else to do: the CA's renewal information, when it is due, may move the renewal.
+      if (act_ && deps_.issuer && p.actions.empty() && h.local && renewal_info_due(*h.local)) {
+        co_await ask_renewal_info(h);
+        p = plan(spec_, h.local, observed.copies, now_, deps_.policy);
+      }
       if (round == 0) {
         report_.decision = p;
         log::info("decision",
@@ -325,10 +332,148 @@ class reconcile_pass {
     co_return after::another_round;
   }
 
+  // Whether to ask the CA when to renew the held certificate: it is the one wanted, still valid,
+  // and what is kept was about another certificate or is due again.
+  bool renewal_info_due(const local_copy& l) const {
+    if (!l.present || now_ >= l.not_after || !mismatch(spec_, l).empty()) return false;
+    return l.ari.leaf != l.fingerprint || now_ >= l.ari.next_poll;
+  }
+
+  // Asks the CA's renewalInfo (RFC 9773) about the held certificate and keeps what it said in
+  // the record: the window, a time in it chosen once (a repeated answer does not move it), when
+  // to ask again.
+  asio::awaitable<void> ask_renewal_info(held& h) {
+    if (!h.have_record) read_for_acting(h);
+    if (!h.have_record || h.record.chain_pem.empty()) co_return;
+    auto before = deps_.store.version(spec_.name);
+    stores::renewal_info a = h.record.ari;
+    if (a.leaf != h.local->fingerprint) {
+      a = {};
+      a.leaf = h.local->fingerprint;
+      a.cert_id = cert_id_of_chain(h.record.chain_pem, a.note);
+    }
+    if (a.cert_id.empty()) {  // nothing to ask about; said once a day in the plan
+      a.next_poll = now_ + std::chrono::days(1);
+    } else {
+      auto got = co_await deps_.issuer->async_renewal_info(h.record.directory, a.cert_id);
+      now_ = deps_.clock();
+      take_answer(a, got);
+    }
+    if (!keep_renewal_info(h, a, before)) co_return;
+    h.local->ari = a;
+  }
+
+  void take_answer(stores::renewal_info& a, const renewal_info_answer& got) {
+    using acme::ari_answer;
+    if (!got.offered) {
+      a.offered = false;
+      a.window_start = a.window_end = a.renew_at = std::nullopt;
+      a.failures = 0;
+      a.note = "the CA offers no renewal information";
+      a.next_poll = now_ + std::chrono::days(1);  // in case it comes to
+      return;
+    }
+    a.offered = true;
+    auto wait = acme::next_ari_poll(got.answer, got.retry_after, a.failures + 1);
+    switch (got.answer) {
+      case ari_answer::window: {
+        std::optional<acme::renewal_window> chosen_in;
+        if (a.window_start && a.window_end) chosen_in = acme::renewal_window{*a.window_start, *a.window_end, {}};
+        auto previous = a.renew_at;
+        a.renew_at = acme::renewal_time(*got.window, chosen_in, a.renew_at, random(),
+                                        sys_seconds::max());
+        a.window_start = got.window->start;
+        a.window_end = got.window->end;
+        a.failures = 0;
+        a.note = got.window->explanation_url;
+        if (a.renew_at != previous) {
+          log::info("renewal_window", {{"cert", spec_.name},
+                                       {"start", *a.window_start},
+                                       {"end", *a.window_end},
+                                       {"renew_at", *a.renew_at},
+                                       {"explanation", a.note}});
+        }
+        break;
+      }
+      case ari_answer::long_term:
+        a.failures = 0;
+        a.note = "renewal information unusable: " + got.detail;
+        log::warn("renewal_info_unusable", {{"cert", spec_.name}, {"error", got.detail}});
+        break;
+      case ari_answer::temporary:
+        a.failures = std::min(a.failures + 1, 1000);
+        a.note = "no renewal information: " + got.detail;
+        // A CA that asks for time gets it, within RFC 9773's bounds.
+        if (got.retry_after) {
+          wait = std::max(wait, std::clamp(*got.retry_after, acme::kAriMinRetry,
+                                           acme::kAriMaxRetry));
+        }
+        log::warn("renewal_info_failed",
+                  {{"cert", spec_.name}, {"failures", a.failures}, {"error", got.detail}});
+        break;
+    }
+    a.next_poll = now_ + wait;
+  }
+
+  // Saves what was learnt into the record. When the record changed meanwhile (another process
+  // wrote it), the answer goes into the record as it is now, if it still holds the same leaf.
+  bool keep_renewal_info(held& h, const stores::renewal_info& a,
+                         const std::optional<stores::file_stamp>& before) {
+    if (deps_.store.version(spec_.name) != before &&
+        !memory_.unsaved_records.contains(spec_.name)) {
+      auto loaded = deps_.store.load(spec_.name);
+      if (!loaded || !*loaded) return false;
+      h.record = std::move(**loaded);
+      if (h.record.fingerprint != a.leaf) return false;
+    }
+    h.record.ari = a;
+    return static_cast<bool>(save_or_keep(deps_, memory_, h.record, now_));
+  }
+
+  static std::string cert_id_of_chain(const std::string& chain_pem, std::string& why) {
+    auto chain = pki::parse_pem_chain(chain_pem);
+    if (!chain || chain->empty()) {
+      why = "the held chain cannot be read";
+      return {};
+    }
+    return acme::cert_id_of(chain->front(), why).value_or("");
+  }
+
+  std::uint64_t random() const {
+    if (deps_.random) return deps_.random();
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }
+
+  // The order context: the held certificate it replaces, when one is held under the same
+  // directory and shares a host with the spec (RFC 9773 §5; Let's Encrypt exempts such orders).
+  order_context context_for(const held& h) const {
+    order_context c;
+    if (!h.local || !h.local->present || h.record.directory != spec_.directory) return c;
+    const auto& held_hosts = h.local->hosts;
+    bool shared = std::any_of(spec_.hosts.begin(), spec_.hosts.end(), [&](const auto& x) {
+      return std::find(held_hosts.begin(), held_hosts.end(), x) != held_hosts.end();
+    });
+    if (!shared) return c;
+    std::string why;
+    c.replaces = h.record.ari.leaf == h.local->fingerprint && !h.record.ari.cert_id.empty()
+                     ? h.record.ari.cert_id
+                     : cert_id_of_chain(h.record.chain_pem, why);
+    return c;
+  }
+
   // Orders a certificate and records the outcome: the new chain and key, or the failure with its
   // kind and the backoff it leads to. True when one was issued.
   asio::awaitable<bool> issue(held& h) {
-    auto outcome = co_await deps_.issuer->async_issue(spec_);
+    // Replacing a good certificate ahead of the local rule, because the CA's window says so.
+    bool early = false;
+    if (h.local && h.local->present && now_ < h.local->not_after &&
+        mismatch(spec_, *h.local).empty()) {
+      const auto& l = *h.local;
+      early = renewal_of(l, deps_.policy.renewal).by_ari &&
+              now_ < renewal_time(l.not_before, l.not_after, deps_.policy.renewal, l.fingerprint);
+    }
+    auto outcome = co_await deps_.issuer->async_issue(spec_, context_for(h));
     now_ = deps_.clock();
     auto& record = h.record;
     if (!outcome) {
@@ -362,6 +507,10 @@ class reconcile_pass {
       record.reissue.clear();
       record.not_after = leaf.not_after();
       record.fingerprint = leaf.fingerprint_sha256();
+      record.ari = {};  // asked anew about the new certificate, at once
+      record.ari.leaf = record.fingerprint;
+      record.ari.cert_id = acme::cert_id_of(leaf, record.ari.note).value_or("");
+      record.ari.early = early;
       report_.outcomes.push_back("issued, valid until " + pki::to_rfc3339(leaf.not_after()));
       log::info("issued", {{"cert", spec_.name},
                            {"hosts", fmt::format("{}", fmt::join(spec_.hosts, ","))},

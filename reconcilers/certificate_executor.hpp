@@ -59,6 +59,8 @@ struct executor_deps {
   observation_cache* cache = nullptr;
   /// What held chains say, remembered across restarts; without one every chain is read.
   chain_facts_memo* facts = nullptr;
+  /// 64 random bits, for the time chosen in an ARI window; null: std::random_device.
+  std::function<std::uint64_t()> random = {};
 };
 
 struct reconcile_report {

@@ -71,6 +71,36 @@ std::string mismatch(const cert_spec& spec, const local_copy& local) {
   return {};
 }
 
+renewal_due renewal_of(const local_copy& l, const renewal_policy& policy) {
+  auto local_at = renewal_time(l.not_before, l.not_after, policy, l.fingerprint);
+  const auto& a = l.ari;
+  if (a.leaf == l.fingerprint && a.renew_at && a.window_start && a.window_end) {
+    std::string window =
+        fmt::format("the CA's window {}..{} (ARI{}{})", when(*a.window_start), when(*a.window_end),
+                    a.note.empty() ? "" : ", explained at ", a.note);
+    auto latest = local_at + (l.not_after - local_at) / 2;
+    if (*a.renew_at > latest) {
+      return {latest, window + ", brought forward to halfway through the local rule's window",
+              true};
+    }
+    // A CA that kept answering "now" would have every new certificate replaced at once, and
+    // orders would follow one another: a certificate that itself replaced one early is kept
+    // for 1/50 of its lifetime first (43 h of 90 days; Let's Encrypt's revocations for
+    // mis-issuance come 5 days ahead).
+    auto earliest_at = l.not_before + (l.not_after - l.not_before) / 50;
+    if (a.early && *a.renew_at < earliest_at) {
+      return {earliest_at, window + ", held back until 1/50 of the lifetime has passed", true};
+    }
+    return {*a.renew_at, window, true};
+  }
+  std::string rule = policy.renew_before ? "RENEW_BEFORE_DAYS"
+                     : l.not_after - l.not_before < std::chrono::days(10)
+                         ? "1/2 of the lifetime left"
+                         : "1/3 of the lifetime left";
+  if (a.leaf == l.fingerprint && !a.note.empty()) rule += "; ARI: " + a.note;
+  return {local_at, rule, false};
+}
+
 plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
                  const std::vector<target_copy>& targets, sys_seconds now,
                  const reconcile_policy& policy) {
@@ -81,20 +111,23 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
 
   // 1. Is the local copy good?
   std::string why = local ? mismatch(spec, *local) : "no certificate held";
-  std::optional<sys_seconds> renew_at;
+  std::optional<renewal_due> renew;
   if (why.empty()) {
-    renew_at =
-        renewal_time(local->not_before, local->not_after, policy.renewal, local->fingerprint);
+    renew = renewal_of(*local, policy.renewal);
     if (now >= local->not_after) {
       why = fmt::format("expired at {}", when(local->not_after));
-    } else if (now >= *renew_at) {
-      why = fmt::format("renewal due since {}", when(*renew_at));
+    } else if (now >= renew->at) {
+      why = fmt::format("renewal due since {} by {}", when(renew->at), renew->rule);
     }
   }
   if (why.empty()) {
-    earliest(out.requeue_at, *renew_at);
-    notes.push_back(
-        fmt::format("valid until {}, renewal at {}", when(local->not_after), when(*renew_at)));
+    earliest(out.requeue_at, renew->at);
+    // The CA's renewal information is asked for again then (the executor asks when it is due).
+    if (local->ari.leaf == local->fingerprint && local->ari.next_poll > now) {
+      earliest(out.requeue_at, local->ari.next_poll);
+    }
+    notes.push_back(fmt::format("valid until {}, renewal at {} by {}", when(local->not_after),
+                                when(renew->at), renew->rule));
   } else if (local && local->failures > 0 && now < local->next_retry) {
     earliest(out.requeue_at, local->next_retry);
     notes.push_back(fmt::format("{}; waiting until {} after {} failure{} (last: {})", why,

@@ -45,6 +45,21 @@ struct plan_result {
   std::string reason;                     ///< one line: the state and what is done about it
 };
 
+/// \brief When a held certificate is due, and by which rule, for people.
+struct renewal_due {
+  sys_seconds at;
+  std::string rule;  ///< "the CA's window 2027-01-01T00:00:00Z..2027-01-02T00:00:00Z (ARI)"
+  bool by_ari = false;
+};
+
+/// \brief The renewal time of the held certificate: the time chosen in the CA's ARI window when
+/// there is one, never later than halfway through the local rule's window (so a CA that stops
+/// answering, or suggests a window past expiry, cannot stop a renewal), and for a certificate
+/// that itself replaced one early, not before 1/50 of its lifetime (a CA answering "now" to
+/// every new certificate cannot make orders follow one another); else the local rule
+/// (1/3 of the lifetime left, 1/2 under 10 days, or RENEW_BEFORE_DAYS).
+renewal_due renewal_of(const local_copy& local, const renewal_policy& policy);
+
 /// \brief Decides what to do for one certificate. Pure: same inputs, same plan.
 plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
                  const std::vector<target_copy>& targets, sys_seconds now,

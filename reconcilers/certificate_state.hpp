@@ -6,6 +6,7 @@
 #include "pki/classification.hpp"
 #include "pki/key.hpp"
 #include "reconcilers/failure.hpp"
+#include "stores/renewal_info.hpp"
 
 #include <chrono>
 #include <optional>
@@ -52,6 +53,9 @@ struct local_copy {
   /// Fingerprints (SHA-256 and SHA-1, hex) of every certificate certherd made under this name,
   /// the held one included: a target serving one of them serves certherd's own certificate.
   std::vector<std::string> own;
+  /// What the CA's renewal information (RFC 9773) says of the held certificate; empty (no
+  /// `leaf`) when never asked, or when what is kept is about another certificate.
+  stores::renewal_info ari;
 
   /// \brief Whether `fingerprint` (SHA-256 or SHA-1, hex) is one certherd made under this name.
   bool made(const std::string& fingerprint) const;

@@ -70,8 +70,31 @@ std::string to_json(const stored_certificate& r) {
   for (const auto& f : r.issued)
     w.String(f.c_str(), static_cast<rapidjson::SizeType>(f.size()));
   w.EndArray();
-  w.Key("ari");  // reserved for RFC 9773 renewal information
+  w.Key("ari");
   w.StartObject();
+  {
+    const auto& a = r.ari;
+    auto time = [&](const char* k, std::optional<sys_seconds> t) {
+      if (!t) return;
+      w.Key(k);
+      w.Int64(t->time_since_epoch().count());
+    };
+    if (!a.cert_id.empty()) str("cert_id", a.cert_id);
+    if (!a.leaf.empty()) str("leaf", a.leaf);
+    w.Key("offered");
+    w.Bool(a.offered);
+    time("window_start", a.window_start);
+    time("window_end", a.window_end);
+    time("renew_at", a.renew_at);
+    time("next_poll", a.next_poll);
+    w.Key("failures");
+    w.Int(a.failures);
+    if (!a.note.empty()) str("note", a.note);
+    if (a.early) {
+      w.Key("early");
+      w.Bool(true);
+    }
+  }
   w.EndObject();
   str("chain", r.chain_pem);
   str("key", r.key_pem);
@@ -115,6 +138,31 @@ outcome<stored_certificate> from_json(std::string_view text) {
   if (auto h = doc.FindMember("issued"); h != doc.MemberEnd() && h->value.IsArray()) {
     for (const auto& v : h->value.GetArray()) {
       if (v.IsString() && r.issued.size() < kIssuedKept) r.issued.emplace_back(v.GetString());
+    }
+  }
+  if (auto a = doc.FindMember("ari"); a != doc.MemberEnd() && a->value.IsObject()) {
+    const auto& v = a->value;
+    auto time = [&](const char* k) -> std::optional<sys_seconds> {
+      auto it = v.FindMember(k);
+      if (it == v.MemberEnd() || !it->value.IsInt64()) return std::nullopt;
+      return sys_seconds{std::chrono::seconds(it->value.GetInt64())};
+    };
+    r.ari.cert_id = member_string(v, "cert_id");
+    r.ari.leaf = member_string(v, "leaf");
+    if (auto o = v.FindMember("offered"); o != v.MemberEnd() && o->value.IsBool()) {
+      r.ari.offered = o->value.GetBool();
+    }
+    r.ari.window_start = time("window_start");
+    r.ari.window_end = time("window_end");
+    if (!r.ari.window_start || !r.ari.window_end) r.ari.window_start = r.ari.window_end = {};
+    r.ari.renew_at = time("renew_at");
+    r.ari.next_poll = time("next_poll").value_or(sys_seconds{});
+    if (auto f = v.FindMember("failures"); f != v.MemberEnd() && f->value.IsInt()) {
+      r.ari.failures = std::clamp(f->value.GetInt(), 0, 1000);
+    }
+    r.ari.note = member_string(v, "note");
+    if (auto e = v.FindMember("early"); e != v.MemberEnd() && e->value.IsBool()) {
+      r.ari.early = e->value.GetBool();
     }
   }
   r.chain_pem = member_string(doc, "chain");

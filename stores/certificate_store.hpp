@@ -8,6 +8,7 @@
 #include "clients/outcome/outcome.hpp"
 #include "pki/key.hpp"
 #include "stores/atomic_file.hpp"
+#include "stores/renewal_info.hpp"
 #include "stores/safe_dir.hpp"
 
 #include <chrono>
@@ -38,6 +39,8 @@ struct stored_certificate {
   /// this name, oldest first, at most `kIssuedKept`: a target holding one of them holds
   /// certherd's own certificate, whatever CA signed it, and may be replaced.
   std::vector<std::string> issued;
+  /// The CA's renewal information about the held certificate.
+  renewal_info ari;
   // Informational copies of what the chain says, for people reading the file.
   sys_seconds not_after{};
   std::string fingerprint;

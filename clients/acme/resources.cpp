@@ -271,7 +271,8 @@ std::optional<problem> parse_problem(std::string_view body) {
   return p;
 }
 
-std::string new_order_payload(const std::vector<identifier>& ids, std::string_view profile) {
+std::string new_order_payload(const std::vector<identifier>& ids, std::string_view profile,
+                              std::string_view replaces) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -289,6 +290,10 @@ std::string new_order_payload(const std::vector<identifier>& ids, std::string_vi
   if (!profile.empty()) {
     w.Key("profile");
     w.String(profile.data(), static_cast<rapidjson::SizeType>(profile.size()));
+  }
+  if (!replaces.empty()) {
+    w.Key("replaces");
+    w.String(replaces.data(), static_cast<rapidjson::SizeType>(replaces.size()));
   }
   w.EndObject();
   return buf.GetString();

@@ -86,7 +86,9 @@ result<authorization> parse_authorization(std::string_view body);
 std::optional<problem> parse_problem(std::string_view body);
 
 /// \brief Payload of newOrder: {"identifiers":[…], "profile"?}.
-std::string new_order_payload(const std::vector<identifier>& ids, std::string_view profile);
+/// \brief The newOrder payload; `profile` and `replaces` (RFC 9773 §5) are left out when empty.
+std::string new_order_payload(const std::vector<identifier>& ids, std::string_view profile,
+                              std::string_view replaces = {});
 /// \brief Payload of newAccount.
 std::string new_account_payload(const std::vector<std::string>& contact, bool only_return_existing,
                                 std::string_view eab_jws);

@@ -125,6 +125,27 @@ flow<result<directory>> session::load_directory() {
   co_return *d;
 }
 
+flow<result<renewal_info_response>> session::renewal_info(std::string cert_id) {
+  auto d = co_await load_directory();
+  if (!d) co_return d.error();
+  renewal_info_response out;
+  if (d->renewal_info.empty()) co_return out;
+  out.offered = true;
+  std::string url = d->renewal_info;
+  if (!url.ends_with('/')) url += '/';
+  url += cert_id;
+  auto sent = co_await send_unsigned(http::method::get, url, "renewalInfo");
+  const auto& r = sent.result;
+  if (r.ec) {
+    out.detail = transport_error(r, url, sent.first, sent.retries).detail;
+    co_return out;
+  }
+  out.status = r.response.status;
+  out.body = r.response.body;
+  out.retry_after = retry_after_of(r);
+  co_return out;
+}
+
 flow<result<std::string>> session::fetch_nonce() {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
@@ -422,7 +443,9 @@ flow<result<issued_certificate>> session::issue(order_request request) {
   std::vector<identifier> ids;
   for (const auto& n : request.names)
     ids.push_back({"dns", n});
-  auto created = co_await post(d->new_order, new_order_payload(ids, request.profile));
+  // A CA without ARI may not know the field: it is only sent to one that has.
+  std::string_view replaces = d->renewal_info.empty() ? std::string_view() : request.replaces;
+  auto created = co_await post(d->new_order, new_order_payload(ids, request.profile, replaces));
   if (!created) co_return created.error();
   auto o = parse_order(created->body);
   if (!o) co_return o.error();

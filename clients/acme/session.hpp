@@ -57,6 +57,18 @@ struct order_request {
   std::string csr_der;
   std::string profile;          ///< empty: the CA's default
   std::string preferred_chain;  ///< issuer CN of the topmost certificate; empty: the default chain
+  /// RFC 9773 §5: the CertID of the certificate this order replaces; empty: none. Sent only when
+  /// the directory offers renewalInfo.
+  std::string replaces = {};
+};
+
+/// \brief What an unauthenticated renewalInfo GET (RFC 9773 §4.2) came to.
+struct renewal_info_response {
+  bool offered = false;  ///< the directory names a renewalInfo resource; nothing was sent if not
+  unsigned status = 0;   ///< the HTTP status; 0 when no answer came
+  std::string body;
+  std::optional<std::chrono::seconds> retry_after;
+  std::string detail;  ///< what went wrong when no answer came
 };
 
 struct issued_certificate {
@@ -71,6 +83,12 @@ class session {
   session(std::string directory_url, pki::private_key account_key, session_options options = {});
 
   flow<result<directory>> load_directory();
+  /// \brief The directory to use instead of fetching it (one fetched by another session).
+  void set_directory(directory d) { directory_ = std::move(d); }
+  const std::optional<directory>& loaded_directory() const noexcept { return directory_; }
+  /// \brief GET renewalInfo/<cert_id>, unsigned. An error only when the directory cannot be
+  /// loaded; a CA without ARI answers `offered = false`.
+  flow<result<renewal_info_response>> renewal_info(std::string cert_id);
   /// \brief newAccount: creates the account, or finds the existing one of this key.
   flow<result<account>> register_account(account_options options);
   /// \brief newAccount with onlyReturnExisting: fails with accountDoesNotExist when unknown.

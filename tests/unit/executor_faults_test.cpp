@@ -23,7 +23,7 @@ class counting_issuer final : public issuer {
   int orders = 0;
   bool fail = false;
   sys_seconds now{};
-  asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec) override {
+  asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec, order_context) override {
     ++orders;
     if (fail) {
       co_return failure{failure_kind::validation,

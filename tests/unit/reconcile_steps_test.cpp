@@ -4,6 +4,7 @@
 // given kind) and two scripted targets (unreadable or refusing on demand). What each row checks:
 // what was ordered and pushed, whether the reconcile failed and with which kind, and when the
 // certificate is looked at again.
+#include "pki/utc_time.hpp"
 #include "reconcilers/certificate_executor.hpp"
 
 #include <gtest/gtest.h>
@@ -62,12 +63,30 @@ class scripted_issuer final : public issuer {
   int orders = 0;
   std::optional<failure_kind> fail;
   sys_seconds now{};
-  asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec) override {
+  std::vector<order_context> contexts;   ///< what each order was told it replaces
+  std::vector<std::string> asked;        ///< the CertIDs renewalInfo was asked about
+  renewal_info_answer renewal_info;      ///< what renewalInfo answers (default: no ARI)
+  asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec,
+                                                           order_context context) override {
     ++orders;
+    contexts.push_back(context);
     if (fail) co_return failure{*fail, "scripted failure", {}, {}};
     auto key = *pki::private_key::generate(pki::key_type::ec256);
-    std::vector<pki::certificate> chain{*pki::make_self_signed(key, spec.hosts, now, 24h * 90)};
+    // Signed by a CA, so the leaf has the Authority Key Identifier a CertID is made of.
+    if (!ca_cert) {
+      ca_key = *pki::private_key::generate(pki::key_type::ec256);
+      ca_cert = *pki::make_ca_certificate(*ca_key, "scripted CA", now, 24h * 3650);
+    }
+    std::vector<pki::certificate> chain{
+        *pki::sign_certificate(*ca_cert, *ca_key, key, spec.hosts, now, 24h * 90)};
     co_return issued_certificate{std::move(chain), std::move(key)};
+  }
+  std::optional<pki::private_key> ca_key;
+  std::optional<pki::certificate> ca_cert;
+  asio::awaitable<renewal_info_answer> async_renewal_info(std::string,
+                                                          std::string cert_id) override {
+    asked.push_back(cert_id);
+    co_return renewal_info;
   }
 };
 
@@ -110,6 +129,7 @@ struct world {
   scripted_target first{"first"}, second{"second"};
   observation_cache cache;
   sys_seconds now{std::chrono::seconds(1'800'000'000)};
+  std::uint64_t random_bits = 0;  ///< what the executor draws for a time in an ARI window
   cert_spec spec{"a.example.com",
                  {"a.example.com"},
                  "https://ca.example/dir",
@@ -123,6 +143,7 @@ struct world {
     executor_deps deps{
         store, anchors, with_issuer ? &ca : nullptr, {&first, &second}, {}, [this] { return now; },
         &cache};
+    deps.random = [this] { return random_bits; };
     asio::io_context ioc;
     reconcile_report out;
     asio::co_spawn(
@@ -243,6 +264,149 @@ INSTANTIATE_TEST_SUITE_P(
             {},
             0}),
     [](const auto& info) { return std::string(info.param.name); });
+
+
+// RFC 9773 through the executor: what renewalInfo answers is kept in the record, asked again
+// only when due, and moves the renewal.
+renewal_info_answer window_answer(sys_seconds start, sys_seconds end,
+                                  std::optional<std::chrono::seconds> retry_after = {}) {
+  renewal_info_answer a;
+  a.offered = true;
+  a.answer = acme::ari_answer::window;
+  a.window = acme::renewal_window{start, end, {}};
+  a.retry_after = retry_after;
+  return a;
+}
+
+const stores::stored_certificate& record_of(world& w) {
+  return w.store.records.at("a.example.com");
+}
+
+TEST(RenewalInfo, AskedAboutTheHeldCertificateAndAgainOnlyWhenDue) {
+  world w;
+  w.run();  // issued, pushed, then asked: this CA has no ARI
+  ASSERT_EQ(w.ca.orders, 1);
+  ASSERT_EQ(w.ca.asked.size(), 1u);
+  const auto first_id = w.ca.asked[0];
+  EXPECT_EQ(record_of(w).ari.cert_id, first_id);
+  EXPECT_EQ(record_of(w).ari.leaf, record_of(w).fingerprint);
+  EXPECT_FALSE(record_of(w).ari.offered);
+  EXPECT_EQ(record_of(w).ari.next_poll, w.now + 24h);
+
+  w.ca.renewal_info = window_answer(w.now + 24h * 60, w.now + 24h * 62);
+  w.now += 1h;
+  w.run();
+  EXPECT_EQ(w.ca.asked.size(), 1u) << "not due yet";
+  w.now += 24h;
+  w.random_bits = 3600;
+  auto report = w.run();
+  ASSERT_EQ(w.ca.asked.size(), 2u);
+  EXPECT_EQ(w.ca.asked[1], first_id);
+  auto kept = record_of(w).ari.renew_at;
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(*kept, w.ca.renewal_info.window->start + 1h);
+  EXPECT_EQ(record_of(w).ari.next_poll, w.now + 6h) << "no Retry-After: 6 h";
+  EXPECT_NE(report.decision.reason.find("(ARI)"), std::string::npos) << report.decision.reason;
+
+  // The same window again: the time chosen in it stays, whatever is drawn now.
+  w.now += 6h;
+  w.random_bits = 7200;
+  w.run();
+  ASSERT_EQ(w.ca.asked.size(), 3u);
+  EXPECT_EQ(record_of(w).ari.renew_at, kept);
+  // Another window: a new time in it.
+  w.ca.renewal_info = window_answer(w.now + 24h * 50, w.now + 24h * 51, 10min);
+  w.now += 6h;
+  w.run();
+  ASSERT_EQ(w.ca.asked.size(), 4u);
+  EXPECT_EQ(record_of(w).ari.renew_at, w.ca.renewal_info.window->start + 2h);
+  EXPECT_EQ(record_of(w).ari.next_poll, w.now + 10min) << "Retry-After honoured";
+  EXPECT_EQ(w.ca.orders, 1);
+}
+
+TEST(RenewalInfo, AWindowInThePastRenewsAtOnceNamingTheCertificateReplaced) {
+  world w;
+  w.run();
+  const auto first_id = w.ca.asked.at(0);
+  const auto first_leaf = record_of(w).fingerprint;
+  w.ca.renewal_info = window_answer(w.now - 48h, w.now - 24h);  // revoked, say
+  w.now += 24h + 1s;
+  w.run();
+  ASSERT_EQ(w.ca.orders, 2);
+  EXPECT_EQ(w.ca.contexts.back().replaces, first_id);
+  EXPECT_NE(record_of(w).fingerprint, first_leaf);
+  EXPECT_EQ(record_of(w).ari.leaf, record_of(w).fingerprint) << "asked anew about the new one";
+  EXPECT_NE(record_of(w).ari.cert_id, first_id);
+  EXPECT_TRUE(record_of(w).ari.early);
+  EXPECT_EQ(w.first.served, record_of(w).fingerprint);
+
+  // The CA answers "now" for the new certificate too: it is kept 1/50 of its lifetime first
+  // (notBefore an hour back, notAfter 90 days on: 43.2 h), so orders do not follow one another.
+  const auto issued = w.now;
+  const auto due = issued - 1h + std::chrono::seconds(24h * 90 + 1h) / 50;
+  w.now += 1h;
+  auto waiting = w.run();
+  EXPECT_EQ(w.ca.orders, 2);
+  EXPECT_NE(waiting.decision.reason.find("renewal at " + pki::to_rfc3339(due)), std::string::npos)
+      << waiting.decision.reason;
+  EXPECT_NE(waiting.decision.reason.find("held back"), std::string::npos);
+  ASSERT_TRUE(waiting.requeue_at);
+  EXPECT_LE(*waiting.requeue_at, due);
+  w.now = due;
+  w.run();
+  EXPECT_EQ(w.ca.orders, 3);
+}
+
+TEST(RenewalInfo, FailuresWaitAsRfc9773Says) {
+  world w;
+  w.run();
+  renewal_info_answer down;
+  down.offered = true;
+  down.answer = acme::ari_answer::temporary;
+  down.detail = "HTTP 503";
+  w.ca.renewal_info = down;
+  w.now = record_of(w).ari.next_poll;
+  w.run();
+  EXPECT_EQ(record_of(w).ari.next_poll, w.now + 1min);
+  w.now += 1min;
+  w.run();
+  EXPECT_EQ(record_of(w).ari.next_poll, w.now + 2min) << "doubled";
+  EXPECT_EQ(record_of(w).ari.failures, 2);
+  w.ca.renewal_info.retry_after = 24h * 30;  // clamped to a day
+  w.now += 2min;
+  w.run();
+  EXPECT_EQ(record_of(w).ari.next_poll, w.now + 24h);
+  renewal_info_answer unusable;
+  unusable.offered = true;
+  unusable.answer = acme::ari_answer::long_term;
+  unusable.detail = "renewalInfo has no suggestedWindow object";
+  w.ca.renewal_info = unusable;
+  w.now += 24h;
+  auto report = w.run();
+  EXPECT_EQ(record_of(w).ari.next_poll, w.now + 6h);
+  EXPECT_EQ(record_of(w).ari.failures, 0);
+  EXPECT_NE(report.decision.reason.find("1/3 of the lifetime left"), std::string::npos)
+      << "no window: the local rule, with why: " << report.decision.reason;
+  EXPECT_EQ(w.ca.orders, 1);
+}
+
+TEST(RenewalInfo, NotAskedWhenPlanningOnlyOrWhenTheCertificateIsReplacedAnyway) {
+  world w;
+  w.run();
+  w.ca.asked.clear();
+  w.now += 48h;
+  w.run(/*act=*/false);
+  EXPECT_TRUE(w.ca.asked.empty()) << "certherd plan asks no CA";
+  w.spec.hosts = {"a.example.com", "b.example.com"};
+  w.run();
+  EXPECT_EQ(w.ca.orders, 2);
+  ASSERT_EQ(w.ca.asked.size(), 1u) << "only about the new certificate";
+  EXPECT_EQ(w.ca.asked[0], record_of(w).ari.cert_id);
+  EXPECT_FALSE(w.ca.contexts.back().replaces.empty()) << "a host is shared: it replaces";
+  w.spec.hosts = {"c.example.com"};
+  w.run();
+  EXPECT_TRUE(w.ca.contexts.back().replaces.empty()) << "no host in common: a new certificate";
+}
 
 }  // namespace
 }  // namespace certherd::reconcilers
