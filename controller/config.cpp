@@ -1,5 +1,7 @@
 #include "controller/config.hpp"
 
+#include "reconcilers/order_budgets.hpp"
+
 #include "clients/haproxy/runtime_api.hpp"
 
 #include "pki/names.hpp"
@@ -273,6 +275,23 @@ config load_config(const std::map<std::string, std::string>& env) {
   }
   if (auto v = get(env, {"RANCHER_TIMEOUT"})) {
     c.rancher_timeout = std::chrono::seconds(integer("RANCHER_TIMEOUT", *v, 1, 600));
+  }
+  auto dir = c.effective_directory();
+  bool letsencrypt = dir == kLetsEncryptProduction || dir == kLetsEncryptStaging;
+  c.rate_limits = get(env, {"RATE_LIMITS"}).value_or(letsencrypt ? "letsencrypt" : "off");
+  if (c.rate_limits == "letsencrypt") {
+    c.limits = reconcilers::letsencrypt_limits();
+  } else if (c.rate_limits != "off") {
+    std::error_code ec;
+    auto text = stores::read_file(c.rate_limits, ec);
+    if (!text) {
+      throw config_error(fmt::format("RATE_LIMITS='{}' is not letsencrypt, off or a readable file "
+                                     "({})",
+                                     c.rate_limits, ec.message()));
+    }
+    auto limits = reconcilers::parse_rate_limits(*text);
+    if (!limits) throw config_error(c.rate_limits + ": " + limits.error().message);
+    c.limits = std::move(*limits);
   }
   return c;
 }

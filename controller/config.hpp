@@ -3,6 +3,8 @@
 // one line naming the variable and what it accepts.
 #pragma once
 
+#include "reconcilers/budgets.hpp"
+
 #include "pki/key.hpp"
 
 #include <chrono>
@@ -66,6 +68,10 @@ struct config {
   bool cert_per_service = false;  ///< CERT_PER_SERVICE: one certificate per labelled service
   std::string allowed_domains;    ///< ALLOWED_DOMAINS: suffixes labels may name
   std::chrono::seconds rancher_timeout{15};  ///< RANCHER_TIMEOUT: one Rancher request
+  /// RATE_LIMITS: "letsencrypt" (the default for Let's Encrypt's directories), "off" (the
+  /// default for others), or a file of limits (reconcilers::parse_rate_limits).
+  std::string rate_limits;
+  std::vector<reconcilers::rate_limit> limits;  ///< what RATE_LIMITS comes to; empty: off
 
   /// \brief The directory URL in force: ACME_DIRECTORY, else Let's Encrypt by STAGING.
   std::string effective_directory() const;

@@ -181,6 +181,7 @@ int reconcile_one(setup& s, asio::io_context& ioc, acme_parts& acme, const std::
   reconcilers::executor_deps deps{*s.store,       s.anchors,        acme.issuer.get(),
                                   raw(s.targets), policy_of(s.cfg), now_seconds};
   deps.cache = &cache;
+  deps.budgets = s.budgets.get();
   auto done = run_to_end(ioc, reconcilers::reconcile(s.specs.at(name), deps, true));
   const auto& r = *done;
   std::cout << fmt::format("{}: {}\n", name, r.decision.reason);

@@ -193,6 +193,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
                                   raw(s->targets), policy_of(s->cfg), now_seconds};
   reconcilers::observation_cache cache;
   deps.cache = &cache;
+  deps.budgets = s->budgets.get();
   reconcilers::chain_facts_memo facts = load_chain_facts(*s);
   deps.facts = &facts;
   runtime rt(ioc, signals, deps, {s->cfg.concurrency, s->cfg.loop_time, std::chrono::seconds(30)});
@@ -273,6 +274,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     }
     f.ready = board.all_seen(rt.desired_set()) && (!source || source->resyncs() > 0);
     f.status_renders = renders;
+    if (s->budgets) f.budgets = budget_figures(*s->budgets, now_seconds());
     return f;
   };
   if (!s->cfg.listen.empty()) {
@@ -343,6 +345,7 @@ int print_plan(const std::map<std::string, std::string>& flags) {
                                   raw(s->targets), policy_of(s->cfg), now_seconds};
   auto facts = load_chain_facts(*s);  // read, never written: `plan` changes nothing
   deps.facts = &facts;
+  deps.budgets = s->budgets.get();  // consulted, never spent: nothing is ordered
   if (auto read = read_rancher_once(*s, ioc); !read) return report(read.error());
   std::cout << fmt::format("directory {}; {} certificate{}\n", s->cfg.effective_directory(),
                            s->specs.size(), s->specs.size() == 1 ? "" : "s");

@@ -75,6 +75,15 @@ outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>
   if (auto opened = s.store->open(); !opened) {
     return opened.error().within("STATE_DIR=" + s.cfg.state_dir);
   }
+  if (!s.cfg.limits.empty()) {
+    // Read before anything is ordered: budgets that cannot be read stop start-up rather than
+    // start from full (a restart must not reset them).
+    s.budgets = std::make_unique<reconcilers::order_budgets>(
+        s.cfg.limits, std::filesystem::path(s.cfg.state_dir) / "budgets");
+    if (auto loaded = s.budgets->load(now_seconds()); !loaded) {
+      return loaded.error().within("rate-limit budgets");
+    }
+  }
   auto anchors = pki::load_trust_anchors(s.cfg.trust_store, s.cfg.ca_roots);
   if (!anchors) {
     return fail(failure_kind::configuration,

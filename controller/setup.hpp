@@ -4,6 +4,8 @@
 // command prints it (controller/command.hpp).
 #pragma once
 
+#include "reconcilers/order_budgets.hpp"
+
 #include "clients/acme/http01_responder.hpp"
 #include "clients/outcome/outcome.hpp"
 #include "clients/rancher/api.hpp"
@@ -30,6 +32,8 @@ namespace certherd::controller {
 struct setup {
   config cfg;
   std::unique_ptr<stores::fs_store> store;
+  /// The rate-limit budgets (STATE_DIR/budgets); null with RATE_LIMITS=off.
+  std::unique_ptr<reconcilers::order_budgets> budgets;
   pki::trust_anchors anchors;
   std::vector<std::string> domain_hosts;  ///< from DOMAINS
   std::string directory;

@@ -163,6 +163,24 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
   } else {
     w.Null();
   }
+  // The rate-limit budgets per limit (null with RATE_LIMITS=off); a waiting certificate's own
+  // reason is in its last decision.
+  j.key("budgets");
+  if (live.budgets.empty()) {
+    w.Null();
+  } else {
+    w.StartArray();
+    for (const auto& f : live.budgets) {
+      w.StartObject();
+      j.kv("limit", f.limit);
+      j.kv("capacity", static_cast<std::int64_t>(f.capacity));
+      j.kv("period_seconds", static_cast<std::int64_t>(f.period.count()));
+      j.kv("least_remaining", static_cast<std::int64_t>(f.least_remaining));
+      j.kv("keys_exhausted", static_cast<std::int64_t>(f.keys_exhausted));
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   j.key("certificates");
   w.StartArray();
   for (const auto& [name, spec] : desired) {
@@ -222,6 +240,21 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
   w.EndArray();
   w.EndObject();
   return {j.buf.GetString(), j.buf.GetSize()};
+}
+
+std::vector<live_figures::budget_figure> budget_figures(const reconcilers::order_budgets& b,
+                                                        reconcilers::sys_seconds now) {
+  std::vector<live_figures::budget_figure> out;
+  for (const auto& l : b.limits())
+    out.push_back({l.name, l.capacity, l.period, l.capacity, 0});
+  for (const auto& u : b.in_use(now)) {
+    for (auto& f : out) {
+      if (f.limit != u.limit) continue;
+      f.least_remaining = std::min(f.least_remaining, u.remaining);
+      if (u.remaining == 0) ++f.keys_exhausted;
+    }
+  }
+  return out;
 }
 
 std::string status_board::to_prometheus(
@@ -288,6 +321,27 @@ std::string status_board::to_prometheus(
     }
     if (unsaved > 0) kind = failure_kind::store_io;
     if (kind) failure.Add({{"name", name}, {"reason", std::string(to_string(*kind))}}).Set(1);
+  }
+  if (!live.budgets.empty()) {
+    auto& least = prometheus::BuildGauge()
+                      .Name("certherd_budget_remaining")
+                      .Help(
+                          "Rate-limit budget: the events the most spent key (account, "
+                          "registered domain, name set, name) can still spend")
+                      .Register(now);
+    auto& capacity = prometheus::BuildGauge()
+                         .Name("certherd_budget_capacity")
+                         .Help("Rate-limit budget: the events a key may spend per period")
+                         .Register(now);
+    auto& exhausted = prometheus::BuildGauge()
+                          .Name("certherd_budget_exhausted_keys")
+                          .Help("Rate-limit budget: keys with nothing left, whose orders wait")
+                          .Register(now);
+    for (const auto& f : live.budgets) {
+      least.Add({{"limit", f.limit}}).Set(f.least_remaining);
+      capacity.Add({{"limit", f.limit}}).Set(f.capacity);
+      exhausted.Add({{"limit", f.limit}}).Set(static_cast<double>(f.keys_exhausted));
+    }
   }
   prometheus::BuildGauge()
       .Name("certherd_certificates_managed")

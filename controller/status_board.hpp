@@ -7,6 +7,8 @@
 // a secret or a credential: only names, times and reasons.
 #pragma once
 
+#include "reconcilers/order_budgets.hpp"
+
 #include "reconcilers/certificate_executor.hpp"
 
 #include <chrono>
@@ -48,7 +50,20 @@ struct live_figures {
   std::size_t rancher_resyncs = 0;
   bool ready = false;
   std::size_t status_renders = 0;  ///< /status and page renderings (at most one a second each)
+  /// Per rate limit: its bound, the least any key has left, the keys with nothing left.
+  struct budget_figure {
+    std::string limit;
+    int capacity = 0;
+    std::chrono::seconds period{0};
+    int least_remaining = 0;
+    std::size_t keys_exhausted = 0;
+  };
+  std::vector<budget_figure> budgets;
 };
+
+/// \brief What the budgets amount to, per limit (bounded: one series per limit, not per key).
+std::vector<live_figures::budget_figure> budget_figures(const reconcilers::order_budgets& b,
+                                                        reconcilers::sys_seconds now);
 
 class status_board {
  public:

@@ -71,6 +71,14 @@ void budgets::spend(const std::vector<charge>& charges, sys_seconds now) {
   }
 }
 
+void budgets::refund(const std::vector<charge>& charges) {
+  for (const auto& c : charges) {
+    const rate_limit* l = find(c.limit);
+    if (!l) continue;
+    if (auto it = tat_.find({c.limit, c.key}); it != tat_.end()) it->second -= l->interval();
+  }
+}
+
 void budgets::exhausted_until(const charge& c, sys_seconds until, sys_seconds now) {
   const rate_limit* l = find(c.limit);
   if (!l) return;
@@ -89,6 +97,14 @@ int budgets::remaining(const charge& c, sys_seconds now) const {
   auto step = l->interval().count();
   auto used = (ahead + step - 1) / step;
   return static_cast<int>(std::max<long long>(0, l->capacity - used));
+}
+
+std::vector<charge> budgets::spent(sys_seconds now) const {
+  std::vector<charge> out;
+  for (const auto& [id, tat] : tat_) {
+    if (tat > now) out.push_back({id.first, id.second});
+  }
+  return out;
 }
 
 std::string budgets::to_text(sys_seconds now) const {

@@ -55,6 +55,10 @@ class budgets {
   /// budget is counted all the same: what was sent was sent).
   void spend(const std::vector<charge>& charges, sys_seconds now);
 
+  /// \brief Gives back one event of each charge (what was spent for an order that issued
+  /// nothing, for a limit that counts only issued certificates).
+  void refund(const std::vector<charge>& charges);
+
   /// \brief The CA said rateLimited with Retry-After: nothing more for this key until `until`,
   /// whatever the local count thought (the CA's count is the one that matters); at most
   /// kMaxBlock after `now`.
@@ -65,6 +69,8 @@ class budgets {
   int remaining(const charge& c, sys_seconds now) const;
 
   const std::vector<rate_limit>& limits() const { return limits_; }
+  /// \brief Every (limit, key) that is not full at `now`.
+  std::vector<charge> spent(sys_seconds now) const;
 
   /// \brief The state as lines "limit<TAB>key<TAB>tat-seconds", only buckets not yet full at
   /// `now` (a full one is the same as none); and back. A line that does not read, or names a

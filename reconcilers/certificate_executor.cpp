@@ -140,11 +140,11 @@ class reconcile_pass {
       held h;
       if (!read_held(h, round)) co_return report_;
       auto observed = co_await observe();
-      plan_result p = plan(spec_, h.local, observed.copies, now_, deps_.policy);
+      plan_result p = plan(spec_, h.local, observed.copies, now_, deps_.policy, hold(h));
       // Nothing else to do: the CA's renewal information, when it is due, may move the renewal.
       if (act_ && deps_.issuer && p.actions.empty() && h.local && renewal_info_due(*h.local)) {
         co_await ask_renewal_info(h);
-        p = plan(spec_, h.local, observed.copies, now_, deps_.policy);
+        p = plan(spec_, h.local, observed.copies, now_, deps_.policy, hold(h));
       }
       if (round == 0) {
         report_.decision = p;
@@ -304,6 +304,13 @@ class reconcile_pass {
       switch (a.kind) {
         case action_kind::issue: {
           if (!deps_.issuer) break;  // planning only
+          // Spent meanwhile by another order (the plan saw the budget before it was spent).
+          if (auto wait = hold(h); wait && now_ < wait->until) {
+            report_.outcomes.push_back("not ordered: " + wait->reason);
+            log::info("order_held", {{"cert", spec_.name}, {"reason", wait->reason}});
+            retry_at = wait->until;
+            break;
+          }
           if (co_await issue(h)) co_return after::another_round;
           retry_at = h.record.next_retry;
           if (auto u = memory_.unsaved_records.find(spec_.name);
@@ -330,6 +337,29 @@ class reconcile_pass {
     }
     if (stop || all_conflicts || blocked) co_return after::done;
     co_return after::another_round;
+  }
+
+  // Whether an order would name the held certificate it replaces to a CA that takes it (what
+  // Let's Encrypt exempts from its limits): held under the same directory, which has ARI, and
+  // sharing a host with the spec.
+  bool names_replaced(const std::optional<local_copy>& local) const {
+    if (!local || !local->present || local->directory != spec_.directory) return false;
+    if (local->ari.leaf != local->fingerprint || !local->ari.offered) return false;
+    return std::any_of(spec_.hosts.begin(), spec_.hosts.end(), [&](const auto& x) {
+      return std::find(local->hosts.begin(), local->hosts.end(), x) != local->hosts.end();
+    });
+  }
+
+  std::vector<charge> charges(const held& h) const {
+    return order_charges(spec_, h.local, names_replaced(h.local));
+  }
+
+  // What the budgets say of an order now: nothing, or until when it waits and why.
+  std::optional<order_hold> hold(const held& h) const {
+    if (!deps_.budgets) return std::nullopt;
+    auto w = deps_.budgets->wait_for(charges(h), now_);
+    if (!w) return std::nullopt;
+    return order_hold{w->until, describe(*w, deps_.budgets->limits())};
   }
 
   // Whether to ask the CA when to renew the held certificate: it is the one wanted, still valid,
@@ -473,11 +503,26 @@ class reconcile_pass {
       early = renewal_of(l, deps_.policy.renewal).by_ari &&
               now_ < renewal_time(l.not_before, l.not_after, deps_.policy.renewal, l.fingerprint);
     }
+    auto charged = charges(h);
+    if (deps_.budgets) deps_.budgets->spend(charged, now_);
     auto outcome = co_await deps_.issuer->async_issue(spec_, context_for(h));
     now_ = deps_.clock();
     auto& record = h.record;
     if (!outcome) {
       const auto& why = outcome.error();
+      if (deps_.budgets) {
+        deps_.budgets->not_issued(charged, now_);
+        // Every name of the order is charged: which one failed is not always told, and
+        // counting more is the side that cannot trip the CA's limit.
+        if (why.kind == failure_kind::validation || why.kind == failure_kind::caa) {
+          deps_.budgets->failed_validation(spec_.hosts, now_);
+        }
+        if (why.kind == failure_kind::rate_limited) {
+          // The CA's count is the one that matters.
+          deps_.budgets->rate_limited(charged, why.message,
+                                      now_ + why.retry_after.value_or(kRateLimitedWait), now_);
+        }
+      }
       record.failures += 1;
       record.next_retry = next_retry_time(record.failures, now_, why.kind, why.retry_after);
       record.last_error = why.message;

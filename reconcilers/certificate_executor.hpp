@@ -7,6 +7,7 @@
 #include "reconcilers/certificate_reconciler.hpp"
 #include "reconcilers/chain_facts.hpp"
 #include "reconcilers/issuer.hpp"
+#include "reconcilers/order_budgets.hpp"
 #include "reconcilers/target.hpp"
 #include "stores/certificate_store.hpp"
 
@@ -61,6 +62,8 @@ struct executor_deps {
   chain_facts_memo* facts = nullptr;
   /// 64 random bits, for the time chosen in an ARI window; null: std::random_device.
   std::function<std::uint64_t()> random = {};
+  /// The rate-limit budgets orders are charged to; null: none (RATE_LIMITS=off).
+  order_budgets* budgets = nullptr;
 };
 
 struct reconcile_report {

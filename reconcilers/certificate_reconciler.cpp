@@ -103,7 +103,7 @@ renewal_due renewal_of(const local_copy& l, const renewal_policy& policy) {
 
 plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
                  const std::vector<target_copy>& targets, sys_seconds now,
-                 const reconcile_policy& policy) {
+                 const reconcile_policy& policy, const std::optional<order_hold>& hold) {
   plan_result out;
   std::vector<std::string> notes;
   const bool held = local && local->present;
@@ -133,6 +133,9 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
     notes.push_back(fmt::format("{}; waiting until {} after {} failure{} (last: {})", why,
                                 when(local->next_retry), local->failures,
                                 local->failures == 1 ? "" : "s", local->last_error));
+  } else if (hold && now < hold->until) {
+    earliest(out.requeue_at, hold->until);
+    notes.push_back(fmt::format("{}; {}", why, hold->reason));
   } else {
     out.actions.push_back({action_kind::issue, {}, why});
     notes.push_back("issue: " + why);

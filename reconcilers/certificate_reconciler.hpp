@@ -60,10 +60,18 @@ struct renewal_due {
 /// (1/3 of the lifetime left, 1/2 under 10 days, or RENEW_BEFORE_DAYS).
 renewal_due renewal_of(const local_copy& local, const renewal_policy& policy);
 
-/// \brief Decides what to do for one certificate. Pure: same inputs, same plan.
+/// \brief An order that must wait for a rate-limit budget: until when, and why in words.
+struct order_hold {
+  sys_seconds until;
+  std::string reason;  ///< "waiting for the example.com budget (…) until …"
+};
+
+/// \brief Decides what to do for one certificate. Pure: same inputs, same plan. With `hold`,
+/// an issuance it would plan before `hold->until` is planned for then instead.
 plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
                  const std::vector<target_copy>& targets, sys_seconds now,
-                 const reconcile_policy& policy);
+                 const reconcile_policy& policy,
+                 const std::optional<order_hold>& hold = std::nullopt);
 
 /// \brief Why the local copy does not serve the spec, or empty when it does (renewal aside).
 std::string mismatch(const cert_spec& spec, const local_copy& local);

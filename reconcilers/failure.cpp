@@ -65,7 +65,11 @@ failure failure_from(const acme::error& e) {
     case errc::authorization_failed:
       // The challenge's own error says why ("connection", "incorrectResponse", "caa", …).
       f.kind = e.server ? kind_of_problem(e.server->type) : failure_kind::validation;
-      if (f.kind == failure_kind::ca_refused) f.kind = failure_kind::validation;
+      // "unauthorized" in a challenge's error is its answer not matching (a 404, another
+      // token): a failed validation, not an account the CA refuses.
+      if (f.kind == failure_kind::ca_refused || f.kind == failure_kind::unauthorized) {
+        f.kind = failure_kind::validation;
+      }
       break;
     case errc::order_invalid:
       f.kind = e.server ? kind_of_problem(e.server->type) : failure_kind::ca_refused;

@@ -117,6 +117,8 @@ TEST(Failure, AFailedAuthorizationTakesItsChallengeErrorsKind) {
   EXPECT_EQ(failure_from(e).kind, failure_kind::caa);
   e.server->type = "urn:ietf:params:acme:error:somethingNew";
   EXPECT_EQ(failure_from(e).kind, failure_kind::validation) << "still a failed validation";
+  e.server->type = "urn:ietf:params:acme:error:unauthorized";  // Pebble's word for a 404
+  EXPECT_EQ(failure_from(e).kind, failure_kind::validation) << "the answer did not match";
 }
 
 TEST(Failure, RetryAfterTravelsAndRateLimitsWaitForIt) {

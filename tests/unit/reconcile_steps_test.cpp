@@ -130,6 +130,7 @@ struct world {
   observation_cache cache;
   sys_seconds now{std::chrono::seconds(1'800'000'000)};
   std::uint64_t random_bits = 0;  ///< what the executor draws for a time in an ARI window
+  std::optional<order_budgets> budgets;  ///< none: RATE_LIMITS=off
   cert_spec spec{"a.example.com",
                  {"a.example.com"},
                  "https://ca.example/dir",
@@ -144,6 +145,7 @@ struct world {
         store, anchors, with_issuer ? &ca : nullptr, {&first, &second}, {}, [this] { return now; },
         &cache};
     deps.random = [this] { return random_bits; };
+    deps.budgets = budgets ? &*budgets : nullptr;
     asio::io_context ioc;
     reconcile_report out;
     asio::co_spawn(
@@ -406,6 +408,64 @@ TEST(RenewalInfo, NotAskedWhenPlanningOnlyOrWhenTheCertificateIsReplacedAnyway) 
   w.spec.hosts = {"c.example.com"};
   w.run();
   EXPECT_TRUE(w.ca.contexts.back().replaces.empty()) << "no host in common: a new certificate";
+}
+
+// The budgets through the executor: an order over budget is planned for when it fits, visibly,
+// and is neither sent nor counted as a failure.
+TEST(Budgets, AnOrderOverBudgetWaitsVisiblyAndIsNoFailure) {
+  world w;
+  w.budgets.emplace(std::vector<rate_limit>{{"certificates_per_domain", 1, 24h}},
+                    std::filesystem::path());
+  w.run();
+  ASSERT_EQ(w.ca.orders, 1);
+  w.spec = {"b.example.com", {"b.example.com"}, w.spec.directory, std::nullopt,
+            pki::key_type::ec256, {"first"}, {}};
+  auto report = w.run();
+  EXPECT_EQ(w.ca.orders, 1) << "not sent to fail at the CA";
+  EXPECT_FALSE(report.failed);
+  EXPECT_NE(report.decision.reason.find("waiting for the example.com budget (certificates per "
+                                        "registered domain, 1 per 1 d) until"),
+            std::string::npos)
+      << report.decision.reason;
+  ASSERT_TRUE(report.requeue_at);
+  EXPECT_EQ(*report.requeue_at, w.now + 24h);
+  EXPECT_FALSE(w.store.records.count("b.example.com") &&
+               w.store.records.at("b.example.com").failures > 0);
+  w.now += 24h;
+  w.run();
+  EXPECT_EQ(w.ca.orders, 2) << "sent once the budget refilled";
+}
+
+TEST(Budgets, FailedValidationsWaitForTheBudgetBeyondTheBackoff) {
+  world w;
+  w.budgets.emplace(std::vector<rate_limit>{{"failed_authorizations", 1, 1h}},
+                    std::filesystem::path());
+  w.ca.fail = failure_kind::validation;
+  w.run();
+  ASSERT_EQ(w.ca.orders, 1);
+  w.now += 2min;  // past the first backoff (1 min)
+  auto report = w.run();
+  EXPECT_EQ(w.ca.orders, 1) << "a second failure within the hour is not risked";
+  EXPECT_NE(report.decision.reason.find("waiting for the a.example.com budget (failed "
+                                        "validations per name"),
+            std::string::npos)
+      << report.decision.reason;
+  w.now += 1h;
+  w.run();
+  EXPECT_EQ(w.ca.orders, 2);
+}
+
+TEST(Budgets, ARenewalOfTheSameSetIsNotChargedToTheDomain) {
+  world w;
+  w.budgets.emplace(std::vector<rate_limit>{{"certificates_per_domain", 1, 24h * 7}},
+                    std::filesystem::path());
+  w.run();
+  auto forced = w.store.records.at("a.example.com");
+  forced.reissue = "renewal forced by certherd renew --force";
+  ASSERT_TRUE(w.store.save(forced));
+  w.now += 1h;
+  w.run();
+  EXPECT_EQ(w.ca.orders, 2) << "the same set renewed: exempt, as Let's Encrypt counts it";
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 //   POST /window   {"certid": "...", "start": "...", "end": "...", "retry_after": 21600}
 //                  ("certid": "*" sets the default window)
 //   POST /rate-limit {"orders": N, "retry_after": S}   the next N new orders are refused
-//   GET  /orders   the newOrder payloads seen, a JSON array
+//   GET  /orders   the payloads of the new orders refused here or created at Pebble, a JSON array
 //   GET  /stats    {"renewal_info_requests": n, "orders": n, "refused_orders": n}
 // usage: ca-standin --listen 127.0.0.1:P --control 127.0.0.1:Q --upstream https://localhost:R/dir
 //        --upstream-ca ca.pem --cert cert.pem --key key.pem [--profile NAME=description]...
@@ -157,21 +157,30 @@ asio::awaitable<response> handle_acme(standin& s, ssl::context& upstream_tls, re
     co_return res;
   }
   if (req.method() == http::verb::post && !s.new_order_path.empty() && target == s.new_order_path) {
-    ++s.orders;
+    // An order counts when it was refused here or created at Pebble: a newOrder Pebble turned
+    // down (a rejected nonce, re-signed and sent again) is no order.
+    std::string payload;
     rapidjson::Document jws;
     jws.Parse(req.body().c_str());
     if (!jws.HasParseError() && jws.IsObject() && jws.HasMember("payload") &&
         jws["payload"].IsString()) {
-      if (auto payload = certherd::pki::base64url_decode(jws["payload"].GetString()))
-        s.order_payloads.push_back(*payload);
+      payload = certherd::pki::base64url_decode(jws["payload"].GetString()).value_or("");
     }
     if (s.refuse_orders > 0) {
       --s.refuse_orders;
       ++s.refused_orders;
+      ++s.orders;
+      s.order_payloads.push_back(payload);
       auto res = problem(429, "rateLimited", "stand-in: too many new orders");
       res.set(http::field::retry_after, std::to_string(s.refuse_retry_after));
       co_return res;
     }
+    auto res = co_await forward(s, upstream_tls, std::move(req));
+    if (res.result() == http::status::created) {
+      ++s.orders;
+      s.order_payloads.push_back(payload);
+    }
+    co_return res;
   }
   co_return co_await forward(s, upstream_tls, std::move(req));
 }
