@@ -124,6 +124,7 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   auto deadline = step_deadline();
   std::string used;  // the account URL the last attempt signed with
   bool named_replaced = false;  // the last attempt named the certificate it replaces
+  bool refused_order = false;   // the last attempt's newOrder was refused with a 4xx
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
     used = account->url;
     auto session = session_for(spec.directory, *account->key);
@@ -134,6 +135,16 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
     auto r = co_await driver.async_run(session.issue(std::move(order)));
     named_replaced = !context.replaces.empty() && session.loaded_directory() &&
                      !session.loaded_directory()->renewal_info.empty();
+    // newOrder itself was refused (the problem names the URL it came from), with a 4xx that is
+    // about the order rather than the account, the nonce or a limit.
+    refused_order = !r && r.error().code == acme::errc::server_problem && r.error().server &&
+                    session.loaded_directory() &&
+                    r.error().detail == session.loaded_directory()->new_order &&
+                    r.error().server->status >= 400 &&
+                    r.error().server->status < 500 &&
+                    !r.error().server->is("rateLimited") &&
+                    !r.error().server->is("accountDoesNotExist") &&
+                    !r.error().server->is("badNonce");
     remember_directory(spec.directory, session);
     co_return r;
   };
@@ -144,10 +155,14 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
     return is(r, "accountDoesNotExist");
   };
   auto issued = co_await attempt();
-  if (is(issued, "alreadyReplaced")) {
-    // Another order (an earlier try whose answer was lost, another client) replaced it: this
-    // one is an ordinary order, without the exemption.
-    log::warn("already_replaced", {{"cert", spec.name}, {"replaces", context.replaces}});
+  if (!context.replaces.empty() && refused_order) {
+    // alreadyReplaced (an earlier try whose answer was lost, another client), or a CA that
+    // will not take this `replaces` at all (another account issued it, a reset CA, a CertID it
+    // cannot parse): the order again as an ordinary one, without the exemption. Never after a
+    // later step failed: that would be a second validation.
+    log::warn("replaces_refused", {{"cert", spec.name},
+                                   {"replaces", context.replaces},
+                                   {"error", issued.error().server->type}});
     context.replaces.clear();
     issued = co_await attempt();
   }

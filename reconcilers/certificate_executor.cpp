@@ -339,6 +339,24 @@ class reconcile_pass {
     co_return after::another_round;
   }
 
+  static bool nothing_issued(failure_kind k) {
+    switch (k) {
+      case failure_kind::validation:
+      case failure_kind::caa:
+      case failure_kind::rate_limited:
+      case failure_kind::rejected_identifier:
+      case failure_kind::unauthorized:
+      case failure_kind::account_unknown:
+      case failure_kind::challenge_setup:
+      case failure_kind::bad_nonce:
+      case failure_kind::configuration:
+      case failure_kind::ca_refused:  // newOrder or finalize refused: no certificate
+        return true;
+      default:
+        return false;
+    }
+  }
+
   // Whether an order would name the held certificate it replaces to a CA that takes it (what
   // Let's Encrypt exempts from its limits): held under the same directory, which has ARI, and
   // sharing a host with the spec.
@@ -366,7 +384,9 @@ class reconcile_pass {
   // and what is kept was about another certificate or is due again.
   bool renewal_info_due(const local_copy& l) const {
     if (!l.present || now_ >= l.not_after || !mismatch(spec_, l).empty()) return false;
-    return l.ari.leaf != l.fingerprint || now_ >= l.ari.next_poll;
+    // A time further out than any answer could set (a damaged record) is no reason to stop.
+    return l.ari.leaf != l.fingerprint || now_ >= l.ari.next_poll ||
+           l.ari.next_poll > now_ + std::chrono::days(2);
   }
 
   // Asks the CA's renewalInfo (RFC 9773) about the held certificate and keeps what it said in
@@ -375,7 +395,6 @@ class reconcile_pass {
   asio::awaitable<void> ask_renewal_info(held& h) {
     if (!h.have_record) read_for_acting(h);
     if (!h.have_record || h.record.chain_pem.empty()) co_return;
-    auto before = deps_.store.version(spec_.name);
     stores::renewal_info a = h.record.ari;
     if (a.leaf != h.local->fingerprint) {
       a = {};
@@ -389,8 +408,7 @@ class reconcile_pass {
       now_ = deps_.clock();
       take_answer(a, got);
     }
-    if (!keep_renewal_info(h, a, before)) co_return;
-    h.local->ari = a;
+    keep_renewal_info(h, a);
   }
 
   void take_answer(stores::renewal_info& a, const renewal_info_answer& got) {
@@ -445,19 +463,24 @@ class reconcile_pass {
     a.next_poll = now_ + wait;
   }
 
-  // Saves what was learnt into the record. When the record changed meanwhile (another process
-  // wrote it), the answer goes into the record as it is now, if it still holds the same leaf.
-  bool keep_renewal_info(held& h, const stores::renewal_info& a,
-                         const std::optional<stores::file_stamp>& before) {
-    if (deps_.store.version(spec_.name) != before &&
-        !memory_.unsaved_records.contains(spec_.name)) {
+  // Saves what was learnt into the record as it is now: another process (certherd revoke,
+  // renew --force) may have written it while the CA was asked, and only `ari` is ours to
+  // change. The pass then plans with the record as saved.
+  void keep_renewal_info(held& h, const stores::renewal_info& a) {
+    if (!memory_.unsaved_records.contains(spec_.name)) {
       auto loaded = deps_.store.load(spec_.name);
-      if (!loaded || !*loaded) return false;
+      if (!loaded || !*loaded) return;
       h.record = std::move(**loaded);
-      if (h.record.fingerprint != a.leaf) return false;
+      h.record.name = spec_.name;
+    }
+    auto now_local = to_local_copy(h.record, deps_.anchors, deps_.facts);
+    if (!now_local.present || now_local.fingerprint != a.leaf) {  // replaced meanwhile
+      h.local = std::move(now_local);
+      return;
     }
     h.record.ari = a;
-    return static_cast<bool>(save_or_keep(deps_, memory_, h.record, now_));
+    save_or_keep(deps_, memory_, h.record, now_);
+    h.local = to_local_copy(h.record, deps_.anchors, deps_.facts);
   }
 
   static std::string cert_id_of_chain(const std::string& chain_pem, std::string& why) {
@@ -511,7 +534,9 @@ class reconcile_pass {
     if (!outcome) {
       const auto& why = outcome.error();
       if (deps_.budgets) {
-        deps_.budgets->not_issued(charged, now_);
+        // Only when the CA surely issued nothing: a failure after finalize (no answer, a
+        // download or chain that failed) may have left a certificate at the CA.
+        if (nothing_issued(why.kind)) deps_.budgets->not_issued(charged, now_);
         // Every name of the order is charged: which one failed is not always told, and
         // counting more is the side that cannot trip the CA's limit.
         if (why.kind == failure_kind::validation || why.kind == failure_kind::caa) {
@@ -534,6 +559,17 @@ class reconcile_pass {
                                   {"next_retry", record.next_retry},
                                   {"error", why.message}});
     } else {
+      // Charged as exempt, but the CA did not take `replaces` (alreadyReplaced): an ordinary
+      // order after all.
+      if (deps_.budgets && names_replaced(h.local) && !outcome->replaced) {
+        auto full = order_charges(spec_, h.local, false);
+        std::erase_if(full, [&](const charge& c) {
+          return std::any_of(charged.begin(), charged.end(), [&](const charge& d) {
+            return d.limit == c.limit && d.key == c.key;
+          });
+        });
+        deps_.budgets->spend(full, now_);
+      }
       const auto& leaf = outcome->chain.front();
       // What targets may still serve stays certherd's own after the record moves on.
       if (h.local && h.local->present) {

@@ -101,7 +101,8 @@ outcome<std::vector<rate_limit>> parse_rate_limits(std::string_view text) {
 std::vector<charge> order_charges(const cert_spec& spec, const std::optional<local_copy>& local,
                                   bool replaces) {
   std::vector<charge> out;
-  const bool same_set = local && local->present && local->hosts == spec.hosts;
+  const bool same_set = local && local->present && local->hosts == spec.hosts &&
+                        local->directory == spec.directory;
   if (!replaces && !same_set) {
     out.push_back({std::string(kNewOrders), spec.directory});
     std::set<std::string> domains;
@@ -216,6 +217,10 @@ std::vector<order_budgets::usage> order_budgets::in_use(sys_seconds now) const {
 
 void order_budgets::save(sys_seconds now) {
   if (file_.empty()) return;
+  // Another certherd process (renew, revoke) may have spent meanwhile: its counts are kept
+  // (the larger time of each key wins; a refund it undoes only errs on the safe side).
+  std::error_code read_ec;
+  if (auto theirs = stores::read_file(file_, read_ec)) b_.load_text(*theirs, now);
   std::string detail;
   auto ec = stores::write_file({file_, b_.to_text(now), 0600}, stores::overwrite::allow, detail);
   if (ec) {

@@ -149,6 +149,15 @@ outcome<stored_certificate> from_json(std::string_view text) {
     };
     r.ari.cert_id = member_string(v, "cert_id");
     r.ari.leaf = member_string(v, "leaf");
+    // It goes into a URL and an order: only what a CertID is made of (base64url and '.'),
+    // else it is made again from the chain.
+    if (r.ari.cert_id.size() > 512 ||
+        !std::all_of(r.ari.cert_id.begin(), r.ari.cert_id.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        })) {
+      r.ari.cert_id.clear();
+      r.ari.leaf.clear();
+    }
     if (auto o = v.FindMember("offered"); o != v.MemberEnd() && o->value.IsBool()) {
       r.ari.offered = o->value.GetBool();
     }

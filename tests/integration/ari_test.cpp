@@ -1,8 +1,9 @@
 // RFC 9773 end to end: `certherd run` against the real Pebble behind the ACME stand-in
 // (tests/harness/ca-standin, a stand-in for the renewalInfo Pebble 2.4.0 lacks). A window moved
-// into the past renews the certificate, and the order names the one it replaces; a window set
-// ahead is where the renewal happens; Retry-After sets when certherd asks again, within RFC 9773's
-// bounds; /status says which rule set the renewal time.
+// into the past renews the certificate, and the order names the one it replaces (and is made
+// again without it when the CA says alreadyReplaced); a window set ahead is where the renewal
+// happens; Retry-After sets when certherd asks again, within RFC 9773's bounds; /status says
+// which rule set the renewal time.
 #include "ca_standin_process.hpp"
 #include "clients/acme/ari.hpp"
 #include "pki/utc_time.hpp"
@@ -109,7 +110,9 @@ TEST(AriRun, AWindowInThePastRenewsNamingTheCertificateReplaced) {
       << "a first certificate replaces nothing";
 
   // Revoked, say: the CA moves its window into the past. Asked again within a minute, the
-  // certificate is renewed at once, and the order names the one it replaces.
+  // certificate is renewed at once, and the order names the one it replaces; the CA says it was
+  // replaced already (a lost answer), and the order is made again without `replaces`.
+  ca.refuse_replaces(1);
   ca.set_window(first_id, at(-48h), at(-24h), 60);
   auto moved = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually(
@@ -122,7 +125,10 @@ TEST(AriRun, AWindowInThePastRenewsNamingTheCertificateReplaced) {
   auto took = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
                                                                moved);
   std::cout << "renewed " << took.count() << " s after the window moved into the past\n";
-  EXPECT_EQ(replaces_of_orders(ca, host), (std::vector<std::string>{"", first_id}));
+  EXPECT_EQ(replaces_of_orders(ca, host), (std::vector<std::string>{"", first_id, ""}))
+      << "refused with alreadyReplaced, then ordered without it";
+  EXPECT_EQ(run.count("event=replaces_refused"), 1) << run.log();
+  EXPECT_EQ(run.count("event=issue_failed"), 0) << "no failure, no backoff: " << run.log();
   EXPECT_NE(run.log().find("renewal due since"), std::string::npos) << run.log();
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();

@@ -52,6 +52,11 @@ void ca_standin::set_window(const std::string& certid, const std::string& start,
   if (r.status != 200) throw std::runtime_error("ca-standin /window: " + r.body);
 }
 
+void ca_standin::refuse_replaces(int orders) {
+  auto r = call("POST", "/refuse-replaces", fmt::format(R"({{"orders":{}}})", orders));
+  if (r.status != 200) throw std::runtime_error("ca-standin /refuse-replaces: " + r.body);
+}
+
 void ca_standin::refuse_orders(int orders, int retry_after) {
   auto r = call("POST", "/rate-limit",
                 fmt::format(R"({{"orders":{},"retry_after":{}}})", orders, retry_after));

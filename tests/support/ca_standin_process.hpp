@@ -26,6 +26,8 @@ class ca_standin {
                   int retry_after = 21600);
   /// The next `orders` new orders are answered rateLimited with this Retry-After.
   void refuse_orders(int orders, int retry_after);
+  /// The next `orders` new orders carrying `replaces` are answered 409 alreadyReplaced.
+  void refuse_replaces(int orders);
   /// The newOrder payloads seen (a JSON array) and the counters ({"orders": n, …}).
   std::string orders() const;
   std::string stats() const;

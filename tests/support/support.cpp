@@ -355,9 +355,11 @@ loopback_reply loopback_call(unsigned short port, const std::string& method,
 }
 
 pid_t spawn_logged(std::vector<std::string> args, const std::filesystem::path& log) {
+  // Emptied here, before the child exists: a caller that waits for a line in the log must never
+  // read the line an earlier child under the same name (a port used again) left there.
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   pid_t pid = ::fork();
   if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     std::vector<char*> argv;
@@ -367,6 +369,7 @@ pid_t spawn_logged(std::vector<std::string> args, const std::filesystem::path& l
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  if (fd >= 0) ::close(fd);
   return pid;
 }
 

@@ -67,7 +67,8 @@ struct loopback_reply {
 loopback_reply loopback_call(unsigned short port, const std::string& method,
                              const std::string& target, const std::string& body = {});
 
-/// \brief Starts `args` (args[0] a path) as a child with stdout and stderr to `log`.
+/// \brief Starts `args` (args[0] a path) as a child with stdout and stderr to `log`, which is
+/// emptied before the child starts.
 pid_t spawn_logged(std::vector<std::string> args, const std::filesystem::path& log);
 
 /// \brief SIGTERM, up to 2 s to exit, then SIGKILL; the child is reaped either way.

@@ -73,6 +73,10 @@ TEST(OrderCharges, ANewOrderIsChargedEverywhereARenewalLess) {
   local_copy held;
   held.present = true;
   held.hosts = spec.hosts;
+  held.directory = "https://staging.example/dir";
+  EXPECT_TRUE(has(order_charges(spec, held, false), "certificates_per_domain", "example.com"))
+      << "the same names from another CA: a new certificate there";
+  held.directory = spec.directory;
   auto same_set = order_charges(spec, held, false);
   EXPECT_FALSE(has(same_set, "new_orders", spec.directory)) << "a same-set renewal is exempt";
   EXPECT_FALSE(has(same_set, "certificates_per_domain", "example.com"));

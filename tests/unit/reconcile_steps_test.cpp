@@ -66,6 +66,7 @@ class scripted_issuer final : public issuer {
   std::vector<order_context> contexts;   ///< what each order was told it replaces
   std::vector<std::string> asked;        ///< the CertIDs renewalInfo was asked about
   renewal_info_answer renewal_info;      ///< what renewalInfo answers (default: no ARI)
+  std::function<void()> while_asked;     ///< what happens elsewhere while the CA is asked
   asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec,
                                                            order_context context) override {
     ++orders;
@@ -86,6 +87,7 @@ class scripted_issuer final : public issuer {
   asio::awaitable<renewal_info_answer> async_renewal_info(std::string,
                                                           std::string cert_id) override {
     asked.push_back(cert_id);
+    if (while_asked) while_asked();
     co_return renewal_info;
   }
 };
@@ -466,6 +468,25 @@ TEST(Budgets, ARenewalOfTheSameSetIsNotChargedToTheDomain) {
   w.now += 1h;
   w.run();
   EXPECT_EQ(w.ca.orders, 2) << "the same set renewed: exempt, as Let's Encrypt counts it";
+}
+
+TEST(RenewalInfo, ARecordWrittenElsewhereWhileTheCaIsAskedKeepsWhatWasWritten) {
+  world w;
+  w.run();
+  ASSERT_EQ(w.ca.orders, 1);
+  w.ca.renewal_info = window_answer(w.now + 24h * 60, w.now + 24h * 62);
+  // `certherd revoke` marks the record while the running instance asks the CA.
+  bool marked_once = false;
+  w.ca.while_asked = [&] {
+    if (std::exchange(marked_once, true)) return;  // asked again about the new one: no mark
+    auto marked = w.store.records.at("a.example.com");
+    marked.reissue = "revoked: keyCompromise";
+    ASSERT_TRUE(w.store.save(marked));
+  };
+  w.now += 25h;
+  w.run();
+  EXPECT_EQ(w.ca.orders, 2) << "the mark was kept and acted on in the same pass";
+  EXPECT_TRUE(record_of(w).reissue.empty()) << "cleared by the new certificate";
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 //   POST /window   {"certid": "...", "start": "...", "end": "...", "retry_after": 21600}
 //                  ("certid": "*" sets the default window)
 //   POST /rate-limit {"orders": N, "retry_after": S}   the next N new orders are refused
+//   POST /refuse-replaces {"orders": N}   the next N new orders naming a certificate they replace
+//                  are answered 409 alreadyReplaced
 //   GET  /orders   the payloads of the new orders refused here or created at Pebble, a JSON array
 //   GET  /stats    {"renewal_info_requests": n, "orders": n, "refused_orders": n}
 // usage: ca-standin --listen 127.0.0.1:P --control 127.0.0.1:Q --upstream https://localhost:R/dir
@@ -59,6 +61,7 @@ struct standin {
   std::map<std::string, window> windows;  // CertID ("*": default) → window
   int refuse_orders = 0;
   int refuse_retry_after = 60;
+  int refuse_replaces = 0;  // the next N orders naming a certificate they replace: alreadyReplaced
   std::vector<std::string> order_payloads;
   int renewal_info_requests = 0, orders = 0, refused_orders = 0;
   std::string new_order_path;  // learnt from the directory
@@ -166,6 +169,13 @@ asio::awaitable<response> handle_acme(standin& s, ssl::context& upstream_tls, re
         jws["payload"].IsString()) {
       payload = certherd::pki::base64url_decode(jws["payload"].GetString()).value_or("");
     }
+    if (s.refuse_replaces > 0 && payload.find("\"replaces\"") != std::string::npos) {
+      --s.refuse_replaces;
+      ++s.refused_orders;
+      ++s.orders;
+      s.order_payloads.push_back(payload);
+      co_return problem(409, "alreadyReplaced", "stand-in: that certificate was replaced");
+    }
     if (s.refuse_orders > 0) {
       --s.refuse_orders;
       ++s.refused_orders;
@@ -239,6 +249,10 @@ response control(standin& s, const request& req) {
     s.refuse_orders = in["orders"].GetInt();
     if (in.HasMember("retry_after") && in["retry_after"].IsInt())
       s.refuse_retry_after = in["retry_after"].GetInt();
+    res.body() = "{}";
+  } else if (req.method() == http::verb::post && target == "/refuse-replaces" &&
+             in.HasMember("orders") && in["orders"].IsInt()) {
+    s.refuse_replaces = in["orders"].GetInt();
     res.body() = "{}";
   } else if (req.method() == http::verb::get && target == "/orders") {
     std::string out = "[";
