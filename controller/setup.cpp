@@ -187,6 +187,7 @@ outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
   o.account.eab_hmac = s.cfg.eab_hmac;
   o.profile = s.cfg.profile;
   o.preferred_chain = s.cfg.preferred_chain;
+  o.budgets = s.budgets.get();
   out.issuer = std::make_unique<reconcilers::acme_issuer>(*out.client, *out.presenter, o);
   return out;
 }

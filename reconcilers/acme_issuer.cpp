@@ -80,6 +80,19 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     st.record = std::move(*record);
     if (!st.url.empty()) co_return &st;
   }
+  // A registration is a new account to the CA (Let's Encrypt: 10 per IP per 3 h): within
+  // budget, or not at all.
+  if (options_.budgets) {
+    auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    std::vector<charge> c{{"new_accounts", directory}};
+    if (auto w = options_.budgets->wait_for(c, now)) {
+      st.error = fail(failure_kind::rate_limited,
+                      "no ACME account: " + describe(*w, options_.budgets->limits()));
+      st.error->retry_after = w->until - now;
+      co_return &st;
+    }
+    options_.budgets->spend(c, now);
+  }
   // newAccount is idempotent for a key, but one at a time: the others wait above.
   st.registering = true;
   st.registered = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,

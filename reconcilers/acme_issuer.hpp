@@ -9,6 +9,7 @@
 #include "pki/certificate.hpp"
 #include "reconcilers/certificate_state.hpp"
 #include "reconcilers/issuer.hpp"
+#include "reconcilers/order_budgets.hpp"
 #include "stores/account_keys.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -35,6 +36,8 @@ struct acme_issuer_options {
   /// before the command's backstop does).
   std::optional<std::chrono::steady_clock::time_point> deadline;
   acme::session_options session;
+  /// Charged a new account per registration (the new_accounts limit); null: none.
+  order_budgets* budgets = nullptr;
 };
 
 class acme_issuer final : public issuer {

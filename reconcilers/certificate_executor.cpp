@@ -542,7 +542,8 @@ class reconcile_pass {
         if (why.kind == failure_kind::validation || why.kind == failure_kind::caa) {
           deps_.budgets->failed_validation(spec_.hosts, now_);
         }
-        if (why.kind == failure_kind::rate_limited) {
+        // The CA's own rateLimited (a budget of certherd's that refused has spent nothing).
+        if (why.kind == failure_kind::rate_limited && !why.problem_type.empty()) {
           // The CA's count is the one that matters.
           deps_.budgets->rate_limited(charged, why.message,
                                       now_ + why.retry_after.value_or(kRateLimitedWait), now_);

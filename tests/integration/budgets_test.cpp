@@ -75,6 +75,10 @@ TEST(BudgetsRun, EightyHostsOfOneDomainGetFiftyOrdersAndTheRestWaitAcrossARestar
     EXPECT_EQ(run.count("event=issued"), 50);
     EXPECT_EQ(run.count("event=issue_failed"), 0) << "nothing was sent to fail";
   }
+  std::string kept = slurp(tmp / "state" / "budgets");
+  EXPECT_NE(kept.find("certificates_per_domain\texample.com\t"), std::string::npos) << kept;
+  EXPECT_NE(kept.find("new_accounts\t" + ca.directory() + "\t"), std::string::npos)
+      << "the one registration was charged: " << kept;
   EXPECT_EQ(served(tmp, hosts), 50);
   background_certherd again({"run"}, env, tmp / "run2.log");
   ASSERT_TRUE(eventually([&] { return again.count("event=decision") >= 80; }, 60s))
