@@ -285,9 +285,10 @@ config load_config(const std::map<std::string, std::string>& env) {
     std::error_code ec;
     auto text = stores::read_file(c.rate_limits, ec);
     if (!text) {
-      throw config_error(fmt::format("RATE_LIMITS='{}' is not letsencrypt, off or a readable file "
-                                     "({})",
-                                     c.rate_limits, ec.message()));
+      throw config_error(
+          fmt::format("RATE_LIMITS='{}' is not letsencrypt, off or a readable file "
+                      "({})",
+                      c.rate_limits, ec.message()));
     }
     auto limits = reconcilers::parse_rate_limits(*text);
     if (!limits) throw config_error(c.rate_limits + ": " + limits.error().message);

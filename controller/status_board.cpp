@@ -302,8 +302,7 @@ std::string status_board::to_prometheus(
     bool last_failed = seen != certificates_.end() && seen->second.last.failed;
     if (local) {
       expiry.Add({{"name", name}}).Set(epoch(local->not_after));
-      renewal.Add({{"name", name}})
-          .Set(epoch(reconcilers::renewal_of(*local, policy_).at));
+      renewal.Add({{"name", name}}).Set(epoch(reconcilers::renewal_of(*local, policy_).at));
     }
     bool ok = local && now_s < local->not_after && !last_failed && unsaved == 0 &&
               (h == held.entries.end() || h->second.local.failures == 0);

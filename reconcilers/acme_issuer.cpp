@@ -135,7 +135,7 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   auto csr = pki::make_csr_der(*key, spec.hosts);
   if (!csr) co_return fail(failure_kind::internal, csr.error().message());
   auto deadline = step_deadline();
-  std::string used;  // the account URL the last attempt signed with
+  std::string used;             // the account URL the last attempt signed with
   bool named_replaced = false;  // the last attempt named the certificate it replaces
   bool refused_order = false;   // the last attempt's newOrder was refused with a 4xx
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
@@ -150,14 +150,12 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
                      !session.loaded_directory()->renewal_info.empty();
     // newOrder itself was refused (the problem names the URL it came from), with a 4xx that is
     // about the order rather than the account, the nonce or a limit.
-    refused_order = !r && r.error().code == acme::errc::server_problem && r.error().server &&
-                    session.loaded_directory() &&
-                    r.error().detail == session.loaded_directory()->new_order &&
-                    r.error().server->status >= 400 &&
-                    r.error().server->status < 500 &&
-                    !r.error().server->is("rateLimited") &&
-                    !r.error().server->is("accountDoesNotExist") &&
-                    !r.error().server->is("badNonce");
+    refused_order =
+        !r && r.error().code == acme::errc::server_problem && r.error().server &&
+        session.loaded_directory() && r.error().detail == session.loaded_directory()->new_order &&
+        r.error().server->status >= 400 && r.error().server->status < 500 &&
+        !r.error().server->is("rateLimited") && !r.error().server->is("accountDoesNotExist") &&
+        !r.error().server->is("badNonce");
     remember_directory(spec.directory, session);
     co_return r;
   };
@@ -207,7 +205,7 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
 }
 
 asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string directory,
-                                                                    std::string cert_id) {
+                                                                     std::string cert_id) {
   renewal_info_answer out;
   if (!unsigned_key_) {
     auto k = pki::private_key::generate(pki::key_type::ec256);

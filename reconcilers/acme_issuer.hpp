@@ -54,7 +54,7 @@ class acme_issuer final : public issuer {
   /// \brief GET renewalInfo of `directory` for `cert_id` (the directory is fetched at most once
   /// an hour per directory).
   boost::asio::awaitable<renewal_info_answer> async_renewal_info(std::string directory,
-                                                                std::string cert_id) override;
+                                                                 std::string cert_id) override;
 
   /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
   /// RFC 5280 CRLReason code. A certificate already revoked counts as revoked.

@@ -140,11 +140,11 @@ class reconcile_pass {
       held h;
       if (!read_held(h, round)) co_return report_;
       auto observed = co_await observe();
-      plan_result p = plan(spec_, h.local, observed.copies, now_, deps_.policy, hold(h));
+      plan_result p = plan_with_budgets(h, observed.copies);
       // Nothing else to do: the CA's renewal information, when it is due, may move the renewal.
       if (act_ && deps_.issuer && p.actions.empty() && h.local && renewal_info_due(*h.local)) {
         co_await ask_renewal_info(h);
-        p = plan(spec_, h.local, observed.copies, now_, deps_.policy, hold(h));
+        p = plan_with_budgets(h, observed.copies);
       }
       if (round == 0) {
         report_.decision = p;
@@ -372,6 +372,17 @@ class reconcile_pass {
     return order_charges(spec_, h.local, names_replaced(h.local));
   }
 
+  // The plan, with the budgets consulted only when it would issue (most reconciles find
+  // nothing to order, and the charges cost a Public Suffix List lookup per host).
+  plan_result plan_with_budgets(const held& h, const std::vector<target_copy>& copies) const {
+    auto p = plan(spec_, h.local, copies, now_, deps_.policy);
+    const bool orders = std::any_of(p.actions.begin(), p.actions.end(),
+                                    [](const auto& a) { return a.kind == action_kind::issue; });
+    if (!orders || !deps_.budgets) return p;
+    auto wait = hold(h);
+    return wait ? plan(spec_, h.local, copies, now_, deps_.policy, wait) : p;
+  }
+
   // What the budgets say of an order now: nothing, or until when it waits and why.
   std::optional<order_hold> hold(const held& h) const {
     if (!deps_.budgets) return std::nullopt;
@@ -426,10 +437,11 @@ class reconcile_pass {
     switch (got.answer) {
       case ari_answer::window: {
         std::optional<acme::renewal_window> chosen_in;
-        if (a.window_start && a.window_end) chosen_in = acme::renewal_window{*a.window_start, *a.window_end, {}};
+        if (a.window_start && a.window_end)
+          chosen_in = acme::renewal_window{*a.window_start, *a.window_end, {}};
         auto previous = a.renew_at;
-        a.renew_at = acme::renewal_time(*got.window, chosen_in, a.renew_at, random(),
-                                        sys_seconds::max());
+        a.renew_at =
+            acme::renewal_time(*got.window, chosen_in, a.renew_at, random(), sys_seconds::max());
         a.window_start = got.window->start;
         a.window_end = got.window->end;
         a.failures = 0;
@@ -453,8 +465,8 @@ class reconcile_pass {
         a.note = "no renewal information: " + got.detail;
         // A CA that asks for time gets it, within RFC 9773's bounds.
         if (got.retry_after) {
-          wait = std::max(wait, std::clamp(*got.retry_after, acme::kAriMinRetry,
-                                           acme::kAriMaxRetry));
+          wait =
+              std::max(wait, std::clamp(*got.retry_after, acme::kAriMinRetry, acme::kAriMaxRetry));
         }
         log::warn("renewal_info_failed",
                   {{"cert", spec_.name}, {"failures", a.failures}, {"error", got.detail}});
@@ -565,9 +577,8 @@ class reconcile_pass {
       if (deps_.budgets && names_replaced(h.local) && !outcome->replaced) {
         auto full = order_charges(spec_, h.local, false);
         std::erase_if(full, [&](const charge& c) {
-          return std::any_of(charged.begin(), charged.end(), [&](const charge& d) {
-            return d.limit == c.limit && d.key == c.key;
-          });
+          return std::any_of(charged.begin(), charged.end(),
+                             [&](const charge& d) { return d.limit == c.limit && d.key == c.key; });
         });
         deps_.budgets->spend(full, now_);
       }

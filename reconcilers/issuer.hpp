@@ -47,12 +47,12 @@ class issuer {
  public:
   virtual ~issuer() = default;
   /// \brief Orders a certificate for `spec.hosts` from `spec.directory`.
-  virtual boost::asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec,
-                                                                          order_context context) = 0;
+  virtual boost::asio::awaitable<outcome<issued_certificate>> async_issue(
+      cert_spec spec, order_context context) = 0;
   /// \brief Asks `directory` for its renewal information about the certificate `cert_id`. The
   /// default: no CA behind, no renewal information.
   virtual boost::asio::awaitable<renewal_info_answer> async_renewal_info(std::string directory,
-                                                                        std::string cert_id);
+                                                                         std::string cert_id);
 };
 
 }  // namespace certherd::reconcilers

@@ -58,9 +58,11 @@ outcome<std::vector<rate_limit>> parse_rate_limits(std::string_view text) {
     if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
     std::vector<std::string> words;
     for (size_t i = 0; i < line.size();) {
-      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i])))
+        ++i;
       size_t j = i;
-      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j])))
+        ++j;
       if (j > i) words.push_back(line.substr(i, j - i));
       i = j;
     }
@@ -72,9 +74,9 @@ outcome<std::vector<rate_limit>> parse_rate_limits(std::string_view text) {
                               number, why));
     };
     if (words.size() != 3) return bad(fmt::format("{} words", words.size()));
-    static const std::set<std::string, std::less<>> known{
-        "new_orders", "certificates_per_domain", "duplicate_certificates",
-        "failed_authorizations", "new_accounts"};
+    static const std::set<std::string, std::less<>> known{"new_orders", "certificates_per_domain",
+                                                          "duplicate_certificates",
+                                                          "failed_authorizations", "new_accounts"};
     if (!known.contains(words[0])) return bad("unknown limit '" + words[0].substr(0, 64) + "'");
     int capacity = 0;
     auto [p, ec] = std::from_chars(words[1].data(), words[1].data() + words[1].size(), capacity);
@@ -86,7 +88,11 @@ outcome<std::vector<rate_limit>> parse_rate_limits(std::string_view text) {
     long long amount = 0;
     auto [q, ec2] = std::from_chars(per.data(), per.data() + per.size(), amount);
     std::string_view unit(q, per.data() + per.size());
-    long long scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+    long long scale = unit == "s"   ? 1
+                      : unit == "m" ? 60
+                      : unit == "h" ? 3600
+                      : unit == "d" ? 86400
+                                    : 0;
     if (ec2 != std::errc() || amount < 1 || scale == 0 || amount > 366LL * 86400 / scale) {
       return bad("period must be a number with s, m, h or d, at most a year");
     }
@@ -101,8 +107,8 @@ outcome<std::vector<rate_limit>> parse_rate_limits(std::string_view text) {
 std::vector<charge> order_charges(const cert_spec& spec, const std::optional<local_copy>& local,
                                   bool replaces) {
   std::vector<charge> out;
-  const bool same_set = local && local->present && local->hosts == spec.hosts &&
-                        local->directory == spec.directory;
+  const bool same_set =
+      local && local->present && local->hosts == spec.hosts && local->directory == spec.directory;
   if (!replaces && !same_set) {
     out.push_back({std::string(kNewOrders), spec.directory});
     std::set<std::string> domains;
@@ -141,8 +147,7 @@ outcome<> order_budgets::load(sys_seconds now) {
   auto text = stores::read_file(file_, ec);
   if (!text) {
     if (ec == std::errc::no_such_file_or_directory) return {};
-    return fail(failure_kind::store_io,
-                fmt::format("{}: {}", file_.string(), ec.message()));
+    return fail(failure_kind::store_io, fmt::format("{}: {}", file_.string(), ec.message()));
   }
   b_.load_text(*text, now);
   return {};

@@ -50,8 +50,8 @@ class order_budgets {
   void failed_validation(const std::vector<std::string>& hosts, sys_seconds now);
   /// \brief The CA said rateLimited: the limit its detail names (or, when it names none, the
   /// order's registered domains and exact set) is spent until `until`.
-  void rate_limited(const std::vector<charge>& charges, std::string_view detail,
-                    sys_seconds until, sys_seconds now);
+  void rate_limited(const std::vector<charge>& charges, std::string_view detail, sys_seconds until,
+                    sys_seconds now);
 
   int remaining(const charge& c, sys_seconds now) const { return b_.remaining(c, now); }
   const std::vector<rate_limit>& limits() const { return b_.limits(); }

@@ -107,7 +107,8 @@ outcome<stored_certificate> from_json(std::string_view text) {
   if (auto why = certherd::json::parse(doc, text)) return io_failure("not JSON: " + *why);
   if (!doc.IsObject()) return io_failure("not a JSON object");
   if (!doc.HasMember("format") || !doc["format"].IsInt() || doc["format"].GetInt() != kFormat) {
-    return io_failure(fmt::format("unknown record format (this certherd reads format {})", kFormat));
+    return io_failure(
+        fmt::format("unknown record format (this certherd reads format {})", kFormat));
   }
   stored_certificate r;
   r.name = member_string(doc, "name");
@@ -176,7 +177,8 @@ outcome<stored_certificate> from_json(std::string_view text) {
   }
   r.chain_pem = member_string(doc, "chain");
   r.key_pem = member_string(doc, "key");
-  if (r.chain_pem.empty() != r.key_pem.empty()) return io_failure("chain and key must come together");
+  if (r.chain_pem.empty() != r.key_pem.empty())
+    return io_failure("chain and key must come together");
   return r;
 }
 
@@ -244,7 +246,7 @@ outcome<std::optional<stored_certificate>> fs_store::load(const std::string& nam
     if (ec == std::errc::no_such_file_or_directory) return std::optional<stored_certificate>();
     if (ec == std::errc::too_many_symbolic_link_levels) {
       return io_failure(fmt::format("{} is a symbolic link certherd did not make; left alone",
-                                path_of(name).string()));
+                                    path_of(name).string()));
     }
     return io_failure(fmt::format("cannot read {}: {}", path_of(name).string(), ec.message()));
   }
@@ -255,7 +257,7 @@ outcome<std::optional<stored_certificate>> fs_store::load(const std::string& nam
   }
   if (r->name != name) {
     return io_failure(fmt::format("{} holds the record of '{}'; it is left as it is",
-                              path_of(name).string(), r->name));
+                                  path_of(name).string(), r->name));
   }
   return std::optional<stored_certificate>(std::move(*r));
 }

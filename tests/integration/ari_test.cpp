@@ -4,8 +4,8 @@
 // again without it when the CA says alreadyReplaced); a window set ahead is where the renewal
 // happens; Retry-After sets when certherd asks again, within RFC 9773's bounds; /status says
 // which rule set the renewal time.
-#include "ca_standin_process.hpp"
 #include "clients/acme/ari.hpp"
+#include "ca_standin_process.hpp"
 #include "pki/utc_time.hpp"
 #include "stores/certificate_store.hpp"
 #include "support.hpp"
@@ -122,8 +122,8 @@ TEST(AriRun, AWindowInThePastRenewsNamingTheCertificateReplaced) {
       },
       150s))
       << run.log();
-  auto took = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                               moved);
+  auto took =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - moved);
   std::cout << "renewed " << took.count() << " s after the window moved into the past\n";
   EXPECT_EQ(replaces_of_orders(ca, host), (std::vector<std::string>{"", first_id, ""}))
       << "refused with alreadyReplaced, then ordered without it";
@@ -189,8 +189,8 @@ TEST(AriRun, RetryAfterIsHonouredWithinItsBounds) {
   EXPECT_GE(kept.ari.next_poll, asked + 60s - 5s);
   EXPECT_LE(kept.ari.next_poll, asked + 60s);
   // Asked again after that minute, and the time chosen in the unchanged window stays.
-  ASSERT_TRUE(eventually([&] { return record(tmp, host)->ari.next_poll > kept.ari.next_poll; },
-                         120s))
+  ASSERT_TRUE(
+      eventually([&] { return record(tmp, host)->ari.next_poll > kept.ari.next_poll; }, 120s))
       << run.log();
   EXPECT_EQ(record(tmp, host)->ari.renew_at, kept.ari.renew_at);
   run.signal(SIGTERM);

@@ -59,14 +59,15 @@ TEST(BudgetsRun, EightyHostsOfOneDomainGetFiftyOrdersAndTheRestWaitAcrossARestar
   std::vector<std::string> hosts;
   for (int i = 0; i < 80; ++i)
     hosts.push_back(unique_name("b80"));
-  auto env = budget_env(tmp, ca.directory(), hosts, harness("CERTHERD_TEST_WEBROOT"),
-                        "letsencrypt");
+  auto env =
+      budget_env(tmp, ca.directory(), hosts, harness("CERTHERD_TEST_WEBROOT"), "letsencrypt");
   const std::string waiting =
       "waiting for the example.com budget (certificates per registered domain, 50 per 7 d) until";
   {
     background_certherd run({"run"}, env, tmp / "run1.log");
     ASSERT_TRUE(eventually([&] { return served(tmp, hosts) == 50; }, 180s))
-        << served(tmp, hosts) << " served\n" << run.log();
+        << served(tmp, hosts) << " served\n"
+        << run.log();
     // Every host decided: 50 issued, 30 planned with their wait.
     ASSERT_TRUE(eventually([&] { return run.count(waiting) >= 30; }, 60s)) << run.log();
     EXPECT_EQ(orders_seen(ca), 50) << "the other 30 were never sent";
@@ -81,8 +82,7 @@ TEST(BudgetsRun, EightyHostsOfOneDomainGetFiftyOrdersAndTheRestWaitAcrossARestar
       << "the one registration was charged: " << kept;
   EXPECT_EQ(served(tmp, hosts), 50);
   background_certherd again({"run"}, env, tmp / "run2.log");
-  ASSERT_TRUE(eventually([&] { return again.count("event=decision") >= 80; }, 60s))
-      << again.log();
+  ASSERT_TRUE(eventually([&] { return again.count("event=decision") >= 80; }, 60s)) << again.log();
   EXPECT_GE(again.count(waiting), 30) << "the restart kept the count: " << again.log();
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(40s), 0);
@@ -117,8 +117,8 @@ TEST(BudgetsRun, HostsThatNeverValidateAreNotSentToFailPastTheirBudget) {
   // One failed validation per name per hour: tighter than the backoff, which tries again after
   // a minute, so what Pebble sees is the budget's doing.
   std::ofstream(tmp / "limits") << "failed_authorizations 1 1h\n";
-  auto env = budget_env(tmp, harness("CERTHERD_TEST_DIRECTORY"), hosts,
-                        (tmp / "unserved").string(), (tmp / "limits").string());
+  auto env = budget_env(tmp, harness("CERTHERD_TEST_DIRECTORY"), hosts, (tmp / "unserved").string(),
+                        (tmp / "limits").string());
   background_certherd run({"run"}, env, tmp / "run.log");
   ASSERT_TRUE(eventually([&] { return run.count("event=issue_failed") >= 500; }, 240s))
       << run.count("event=issue_failed") << " failed\n"

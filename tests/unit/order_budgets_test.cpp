@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <unistd.h>
+#include <filesystem>
 
 namespace certherd::reconcilers {
 namespace {
@@ -96,8 +96,8 @@ TEST(OrderBudgets, FiftyCertificatesOfADomainThenEachWaitsItsShare) {
   int sent = 0;
   std::optional<budget_wait> first_wait;
   for (int i = 0; i < 80; ++i) {
-    auto c = order_charges(spec_of({"h" + std::to_string(i) + ".example.com"}), std::nullopt,
-                           false);
+    auto c =
+        order_charges(spec_of({"h" + std::to_string(i) + ".example.com"}), std::nullopt, false);
     if (auto w = b.wait_for(c, t0)) {
       if (!first_wait) first_wait = w;
       continue;
@@ -145,7 +145,8 @@ TEST(OrderBudgets, FailedValidationsAreCountedPerName) {
 TEST(OrderBudgets, TheCasRateLimitedAnswerOverridesTheLocalCount) {
   order_budgets b(letsencrypt_limits(), {});
   auto c = order_charges(spec_of({"a.example.com"}), std::nullopt, false);
-  b.rate_limited(c, "too many certificates (50) already issued for \"example.com\" in the last 168h",
+  b.rate_limited(c,
+                 "too many certificates (50) already issued for \"example.com\" in the last 168h",
                  t0 + 5h, t0);
   auto w = b.wait_for(order_charges(spec_of({"b.example.com"}), std::nullopt, false), t0);
   ASSERT_TRUE(w);

@@ -63,10 +63,10 @@ class scripted_issuer final : public issuer {
   int orders = 0;
   std::optional<failure_kind> fail;
   sys_seconds now{};
-  std::vector<order_context> contexts;   ///< what each order was told it replaces
-  std::vector<std::string> asked;        ///< the CertIDs renewalInfo was asked about
-  renewal_info_answer renewal_info;      ///< what renewalInfo answers (default: no ARI)
-  std::function<void()> while_asked;     ///< what happens elsewhere while the CA is asked
+  std::vector<order_context> contexts;  ///< what each order was told it replaces
+  std::vector<std::string> asked;       ///< the CertIDs renewalInfo was asked about
+  renewal_info_answer renewal_info;     ///< what renewalInfo answers (default: no ARI)
+  std::function<void()> while_asked;    ///< what happens elsewhere while the CA is asked
   asio::awaitable<outcome<issued_certificate>> async_issue(cert_spec spec,
                                                            order_context context) override {
     ++orders;
@@ -131,7 +131,7 @@ struct world {
   scripted_target first{"first"}, second{"second"};
   observation_cache cache;
   sys_seconds now{std::chrono::seconds(1'800'000'000)};
-  std::uint64_t random_bits = 0;  ///< what the executor draws for a time in an ARI window
+  std::uint64_t random_bits = 0;         ///< what the executor draws for a time in an ARI window
   std::optional<order_budgets> budgets;  ///< none: RATE_LIMITS=off
   cert_spec spec{"a.example.com",
                  {"a.example.com"},
@@ -268,7 +268,6 @@ INSTANTIATE_TEST_SUITE_P(
             {},
             0}),
     [](const auto& info) { return std::string(info.param.name); });
-
 
 // RFC 9773 through the executor: what renewalInfo answers is kept in the record, asked again
 // only when due, and moves the renewal.
@@ -420,8 +419,13 @@ TEST(Budgets, AnOrderOverBudgetWaitsVisiblyAndIsNoFailure) {
                     std::filesystem::path());
   w.run();
   ASSERT_EQ(w.ca.orders, 1);
-  w.spec = {"b.example.com", {"b.example.com"}, w.spec.directory, std::nullopt,
-            pki::key_type::ec256, {"first"}, {}};
+  w.spec = {"b.example.com",
+            {"b.example.com"},
+            w.spec.directory,
+            std::nullopt,
+            pki::key_type::ec256,
+            {"first"},
+            {}};
   auto report = w.run();
   EXPECT_EQ(w.ca.orders, 1) << "not sent to fail at the CA";
   EXPECT_FALSE(report.failed);
