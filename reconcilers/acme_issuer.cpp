@@ -31,6 +31,7 @@ namespace {
 // moves an endpoint is seen within this.
 constexpr auto kDirectoryKept = std::chrono::hours(1);
 constexpr auto kPollTimeout = std::chrono::seconds(30);
+constexpr auto kUnreachableKept = std::chrono::minutes(1);
 
 }  // namespace
 
@@ -207,6 +208,11 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
 asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string directory,
                                                                      std::string cert_id) {
   renewal_info_answer out;
+  if (auto it = unreachable_.find(directory);
+      it != unreachable_.end() && std::chrono::steady_clock::now() - it->second < kUnreachableKept) {
+    out.reached = false;
+    co_return out;
+  }
   if (!unsigned_key_) {
     auto k = pki::private_key::generate(pki::key_type::ec256);
     if (!k) {
@@ -216,18 +222,28 @@ asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string
     }
     unsigned_key_ = std::move(*k);
   }
-  auto session = session_for(directory, *unsigned_key_);
+  // One try more at most for a lost answer: a poll is asked again later anyway.
+  auto poll_options = options_.session;
+  poll_options.max_transport_retries = std::min(poll_options.max_transport_retries, 1);
+  acme::session session(directory, *unsigned_key_, poll_options);
+  if (auto it = directories_.find(directory);
+      it != directories_.end() &&
+      std::chrono::steady_clock::now() - it->second.fetched < kDirectoryKept) {
+    session.set_directory(it->second.value);
+  }
   // A poll is one GET (and the directory at most once an hour): it has no business taking
   // an order's time.
   acme::driver driver(client_, nullptr,
                       std::min(step_deadline(), std::chrono::steady_clock::now() + kPollTimeout));
   auto got = co_await driver.async_run(session.renewal_info(cert_id));
   remember_directory(directory, session);
-  if (!got) {  // the directory itself: the CA may well have ARI, so ask again soon
-    out.offered = true;
+  if (!got) {  // the directory itself: nothing learnt about this certificate
+    unreachable_[directory] = std::chrono::steady_clock::now();
+    out.reached = false;
     out.detail = got.error().detail;
     co_return out;
   }
+  unreachable_.erase(directory);
   out.offered = got->offered;
   if (!out.offered) co_return out;
   out.retry_after = got->retry_after;

@@ -87,6 +87,9 @@ class acme_issuer final : public issuer {
     std::chrono::steady_clock::time_point fetched;
   };
   std::map<std::string, known_directory> directories_;
+  /// When a directory last could not be read for a renewalInfo poll: polls skip it for a
+  /// minute rather than each wait for its own failure (a worker each, at start-up).
+  std::map<std::string, std::chrono::steady_clock::time_point> unreachable_;
   std::optional<pki::private_key> unsigned_key_;  ///< a session's key for unsigned GETs only
 
   http::client& client_;

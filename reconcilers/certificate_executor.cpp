@@ -339,6 +339,8 @@ class reconcile_pass {
     co_return after::another_round;
   }
 
+  static constexpr std::chrono::minutes kUnreachedWait{10};
+
   static bool nothing_issued(failure_kind k) {
     switch (k) {
       case failure_kind::validation:
@@ -417,6 +419,18 @@ class reconcile_pass {
     } else {
       auto got = co_await deps_.issuer->async_renewal_info(h.record.directory, a.cert_id);
       now_ = deps_.clock();
+      // The CA could not be reached: nothing learnt, nothing written. Not asked again for 10
+      // minutes, remembered beside what was derived from the record (a resync of many
+      // certificates must not read every record and chain again to find the CA still down).
+      if (!got.reached) {
+        h.local->ari.leaf = h.local->fingerprint;
+        h.local->ari.next_poll = now_ + kUnreachedWait;
+        if (auto it = memory_.entries.find(spec_.name); it != memory_.entries.end()) {
+          it->second.local.ari.leaf = h.local->fingerprint;
+          it->second.local.ari.next_poll = h.local->ari.next_poll;
+        }
+        co_return;
+      }
       take_answer(a, got);
     }
     keep_renewal_info(h, a);

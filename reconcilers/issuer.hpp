@@ -37,6 +37,8 @@ struct order_context {
 /// \brief What a renewalInfo request came to.
 struct renewal_info_answer {
   bool offered = false;  ///< the directory has renewalInfo; nothing else is set when not
+  /// The CA's directory could be read: false means nothing was learnt, and nothing is kept.
+  bool reached = true;
   acme::ari_answer answer = acme::ari_answer::temporary;
   std::optional<acme::renewal_window> window;  ///< with answer == window
   std::optional<std::chrono::seconds> retry_after;

@@ -493,5 +493,25 @@ TEST(RenewalInfo, ARecordWrittenElsewhereWhileTheCaIsAskedKeepsWhatWasWritten) {
   EXPECT_TRUE(record_of(w).reissue.empty()) << "cleared by the new certificate";
 }
 
+TEST(RenewalInfo, ACaThatCannotBeReachedLeavesTheRecordAlone) {
+  world w;
+  w.ca.renewal_info.offered = true;
+  w.ca.renewal_info.reached = false;
+  w.run();
+  ASSERT_EQ(w.ca.orders, 1);
+  EXPECT_EQ(w.ca.asked.size(), 1u);
+  EXPECT_FALSE(record_of(w).ari.offered) << "nothing learnt";
+  EXPECT_EQ(record_of(w).ari.next_poll, sys_seconds{});
+  const int writes = w.store.writes;
+  w.now += 5min;
+  w.run();
+  EXPECT_EQ(w.ca.asked.size(), 1u) << "not asked again within 10 minutes";
+  w.now += 6min;
+  w.run();
+  EXPECT_EQ(w.ca.asked.size(), 2u) << "asked again after them";
+  EXPECT_EQ(w.store.writes, writes) << "and no record written for it";
+  EXPECT_EQ(w.ca.orders, 1);
+}
+
 }  // namespace
 }  // namespace certherd::reconcilers
