@@ -31,8 +31,7 @@ constexpr const char* kLabel = "com.danieldent.rancher-lets-encrypt.hosts";
 
 namespace {
 
-std::vector<std::pair<std::string, std::string>> env_of(const t::temp_dir& tmp,
-                                                        const t::rancher_sim& sim) {
+t::env_list env_of(const t::temp_dir& tmp, const t::rancher_sim& sim) {
   return {{"CATTLE_URL", sim.cattle_url()},
           {"CATTLE_ACCESS_KEY", t::rancher_sim::access_key},
           {"CATTLE_SECRET_KEY", t::rancher_sim::secret_key},

@@ -79,6 +79,31 @@ std::string checked_url(std::string_view name, std::string_view value) {
   return std::string(url.buffer());
 }
 
+std::string checked_address(std::string_view name, std::string_view value) {
+  // host:port, [v6]:port: what a connection goes to. The value is a word of the configuration,
+  // never of a command line, so only its form is checked.
+  auto colon = value.rfind(':');
+  auto fail = [&] {
+    return config_error(
+        fmt::format("{}={:?} is not host:port (e.g. 10.0.0.5:80 or [fd00::5]:80)", name, value));
+  };
+  if (colon == std::string_view::npos || colon == 0) throw fail();
+  std::string_view host = value.substr(0, colon), port = value.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') throw fail();
+  } else if (host.find(':') != std::string_view::npos) {
+    throw fail();  // an IPv6 address needs its brackets
+  }
+  auto ok_char = [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
+  };
+  if (!std::all_of(host.begin(), host.end(), ok_char)) throw fail();
+  unsigned p = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) throw fail();
+  return std::string(value);
+}
+
 std::string read_secret_file(std::string_view name, const std::string& path) {
   std::error_code ec;
   auto text = stores::read_file(path, ec);
@@ -159,6 +184,17 @@ config load_config(const std::map<std::string, std::string>& env) {
     throw config_error(
         "set WEBROOT (a directory a web server serves) or CHALLENGE_LISTEN "
         "(host:port for the built-in responder)");
+  }
+  if (auto v = get(env, {"SELF_CHECK"})) {
+    auto b = parse_bool(*v);
+    if (!b) {
+      throw config_error(
+          fmt::format("SELF_CHECK='{}' is not one of true, false, 1, 0, yes, no", *v));
+    }
+    c.self_check = *b;
+  }
+  if (auto v = get(env, {"SELF_CHECK_ADDRESS"})) {
+    c.self_check_address = checked_address("SELF_CHECK_ADDRESS", *v);
   }
   if (auto v = get(env, {"RENEW_BEFORE_DAYS"})) {
     c.renew_before_days = static_cast<int>(integer("RENEW_BEFORE_DAYS", *v, 1, 365));

@@ -27,19 +27,24 @@ struct config_error : std::runtime_error {
 };
 
 struct config {
-  std::string domains;                   ///< DOMAINS
-  bool staging = true;                   ///< STAGING (the original project's default)
-  std::string directory;                 ///< ACME_DIRECTORY, else from STAGING
-  std::string email;                     ///< ACME_EMAIL / CERTBOT_EMAIL
-  std::string ca_bundle;                 ///< ACME_CA_BUNDLE: roots to trust for the ACME server
-  std::string ca_roots;                  ///< ACME_ROOTS: roots of a custom directory's certificates
-  std::string profile;                   ///< ACME_PROFILE
-  std::string preferred_chain;           ///< ACME_PREFERRED_CHAIN: the alternate chain's root CN
-  std::string eab_kid, eab_hmac;         ///< ACME_EAB_KID / ACME_EAB_HMAC (or ACME_EAB_HMAC_FILE)
-  std::string webroot;                   ///< WEBROOT / CERTBOT_WEBROOT
-  std::string challenge_listen;          ///< CHALLENGE_LISTEN
-  std::optional<int> renew_before_days;  ///< RENEW_BEFORE_DAYS
-  std::chrono::seconds loop_time{300};   ///< LOOP_TIME: full resync interval
+  std::string domains;            ///< DOMAINS
+  bool staging = true;            ///< STAGING (the original project's default)
+  std::string directory;          ///< ACME_DIRECTORY, else from STAGING
+  std::string email;              ///< ACME_EMAIL / CERTBOT_EMAIL
+  std::string ca_bundle;          ///< ACME_CA_BUNDLE: roots to trust for the ACME server
+  std::string ca_roots;           ///< ACME_ROOTS: roots of a custom directory's certificates
+  std::string profile;            ///< ACME_PROFILE
+  std::string preferred_chain;    ///< ACME_PREFERRED_CHAIN: the alternate chain's root CN
+  std::string eab_kid, eab_hmac;  ///< ACME_EAB_KID / ACME_EAB_HMAC (or ACME_EAB_HMAC_FILE)
+  std::string webroot;            ///< WEBROOT / CERTBOT_WEBROOT
+  std::string challenge_listen;   ///< CHALLENGE_LISTEN
+  /// SELF_CHECK: look at every published challenge as the CA will before asking it to.
+  bool self_check = true;
+  /// SELF_CHECK_ADDRESS: host:port the self-check connects to instead of the name's addresses
+  /// and port 80; empty: as the CA does.
+  std::string self_check_address;
+  std::optional<int> renew_before_days;           ///< RENEW_BEFORE_DAYS
+  std::chrono::seconds loop_time{300};            ///< LOOP_TIME: full resync interval
   pki::key_type key_type = pki::key_type::ec256;  ///< KEY_TYPE
   std::string state_dir = "/var/lib/certherd";    ///< STATE_DIR
   std::string output_dir;                         ///< OUTPUT_DIR: files target
@@ -81,6 +86,10 @@ struct config {
 /// credentials in it (user:password@) — they would reach logs and process listings — and never
 /// echoes a value that may hold some. Throws config_error naming `name`.
 std::string checked_url(std::string_view name, std::string_view value);
+
+/// \brief Checks a host:port setting ([v6]:port for IPv6) and returns it. Throws config_error
+/// naming `name`.
+std::string checked_address(std::string_view name, std::string_view value);
 
 /// \brief A secret from a file (ACME_EAB_HMAC_FILE): its content without surrounding white
 /// space. Throws config_error naming `name` and the path, never the content.

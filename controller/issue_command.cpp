@@ -5,6 +5,7 @@
 #include "clients/acme/http01_responder.hpp"
 #include "controller/command.hpp"
 #include "controller/config.hpp"
+#include "controller/setup.hpp"
 #include "pki/certificate.hpp"
 #include "pki/names.hpp"
 #include "pki/utc_time.hpp"
@@ -55,6 +56,11 @@ int run_issue(const issue_options& o) {
     return usage_error("give exactly one of --webroot DIR and --challenge-listen ADDR");
   }
   if (o.timeout_seconds <= 0) return usage_error("--timeout must be a positive number of seconds");
+  auto self_check = parse_bool(o.self_check);
+  if (!self_check) {
+    return usage_error(
+        fmt::format("--self-check '{}' is not one of true, false, 1, 0, yes, no", o.self_check));
+  }
   std::string eab_hmac = o.eab_hmac;
   try {
     if (eab_hmac.empty()) {
@@ -67,6 +73,9 @@ int run_issue(const issue_options& o) {
       eab_hmac = read_secret_file("--eab-hmac-file", o.eab_hmac_file);
     }
     checked_url("--directory", o.directory);
+    if (!o.self_check_address.empty()) {
+      checked_address("--self-check-address", o.self_check_address);
+    }
   } catch (const config_error& e) {
     return usage_error(e.what());
   }
@@ -86,6 +95,7 @@ int run_issue(const issue_options& o) {
   http_options.ca_bundle = o.ca_bundle;
   std::unique_ptr<http::client> client;
   std::unique_ptr<acme::challenge_presenter> presenter;
+  std::unique_ptr<acme::challenge_checker> checker;
   try {
     client = std::make_unique<http::client>(ioc.get_executor(), http_options);
   } catch (const std::exception& e) {  // --ca-bundle: bad input
@@ -97,6 +107,8 @@ int run_issue(const issue_options& o) {
     } else {
       presenter = std::make_unique<acme::http01_responder>(ioc.get_executor(), o.challenge_listen);
     }
+    checker = make_self_checker(ioc.get_executor(), *self_check, o.self_check_address, o.webroot,
+                                o.challenge_listen);
   } catch (const std::system_error& e) {
     // A listen address that is not one is wrong usage; one that cannot be bound (in use, not
     // permitted) is a challenge that cannot be served.
@@ -116,6 +128,7 @@ int run_issue(const issue_options& o) {
   options.profile = o.profile;
   options.preferred_chain = o.preferred_chain;
   options.order_timeout = std::chrono::seconds(o.timeout_seconds);
+  options.checker = checker.get();
   // One deadline for the whole command, account registration included: every step of the
   // issuer times out by it, with its own reason; the backstop below only catches a step that
   // would not.

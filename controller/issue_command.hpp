@@ -13,6 +13,8 @@ struct issue_options {
   std::string ca_bundle;
   std::string webroot;
   std::string challenge_listen;
+  std::string self_check = "true";  ///< --self-check / SELF_CHECK
+  std::string self_check_address;   ///< --self-check-address / SELF_CHECK_ADDRESS
   std::vector<std::string> names;
   std::string key_type = "ec256";
   std::string email;

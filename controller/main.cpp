@@ -46,6 +46,15 @@ subcommand issue_command(CLI::App& app) {
       "write challenges under DIR/.well-known/acme-challenge/ (served by a web server)");
   cmd->add_option("--challenge-listen", o->challenge_listen,
                   "answer challenges with the built-in responder on ADDR (host:port)");
+  cmd->add_option("--self-check", o->self_check,
+                  "fetch each challenge as the CA will before asking it to validate "
+                  "(true/false)")
+      ->envname("SELF_CHECK")
+      ->capture_default_str();
+  cmd->add_option("--self-check-address", o->self_check_address,
+                  "host:port the self-check connects to instead of the name's addresses and "
+                  "port 80")
+      ->envname("SELF_CHECK_ADDRESS");
   cmd->add_option("-d,--domain", o->names, "a name for the certificate (repeatable)")->required();
   cmd->add_option("--key-type", o->key_type, "ec256 (default), ec384, rsa2048, rsa3072, rsa4096")
       ->envname("KEY_TYPE");

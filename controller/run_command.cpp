@@ -58,6 +58,8 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--eab-hmac-file", "ACME_EAB_HMAC_FILE"},  // the key itself: environment only
       {"--webroot", "WEBROOT"},
       {"--challenge-listen", "CHALLENGE_LISTEN"},
+      {"--self-check", "SELF_CHECK"},
+      {"--self-check-address", "SELF_CHECK_ADDRESS"},
       {"--renew-before-days", "RENEW_BEFORE_DAYS"},
       {"--loop-time", "LOOP_TIME"},
       {"--key-type", "KEY_TYPE"},

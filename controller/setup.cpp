@@ -159,6 +159,19 @@ std::chrono::sys_seconds now_seconds() {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
+std::unique_ptr<acme::challenge_checker> make_self_checker(asio::any_io_executor executor, bool on,
+                                                           const std::string& address,
+                                                           const std::string& webroot,
+                                                           const std::string& challenge_listen) {
+  if (!on) return nullptr;
+  acme::self_check_options o;
+  o.address = address;
+  o.route_hint = webroot.empty()
+                     ? fmt::format("certherd's responder (CHALLENGE_LISTEN={})", challenge_listen)
+                     : fmt::format("the web server of the webroot (WEBROOT={})", webroot);
+  return std::make_unique<acme::http01_self_checker>(std::move(executor), std::move(o));
+}
+
 outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
                               bool listen_serves_challenges) {
   acme_parts out;
@@ -177,6 +190,8 @@ outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
       out.presenter =
           std::make_unique<acme::http01_responder>(ioc.get_executor(), s.cfg.challenge_listen);
     }
+    out.checker = make_self_checker(ioc.get_executor(), s.cfg.self_check, s.cfg.self_check_address,
+                                    s.cfg.webroot, s.cfg.challenge_listen);
   } catch (const std::exception& e) {
     return fail(failure_kind::configuration, e.what());
   }
@@ -188,6 +203,8 @@ outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
   o.profile = s.cfg.profile;
   o.preferred_chain = s.cfg.preferred_chain;
   o.budgets = s.budgets.get();
+  o.checker = out.checker.get();
+  if (!o.checker) log::warn("self_check_off", {{"reason", "SELF_CHECK=false"}});
   out.issuer = std::make_unique<reconcilers::acme_issuer>(*out.client, *out.presenter, o);
   return out;
 }

@@ -65,6 +65,7 @@ outcome<> read_rancher_once(setup& s, boost::asio::io_context& ioc);
 struct acme_parts {
   std::unique_ptr<http::client> client;
   std::unique_ptr<acme::challenge_presenter> presenter;
+  std::unique_ptr<acme::challenge_checker> checker;  ///< null with SELF_CHECK=false
   std::unique_ptr<reconcilers::acme_issuer> issuer;
   /// Set when CHALLENGE_LISTEN is LISTEN: the status server answers the challenges.
   acme::http01_responder* shared_responder = nullptr;
@@ -72,6 +73,13 @@ struct acme_parts {
 /// `listen_serves_challenges`: `run` starts the LISTEN server, which may then answer challenges.
 outcome<acme_parts> make_acme(const setup& s, boost::asio::io_context& ioc,
                               bool listen_serves_challenges = false);
+
+/// \brief The HTTP-01 self-check for the settings: null when `on` is false.
+/// \throws std::invalid_argument for an address that is not host:port.
+std::unique_ptr<acme::challenge_checker> make_self_checker(boost::asio::any_io_executor executor,
+                                                           bool on, const std::string& address,
+                                                           const std::string& webroot,
+                                                           const std::string& challenge_listen);
 
 reconcilers::reconcile_policy policy_of(const config& cfg);
 std::vector<reconcilers::target*> raw(const std::vector<std::unique_ptr<reconcilers::target>>& v);

@@ -143,7 +143,7 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
     used = account->url;
     auto session = session_for(spec.directory, *account->key);
     session.set_account_url(account->url);
-    acme::driver driver(client_, &presenter_, deadline);
+    acme::driver driver(client_, &presenter_, deadline, options_.checker);
     acme::order_request order{spec.hosts, *csr, options_.profile, options_.preferred_chain,
                               context.replaces};
     auto r = co_await driver.async_run(session.issue(std::move(order)));
@@ -209,7 +209,8 @@ asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string
                                                                      std::string cert_id) {
   renewal_info_answer out;
   if (auto it = unreachable_.find(directory);
-      it != unreachable_.end() && std::chrono::steady_clock::now() - it->second < kUnreachableKept) {
+      it != unreachable_.end() &&
+      std::chrono::steady_clock::now() - it->second < kUnreachableKept) {
     out.reached = false;
     co_return out;
   }

@@ -38,6 +38,9 @@ struct acme_issuer_options {
   acme::session_options session;
   /// Charged a new account per registration (the new_accounts limit); null: none.
   order_budgets* budgets = nullptr;
+  /// Looks at every published challenge before the CA is asked to validate it (the HTTP-01
+  /// self-check); null only with SELF_CHECK=false.
+  acme::challenge_checker* checker = nullptr;
 };
 
 class acme_issuer final : public issuer {

@@ -78,6 +78,7 @@ failure failure_from(const acme::error& e) {
       f.kind = failure_kind::ca_refused;
       break;
     case errc::challenge_setup_failed:
+    case errc::self_check_failed:
       f.kind = failure_kind::challenge_setup;
       break;
     case errc::poll_exhausted:

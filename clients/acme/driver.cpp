@@ -79,6 +79,16 @@ asio::awaitable<action_result> driver::async_perform(action a) {
     }
   } else if (auto* remove = std::get_if<remove_challenge>(&a)) {
     if (presenter_) presenter_->remove(*remove);
+  } else if (auto* check = std::get_if<check_challenge>(&a)) {
+    if (checker_) {
+      if (auto why = co_await checker_->async_check(*check, deadline_)) {
+        out.ec = std::make_error_code(std::errc::protocol_error);
+        out.detail = std::move(*why);
+        log::info("self_check_failed", {{"host", check->identifier}, {"reason", out.detail}});
+      } else {
+        log::debug("self_check_passed", {{"host", check->identifier}});
+      }
+    }
   }
   out.now = std::chrono::system_clock::now();
   co_return out;

@@ -1,10 +1,12 @@
 // The Asio driver of the sans-I/O ACME flows: performs each action a flow asks for — HTTP through
-// the shared client, sleeps on a steady timer, HTTP-01 publication through a presenter — with one
-// deadline over the whole run, and hands the result back to the flow.
+// the shared client, sleeps on a steady timer, HTTP-01 publication through a presenter and its
+// self-check through a checker — with one deadline over the whole run, and hands the result back
+// to the flow.
 #pragma once
 
 #include "clients/acme/flow.hpp"
 #include "clients/acme/http01.hpp"
+#include "clients/acme/self_checker.hpp"
 #include "clients/http/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -18,9 +20,10 @@ namespace certherd::acme {
 class driver {
  public:
   /// \param presenter may be null when no flow of this driver orders certificates.
+  /// \param checker null: challenges are not checked before the CA is asked (SELF_CHECK=false).
   driver(http::client& client, challenge_presenter* presenter,
-         std::chrono::steady_clock::time_point deadline)
-      : client_(client), presenter_(presenter), deadline_(deadline) {}
+         std::chrono::steady_clock::time_point deadline, challenge_checker* checker = nullptr)
+      : client_(client), presenter_(presenter), checker_(checker), deadline_(deadline) {}
 
   /// \brief Carries out one action. Past the deadline nothing is attempted: the result is a
   /// timeout, which every flow reports as a transport error.
@@ -48,6 +51,7 @@ class driver {
  private:
   http::client& client_;
   challenge_presenter* presenter_;
+  challenge_checker* checker_;
   std::chrono::steady_clock::time_point deadline_;
 };
 

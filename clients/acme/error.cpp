@@ -36,6 +36,8 @@ class category final : public std::error_category {
         return "issued certificate is unusable";
       case errc::crypto_failure:
         return "local cryptographic failure";
+      case errc::self_check_failed:
+        return "HTTP-01 self-check failed";
     }
     return "unknown ACME error";
   }

@@ -27,6 +27,7 @@ enum class errc {
   poll_exhausted,          ///< a resource stayed pending past the polling bound
   invalid_certificate,     ///< the downloaded chain does not parse or does not match the key
   crypto_failure,          ///< signing or key handling failed locally
+  self_check_failed,  ///< the challenge did not answer its key authorization here: CA not asked
 };
 
 const std::error_category& acme_category() noexcept;

@@ -17,6 +17,9 @@ std::ostream& operator<<(std::ostream& os, const action& a) {
     void operator()(const remove_challenge& r) const {
       os << "remove_challenge{" << r.identifier << ' ' << r.token << '}';
     }
+    void operator()(const check_challenge& c) const {
+      os << "check_challenge{" << c.identifier << ' ' << c.token << '}';
+    }
   };
   std::visit(printer{os}, a);
   return os;

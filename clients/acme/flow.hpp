@@ -1,8 +1,8 @@
 // The sans-I/O machinery of the ACME core. A protocol flow is a C++20 coroutine that never touches
-// a socket: it suspends on an `action` (send this HTTP request, sleep this long, publish or remove
-// this HTTP-01 key authorization) and is resumed with the `action_result` its driver obtained.
-// Flows nest (a flow may co_await another); the innermost suspended one receives the result.
-// Tests drive a flow with scripted results (no sockets); the Asio driver runs it for real.
+// a socket: it suspends on an `action` (send this HTTP request, sleep this long, publish, check or
+// remove this HTTP-01 key authorization) and is resumed with the `action_result` its driver
+// obtained. Flows nest (a flow may co_await another); the innermost suspended one receives the
+// result. Tests drive a flow with scripted results (no sockets); the Asio driver runs it for real.
 #pragma once
 
 #include "clients/http/message.hpp"
@@ -37,8 +37,16 @@ struct remove_challenge {
   std::string identifier;
   std::string token;
 };
+/// Fetch the published challenge the way the CA will and compare the key authorization, before
+/// the CA is asked to (the HTTP-01 self-check); a failure carries the reason in `detail`.
+struct check_challenge {
+  std::string identifier;
+  std::string token;
+  std::string key_authorization;
+};
 
-using action = std::variant<send_request, sleep_for, present_challenge, remove_challenge>;
+using action =
+    std::variant<send_request, sleep_for, present_challenge, remove_challenge, check_challenge>;
 
 std::ostream& operator<<(std::ostream& os, const action& a);
 

@@ -333,6 +333,7 @@ flow<result<bool>> session::await_authorization(std::string url) {
 flow<result<bool>> session::authorize(std::vector<authorization> authzs,
                                       std::vector<present_challenge>& presented) {
   std::vector<std::pair<std::string, std::string>> to_trigger;  // authz URL, challenge URL
+  std::vector<present_challenge> to_check;                      // the same challenges
   for (const auto& a : authzs) {
     if (a.status == authorization_status::valid) continue;  // reused from an earlier order
     if (a.status != authorization_status::pending) {
@@ -354,8 +355,25 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
           fmt::format("{}: {}", a.id.value, r.detail.empty() ? r.ec.message() : r.detail),
           {}};
     }
-    presented.push_back(std::move(p));
-    if (ch->status == challenge_status::pending) to_trigger.emplace_back(a.url, ch->url);
+    presented.push_back(p);
+    if (ch->status == challenge_status::pending) {
+      to_trigger.emplace_back(a.url, ch->url);
+      to_check.push_back(std::move(p));
+    }
+  }
+  // The CA is told to look only where certherd saw the key authorization itself: a route that
+  // is wrong costs a look of certherd's, not a failed validation at the CA. Then the order's
+  // pending authorizations are deactivated (RFC 8555 §7.5.2), so none waits at the CA.
+  for (const auto& p : to_check) {
+    auto why = co_await self_check(p);
+    if (!why) continue;
+    for (const auto& [authz_url, challenge_url] : to_trigger) {
+      auto dropped = co_await post(authz_url, std::string(R"({"status":"deactivated"})"));
+      (void)dropped;  // best effort: an authorization left pending expires at the CA
+    }
+    co_return error{errc::self_check_failed,
+                    fmt::format("self-check: {}; the CA was not asked to validate", *why),
+                    {}};
   }
   // Every challenge is published before the CA is told to look, so validations run in parallel.
   for (const auto& [authz_url, challenge_url] : to_trigger) {
@@ -377,6 +395,21 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
     if (!r) co_return r.error();
   }
   co_return true;
+}
+
+flow<std::optional<std::string>> session::self_check(const present_challenge& p) {
+  std::optional<std::string> why;
+  for (int attempt = 0; attempt < std::max(options_.self_check_attempts, 1); ++attempt) {
+    if (attempt > 0) {
+      perform nap{sleep_for{options_.self_check_retry_first * (1 << std::min(attempt - 1, 10))}};
+      co_await nap;
+    }
+    perform look{check_challenge{p.identifier, p.token, p.key_authorization}};
+    auto r = co_await look;
+    if (!r.ec) co_return std::nullopt;
+    why = r.detail.empty() ? r.ec.message() : r.detail;
+  }
+  co_return why;
 }
 
 flow<result<order>> session::await_order(order o, order_status leaving) {

@@ -44,6 +44,12 @@ struct session_options {
   int max_transport_retries = 3;
   std::chrono::milliseconds transport_retry_first{1000};
   poll_policy poll;
+  /// Looks at each published challenge before the CA is told to validate it (the driver's
+  /// checker does the looking; SELF_CHECK=false gives it none). A web server may take a moment
+  /// to see a new file (a shared volume, a reload): a check that fails is made again after 1 s,
+  /// then 2 s, this many looks in all, before the order is given up without asking the CA.
+  int self_check_attempts = 3;
+  std::chrono::milliseconds self_check_retry_first{1000};
 };
 
 struct account_options {
@@ -130,6 +136,9 @@ class session {
   flow<result<authorization>> fetch_authorization(std::string url);
   flow<result<bool>> authorize(std::vector<authorization> authzs,
                                std::vector<present_challenge>& presented);
+  /// \brief Looks at a published challenge as the CA will, again after a pause while it fails;
+  /// the last reason when it never answered its key authorization.
+  flow<std::optional<std::string>> self_check(const present_challenge& p);
   flow<result<bool>> await_authorization(std::string url);
   flow<result<order>> await_order(order o, order_status leaving);
   flow<result<issued_certificate>> download(std::string url, std::string preferred_chain);

@@ -128,6 +128,7 @@ struct client::impl {
   }
 
   asio::awaitable<result<std::unique_ptr<connection>>> connect(const target& t,
+                                                               const target* address,
                                                                steady::time_point deadline) {
     // getaddrinfo cannot be interrupted; the timer cancels our wait for it at the step deadline.
     auto resolver = std::make_shared<tcp::resolver>(executor);
@@ -135,7 +136,8 @@ struct client::impl {
     timer.async_wait([resolver](error_code ec) {
       if (!ec) resolver->cancel();
     });
-    auto [rec, endpoints] = co_await resolver->async_resolve(t.host, t.port, tuple_awaitable);
+    const target& to = address ? *address : t;
+    auto [rec, endpoints] = co_await resolver->async_resolve(to.host, to.port, tuple_awaitable);
     timer.cancel();
     if (rec == asio::error::operation_aborted) rec = beast::error::timeout;
     if (rec) co_return fail(rec, "resolve", t);
@@ -187,6 +189,14 @@ struct client::impl {
                                             std::optional<steady::time_point> deadline_in) {
     auto parsed = parse_target(req.url);
     if (!parsed) co_return parsed.error();
+    std::optional<target> address;
+    if (!req.connect_to.empty()) {
+      auto a = parse_target(std::string(parsed->tls ? "https://" : "http://") + req.connect_to);
+      if (!a) co_return a.error();
+      address = std::move(*a);
+      // Connections are pooled by where they go as well as by the origin they speak for.
+      parsed->origin += " via " + address->host_header;
+    }
     const target& t = *parsed;
     auto deadline = steady::now() + options.operation_timeout;
     if (deadline_in && *deadline_in < deadline) deadline = *deadline_in;
@@ -205,7 +215,7 @@ struct client::impl {
     for (int attempt = 0;; ++attempt) {
       auto conn = take_idle(t.origin);
       if (!conn) {
-        auto made = co_await connect(t, deadline);
+        auto made = co_await connect(t, address ? &*address : nullptr, deadline);
         if (!made) co_return made.error();
         conn = std::move(*made);
       }

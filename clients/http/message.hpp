@@ -28,6 +28,10 @@ struct request {
   /// badNonce). Only then, or for GET/HEAD/PUT, is a request repeated on a fresh connection when
   /// a pooled one dies before answering — the server may have acted on it already.
   bool replay_safe = false;
+  /// "host:port" to connect to instead of the URL's host and port (an HTTP-01 self-check goes
+  /// to one address the CA would use, or to SELF_CHECK_ADDRESS); the Host header and TLS SNI
+  /// stay the URL's. Empty: the URL's.
+  std::string connect_to = {};
 };
 
 struct response {

@@ -20,7 +20,6 @@ namespace certherd::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using env_list = std::vector<std::pair<std::string, std::string>>;
 using sys_seconds = std::chrono::sys_seconds;
 
 sys_seconds now_s() {

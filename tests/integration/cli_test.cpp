@@ -59,7 +59,10 @@ TEST_P(IssueMatrix, IssuesAndVerifies) {
     names.push_back(unique_name(fmt::format("m-{}-{}", key_type, i)));
   auto directory =
       harness(responder ? "CERTHERD_TEST_RESPONDER_DIRECTORY" : "CERTHERD_TEST_DIRECTORY");
+  // The self-check looks where the responder Pebble validates: at the responder.
   auto proof = responder ? std::vector<std::string>{"--challenge-listen",
+                                                    harness("CERTHERD_TEST_RESPONDER_LISTEN"),
+                                                    "--self-check-address",
                                                     harness("CERTHERD_TEST_RESPONDER_LISTEN")}
                          : std::vector<std::string>{"--webroot", harness("CERTHERD_TEST_WEBROOT")};
   auto args = with(issue_args(directory, tmp, names), proof);

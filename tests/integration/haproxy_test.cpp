@@ -191,17 +191,16 @@ frontend https
   auto fp_of = [](const std::string& pem) {
     return pki::parse_pem_bundle(pem)->front().fingerprint_sha256();
   };
-  std::vector<std::pair<std::string, std::string>> env{
-      {"DOMAINS", bought + "," + bound + "," + fresh},
-      {"ACME_DIRECTORY", harness("CERTHERD_TEST_DIRECTORY")},
-      {"ACME_ROOTS", harness("CERTHERD_TEST_ROOT")},
-      {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
-      {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
-      {"STATE_DIR", (tmp / "state").string()},
-      {"HAPROXY_SOCKET", (tmp / "admin.sock").string()},
-      {"HAPROXY_CRT_LIST", (tmp / "crt-list.txt").string()},
-      {"HAPROXY_CERT_DIR", tmp.path().string()},  // the operator's own folder
-      {"LOOP_TIME", "3600"}};
+  env_list env{{"DOMAINS", bought + "," + bound + "," + fresh},
+               {"ACME_DIRECTORY", harness("CERTHERD_TEST_DIRECTORY")},
+               {"ACME_ROOTS", harness("CERTHERD_TEST_ROOT")},
+               {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+               {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
+               {"STATE_DIR", (tmp / "state").string()},
+               {"HAPROXY_SOCKET", (tmp / "admin.sock").string()},
+               {"HAPROXY_CRT_LIST", (tmp / "crt-list.txt").string()},
+               {"HAPROXY_CERT_DIR", tmp.path().string()},  // the operator's own folder
+               {"LOOP_TIME", "3600"}};
   auto fresh_served = [&] { return one_request(port, fresh, why); };
   {
     background_certherd run({"run"}, env, tmp / "run1.log");
@@ -255,15 +254,14 @@ TEST(Haproxy, PlaceholderServesUntilTheRealCertificateArrives) {
   temp_dir tmp;
   haproxy_process hap(tmp / "haproxy");
   std::string host = unique_name("placeholder");
-  std::vector<std::pair<std::string, std::string>> env{
-      {"DOMAINS", host},
-      {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
-      {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
-      {"OUTPUT_DIR", (tmp / "out").string()},
-      {"HAPROXY_SOCKET", (hap.dir / "admin.sock").string()},
-      {"HAPROXY_CRT_LIST", (hap.dir / "crt-list.txt").string()},
-      {"HAPROXY_CERT_DIR", (hap.dir / "certs").string()},
-      {"PLACEHOLDERS", "true"}};
+  env_list env{{"DOMAINS", host},
+               {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+               {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
+               {"OUTPUT_DIR", (tmp / "out").string()},
+               {"HAPROXY_SOCKET", (hap.dir / "admin.sock").string()},
+               {"HAPROXY_CRT_LIST", (hap.dir / "crt-list.txt").string()},
+               {"HAPROXY_CERT_DIR", (hap.dir / "certs").string()},
+               {"PLACEHOLDERS", "true"}};
   auto held = [&]() -> std::optional<pki::certificate> {
     auto chain = pki::parse_pem_chain(slurp(tmp / "out" / host / "cert.pem"));
     if (!chain) return std::nullopt;

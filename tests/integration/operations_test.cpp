@@ -34,8 +34,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
-using env_list = std::vector<std::pair<std::string, std::string>>;
-
 struct http_answer {
   int status = 0;
   std::string body;
@@ -493,6 +491,7 @@ TEST(Commands, StatusRenewRevoke) {
          {"ACME_ROOTS", harness("CERTHERD_TEST_RESPONDER_ROOT")},
          {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
          {"CHALLENGE_LISTEN", harness("CERTHERD_TEST_RESPONDER_LISTEN")},
+         {"SELF_CHECK_ADDRESS", harness("CERTHERD_TEST_RESPONDER_LISTEN")},
          {"STATE_DIR", (tmp / "state2").string()},
          {"OUTPUT_DIR", (tmp / "out2").string()}};
   ASSERT_EQ(sh({"renew", host2}, out), 0) << out;
@@ -528,6 +527,7 @@ TEST(Operations, ChallengesAndStatusOnOnePort) {
                {"ACME_ROOTS", harness("CERTHERD_TEST_RESPONDER_ROOT")},
                {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
                {"CHALLENGE_LISTEN", listen},
+               {"SELF_CHECK_ADDRESS", listen},
                {"LISTEN", listen},
                {"STATE_DIR", (tmp / "state").string()},
                {"OUTPUT_DIR", (tmp / "out").string()}};

@@ -22,7 +22,6 @@ namespace certherd::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using env_list = std::vector<std::pair<std::string, std::string>>;
 constexpr const char* kLabel = "com.danieldent.rancher-lets-encrypt.hosts";
 
 env_list rancher_env(const temp_dir& tmp, const rancher_sim& sim,

@@ -16,8 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using env_list = std::vector<std::pair<std::string, std::string>>;
-
 env_list run_env(const temp_dir& tmp, const std::string& domains,
                  const std::string& directory = harness("CERTHERD_TEST_DIRECTORY"),
                  const std::string& root = harness("CERTHERD_TEST_ROOT")) {

@@ -12,8 +12,6 @@
 
 namespace certherd::testing {
 
-using env_list = std::vector<std::pair<std::string, std::string>>;
-
 /// \brief `certherd run` with DOMAINS, the harness's webroot, STATE_DIR and OUTPUT_DIR under
 /// `tmp` (override either with `state`/`out`), and the given directory.
 env_list run_env(const std::filesystem::path& tmp, const std::vector<std::string>& hosts,

@@ -88,9 +88,8 @@ command_result run_certherd(const std::vector<std::string>& args) {
   return r;
 }
 
-background_certherd::background_certherd(
-    const std::vector<std::string>& args,
-    const std::vector<std::pair<std::string, std::string>>& env, std::filesystem::path log)
+background_certherd::background_certherd(const std::vector<std::string>& args, const env_list& env,
+                                         std::filesystem::path log)
     : log_(std::move(log)) {
   pid_ = ::fork();
   if (pid_ == 0) {

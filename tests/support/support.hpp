@@ -17,9 +17,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace certherd::testing {
+
+/// Environment variables a child process gets on top of the test's own.
+using env_list = std::vector<std::pair<std::string, std::string>>;
 
 /// \brief The value of a harness variable; throws when unset (scripts/test sets them all).
 std::string harness(const char* name);
@@ -36,8 +40,7 @@ command_result run_certherd(const std::vector<std::string>& args);
 /// going to a file; killed (SIGKILL) on destruction if still running.
 class background_certherd {
  public:
-  background_certherd(const std::vector<std::string>& args,
-                      const std::vector<std::pair<std::string, std::string>>& env,
+  background_certherd(const std::vector<std::string>& args, const env_list& env,
                       std::filesystem::path log);
   ~background_certherd();
   void signal(int sig);

@@ -107,6 +107,25 @@ TEST(Config, BadValuesNameTheirVariable) {
   EXPECT_EQ(ok.key_type, pki::key_type::rsa2048);
 }
 
+// Issue 11 §3: the self-check is on unless SELF_CHECK says otherwise; SELF_CHECK_ADDRESS is an
+// address to connect to, and nothing else.
+TEST(Config, SelfCheckIsOnAndItsAddressIsHostAndPort) {
+  EXPECT_TRUE(load_config(base()).self_check);
+  EXPECT_TRUE(load_config(base()).self_check_address.empty()) << "as the CA does, by default";
+  EXPECT_FALSE(load_config(with(base(), "SELF_CHECK", "false")).self_check);
+  EXPECT_EQ(error_of(with(base(), "SELF_CHECK", "sometimes")),
+            "SELF_CHECK='sometimes' is not one of true, false, 1, 0, yes, no");
+  for (std::string good : {"10.0.0.5:80", "lb.internal:8080", "[fd00::5]:80", "localhost:1"}) {
+    EXPECT_EQ(load_config(with(base(), "SELF_CHECK_ADDRESS", good)).self_check_address, good);
+  }
+  for (std::string bad : {"10.0.0.5", ":80", "lb:0", "lb:65536", "lb:http", "fd00::5:80",
+                          "[fd00::5]", "http://lb:80", "lb:80/path", "lb :80", "lb\n:80"}) {
+    auto e = error_of(with(base(), "SELF_CHECK_ADDRESS", bad));
+    EXPECT_NE(e.find("SELF_CHECK_ADDRESS"), std::string::npos) << bad << ": " << e;
+    EXPECT_NE(e.find("is not host:port"), std::string::npos) << bad << ": " << e;
+  }
+}
+
 TEST(Config, HaproxyCertificatesGoToAFolderOfTheirOwn) {
   auto env = with(with(base(), "HAPROXY_SOCKET", "/run/haproxy/admin.sock"), "HAPROXY_CRT_LIST",
                   "/etc/haproxy/crt-list.txt");

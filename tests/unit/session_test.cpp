@@ -27,6 +27,7 @@ std::string describe(const action& a) {
   }
   if (std::holds_alternative<sleep_for>(a)) return "sleep";
   if (auto* p = std::get_if<present_challenge>(&a)) return "present " + p->identifier;
+  if (auto* c = std::get_if<check_challenge>(&a)) return "check " + c->identifier;
   return "remove " + std::get<remove_challenge>(a).identifier;
 }
 
@@ -162,6 +163,7 @@ class Session : public ::testing::Test {
         {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))},
         {"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
         {"present b.example", ok()},
+        {"check b.example", ok()},
         {"POST https://ca/chall/b.example",
          reply(200, R"({"type":"http-01","status":"processing"})")},
         {"POST https://ca/authz/b.example",
@@ -223,17 +225,20 @@ TEST_F(Session, IssuesThroughEveryStep) {
   auto present = std::get<present_challenge>(seen[3]);
   EXPECT_EQ(present.token, "tok-b.example");
   EXPECT_EQ(present.key_authorization, key_authorization("tok-b.example", key_));
-  EXPECT_EQ(decode(seen[4]).payload, "{}") << "a challenge is triggered with {}";
+  auto check = std::get<check_challenge>(seen[4]);
+  EXPECT_EQ(check.token, "tok-b.example") << "the self-check looks before the CA is told to";
+  EXPECT_EQ(check.key_authorization, present.key_authorization);
+  EXPECT_EQ(decode(seen[5]).payload, "{}") << "a challenge is triggered with {}";
   // Each request is labelled with its RFC 8555 resource (a metrics label), never by its text.
   EXPECT_EQ(std::get<send_request>(seen[0]).endpoint, "newOrder");
   EXPECT_EQ(std::get<send_request>(seen[1]).endpoint, "postAsGet");
-  EXPECT_EQ(std::get<send_request>(seen[4]).endpoint, "challenge");
-  EXPECT_EQ(std::get<send_request>(seen[10]).endpoint, "finalize");
+  EXPECT_EQ(std::get<send_request>(seen[5]).endpoint, "challenge");
+  EXPECT_EQ(std::get<send_request>(seen[11]).endpoint, "finalize");
   EXPECT_EQ(std::get<send_request>(seen.back()).endpoint, "certificate");
   EXPECT_EQ(decode(seen[1]).payload, "") << "reads are POST-as-GET";
-  EXPECT_EQ(std::get<sleep_for>(seen[6]).duration, 2s) << "Retry-After is honoured";
-  EXPECT_EQ(std::get<sleep_for>(seen[12]).duration, 1s) << "and on order polls";
-  auto fin = decode(seen[10]).payload;
+  EXPECT_EQ(std::get<sleep_for>(seen[7]).duration, 2s) << "Retry-After is honoured";
+  EXPECT_EQ(std::get<sleep_for>(seen[13]).duration, 1s) << "and on order polls";
+  auto fin = decode(seen[11]).payload;
   EXPECT_TRUE(fin.starts_with(R"({"csr":")")) << "finalize carries the CSR: " << fin;
   auto& download = std::get<send_request>(seen.back()).request;
   EXPECT_NE(std::find(download.headers.begin(), download.headers.end(),
@@ -245,7 +250,11 @@ TEST_F(Session, FailingAnyStepEndsWithAnErrorAndWithdrawsChallenges) {
   std::string pem = chain("Root A");
   auto script = issue_steps(pem);
   for (std::size_t k = 0; k < script.size(); ++k) {
-    if (script[k].expect.starts_with("sleep") || script[k].expect.starts_with("remove")) continue;
+    // A failed self-check looks again; SelfCheck.* below has its own cases.
+    if (script[k].expect.starts_with("sleep") || script[k].expect.starts_with("remove") ||
+        script[k].expect.starts_with("check")) {
+      continue;
+    }
     SCOPED_TRACE(fmt::format("failing step {} ({})", k, script[k].expect));
     session_options no_retries;
     no_retries.max_transport_retries = 0;
@@ -435,7 +444,7 @@ TEST_F(Session, ChallengeRefusedBeforeItStartedStillFails) {
   auto s = make();
   ASSERT_TRUE(run(s.register_account({}), account_steps()));
   auto script = issue_steps(chain("Root A"));
-  script.resize(4);  // up to the challenge trigger
+  script.resize(5);  // up to the challenge trigger (the self-check passed)
   script.push_back({"POST https://ca/chall/b.example",
                     reply(403, problem_body("unauthorized", "account may not validate"))});
   script.push_back({"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))});
@@ -615,6 +624,7 @@ TEST_F(IssueFailure, ValidationFails) {
   auto r =
       issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
                   {"present b.example", ok()},
+                  {"check b.example", ok()},
                   {"POST https://ca/chall/b.example", reply(200, "{}")},
                   {"POST https://ca/authz/b.example",
                    reply(200, authz("b.example", "invalid", "invalid", "http-01",
@@ -625,6 +635,62 @@ TEST_F(IssueFailure, ValidationFails) {
   ASSERT_TRUE(r.error().server);
   EXPECT_TRUE(r.error().server->is("connection"));
   EXPECT_NE(r.error().message().find("b.example is invalid"), std::string::npos) << r.error();
+}
+
+// Issue 11 §3: the CA is told to validate only a challenge certherd saw answer its key
+// authorization; one that never does is looked at three times, its authorizations are
+// deactivated and the CA never validates (no failed validation is spent).
+TEST_F(IssueFailure, SelfCheckThatNeverPassesNeverAsksTheCa) {
+  action_result wrong;
+  wrong.ec = std::make_error_code(std::errc::protocol_error);
+  wrong.detail =
+      "b.example answered 404 from 127.0.0.1:80 — is /.well-known/acme-challenge/ routed";
+  std::vector<action> seen;
+  auto s = make();
+  s.set_account_url("https://ca/acct/1");
+  auto r =
+      run(s.issue(request()),
+          {{"GET https://ca/dir", reply(200, kDirectory)},
+           {"HEAD https://ca/nonce", reply(200, "")},
+           {"POST https://ca/new-order",
+            reply(201, order("pending"), {{"Location", "https://ca/order/1"}})},
+           {"POST https://ca/authz/a.example", reply(200, authz("a.example", "valid", "valid"))},
+           {"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
+           {"present b.example", ok()},
+           {"check b.example", wrong},
+           {"sleep", ok()},
+           {"check b.example", wrong},
+           {"sleep", ok()},
+           {"check b.example", wrong},
+           {"POST https://ca/authz/b.example", reply(200, authz("b.example", "deactivated"))},
+           {"remove b.example", ok()}},
+          &seen);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::self_check_failed);
+  EXPECT_NE(r.error().message().find("answered 404 from 127.0.0.1:80"), std::string::npos)
+      << r.error();
+  EXPECT_NE(r.error().message().find("the CA was not asked to validate"), std::string::npos);
+  EXPECT_EQ(std::get<sleep_for>(seen[7]).duration, 1s);
+  EXPECT_EQ(std::get<sleep_for>(seen[9]).duration, 2s);
+  EXPECT_EQ(decode(seen[11]).payload, R"({"status":"deactivated"})")
+      << "the pending authorization is given up (RFC 8555 §7.5.2)";
+}
+
+TEST_F(IssueFailure, SelfCheckThatPassesOnALaterLookGoesOn) {
+  action_result refused_once = refused();
+  auto r =
+      issue_with({{"POST https://ca/authz/b.example", reply(200, authz("b.example", "pending"))},
+                  {"present b.example", ok()},
+                  {"check b.example", refused_once},
+                  {"sleep", ok()},
+                  {"check b.example", ok()},
+                  {"POST https://ca/chall/b.example", reply(200, "{}")},
+                  {"POST https://ca/authz/b.example",
+                   reply(200, authz("b.example", "invalid", "invalid", "http-01",
+                                    problem_body("unauthorized", "404")))},
+                  {"remove b.example", ok()}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::authorization_failed) << "the CA was asked after the second look";
 }
 
 TEST_F(IssueFailure, AuthorizationAlreadyDead) {

@@ -40,8 +40,9 @@ pebble_process::pebble_process(options o) : options_(std::move(o)), dir_(options
   "ocspResponderURL": "",
   "certificateValidityPeriod": {}
 }}}})",
-      port_, management_port_, tls, tls, port_of(harness("CERTHERD_TEST_NGINX")), free_port(),
-      options_.validity_seconds);
+      port_, management_port_, tls, tls,
+      options_.http_port ? options_.http_port : port_of(harness("CERTHERD_TEST_NGINX")),
+      free_port(), options_.validity_seconds);
   start();
 }
 
@@ -103,6 +104,12 @@ int pebble_process::orders() const {
 
 int pebble_process::issued() const {
   return count("Issued certificate serial");
+}
+
+int pebble_process::validations_of(const std::string& host) const {
+  // Pebble's VA logs each validation it starts: "Pulled a task from the Tasks queue: ...
+  // Identifier:acme.Identifier{Type:"dns", Value:"<host>"}".
+  return count(fmt::format("Value:\"{}\"}}", host));
 }
 
 }  // namespace certherd::testing

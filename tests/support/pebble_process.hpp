@@ -1,8 +1,9 @@
-// A private Pebble (Debian's pebble 2.4.0, the real CA server) for one reliability test: its own
-// ports, its own log, so the test can count the orders it created and the certificates it
-// issued, kill it with SIGKILL and start it again on the same ports (Pebble keeps everything in
-// memory: a restarted Pebble has forgotten every account and order, and has new roots). DNS and
-// the HTTP-01 web server (nginx on the webroot) are the harness's.
+// A private Pebble (Debian's pebble 2.4.0, the real CA server) for one test: its own ports, its
+// own log, so the test can count the orders it created, the validations it made and the
+// certificates it issued, kill it with SIGKILL and start it again on the same ports (Pebble keeps
+// everything in memory: a restarted Pebble has forgotten every account and order, and has new
+// roots). DNS is the harness's; HTTP-01 is validated against the harness's nginx (the webroot)
+// unless the test names another port.
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +19,8 @@ class pebble_process {
     int nonce_reject_percent = 0;
     int authz_reuse_percent = 50;
     int validity_seconds = 7776000;
+    /// The port Pebble validates HTTP-01 on (its httpPort); 0: the harness's nginx.
+    unsigned short http_port = 0;
   };
   explicit pebble_process(options o);
   ~pebble_process();
@@ -36,6 +39,8 @@ class pebble_process {
   int orders() const;
   /// \brief Certificates Pebble issued ("Issued certificate serial"), over every start.
   int issued() const;
+  /// \brief HTTP-01 validations Pebble made of `host` (it fetched its challenge URL).
+  int validations_of(const std::string& host) const;
   std::string log() const;
 
  private:
