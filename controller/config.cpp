@@ -104,6 +104,19 @@ std::string checked_address(std::string_view name, std::string_view value) {
   return std::string(value);
 }
 
+std::string checked_profile(std::string_view name, std::string_view value) {
+  // A word of the newOrder payload and of log lines; Let's Encrypt's are "classic", "tlsserver".
+  bool ok = !value.empty() && value.size() <= 64 &&
+            std::all_of(value.begin(), value.end(), [](unsigned char c) {
+              return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+            });
+  if (!ok) {
+    throw config_error(fmt::format(
+        "{}={:?} is not a profile name (letters, digits, '-', '_', '.'; at most 64)", name, value));
+  }
+  return std::string(value);
+}
+
 std::string read_secret_file(std::string_view name, const std::string& path) {
   std::error_code ec;
   auto text = stores::read_file(path, ec);
@@ -161,7 +174,7 @@ config load_config(const std::map<std::string, std::string>& env) {
   }
   if (auto v = get(env, {"ACME_CA_BUNDLE"})) c.ca_bundle = *v;
   if (auto v = get(env, {"ACME_ROOTS"})) c.ca_roots = *v;
-  if (auto v = get(env, {"ACME_PROFILE"})) c.profile = *v;
+  if (auto v = get(env, {"ACME_PROFILE"})) c.profile = checked_profile("ACME_PROFILE", *v);
   if (auto v = get(env, {"ACME_PREFERRED_CHAIN"})) c.preferred_chain = *v;
   if (auto v = get(env, {"ACME_EAB_KID"})) c.eab_kid = *v;
   // The HMAC key comes from the environment or a file, never a flag (flags show in `ps`).

@@ -91,6 +91,10 @@ std::string checked_url(std::string_view name, std::string_view value);
 /// naming `name`.
 std::string checked_address(std::string_view name, std::string_view value);
 
+/// \brief Checks an ACME profile name (letters, digits, '-', '_', '.'; at most 64) and returns
+/// it. Throws config_error naming `name`.
+std::string checked_profile(std::string_view name, std::string_view value);
+
 /// \brief A secret from a file (ACME_EAB_HMAC_FILE): its content without surrounding white
 /// space. Throws config_error naming `name` and the path, never the content.
 std::string read_secret_file(std::string_view name, const std::string& path);

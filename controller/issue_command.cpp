@@ -73,6 +73,7 @@ int run_issue(const issue_options& o) {
       eab_hmac = read_secret_file("--eab-hmac-file", o.eab_hmac_file);
     }
     checked_url("--directory", o.directory);
+    if (!o.profile.empty()) checked_profile("--profile", o.profile);
     if (!o.self_check_address.empty()) {
       checked_address("--self-check-address", o.self_check_address);
     }
@@ -125,7 +126,6 @@ int run_issue(const issue_options& o) {
   if (!o.email.empty()) options.account.contact.push_back("mailto:" + o.email);
   options.account.eab_kid = o.eab_kid;
   options.account.eab_hmac = eab_hmac;
-  options.profile = o.profile;
   options.preferred_chain = o.preferred_chain;
   options.order_timeout = std::chrono::seconds(o.timeout_seconds);
   options.checker = checker.get();
@@ -140,6 +140,7 @@ int run_issue(const issue_options& o) {
   spec.hosts = names;
   spec.directory = o.directory;
   spec.key_type = *key_type;
+  spec.profile = o.profile;
 
   auto issued = run_to_end(ioc, issuer.async_issue(spec, {}), deadline + std::chrono::seconds(2));
   if (!issued) {

@@ -190,6 +190,22 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   auto acme = make_acme(*s, ioc, !s->cfg.listen.empty());
   if (!acme) return report(acme.error());
   reconcilers::acme_issuer& issuer = *acme->issuer;
+  // ACME_PROFILE against what the CA offers, once, before anything is ordered with it. A CA that
+  // cannot be reached now is asked by the first order, which refuses the same way.
+  if (!s->cfg.profile.empty()) {
+    auto d = run_to_end(ioc, issuer.async_directory(s->directory),
+                        std::chrono::steady_clock::now() + std::chrono::seconds(40));
+    if (d && *d) {
+      if (auto why = acme::profile_problem(**d, s->cfg.profile)) {
+        return report(fail(failure_kind::configuration, *why));
+      }
+    } else {
+      log::warn("profile_not_checked",
+                {{"profile", s->cfg.profile},
+                 {"error", d ? d->error().message : std::string("timed out")},
+                 {"effect", "each order checks it against the directory"}});
+    }
+  }
 
   reconcilers::executor_deps deps{*s->store,       s->anchors,        &issuer,
                                   raw(s->targets), policy_of(s->cfg), now_seconds};

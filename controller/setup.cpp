@@ -27,7 +27,7 @@ std::map<std::string, cert_spec> desired_specs(const setup& s, const label_resul
   std::map<std::string, cert_spec> out;
   for (const auto& host : s.domain_hosts) {
     out[host] = cert_spec{host,           {host},         s.directory, s.expected,
-                          s.cfg.key_type, s.target_names, {"DOMAINS"}};
+                          s.cfg.key_type, s.target_names, {"DOMAINS"}, s.cfg.profile};
   }
   if (!labels) return out;
   for (const auto& [name, c] : labels->certificates) {
@@ -47,8 +47,8 @@ std::map<std::string, cert_spec> desired_specs(const setup& s, const label_resul
     std::vector<std::string> sources;
     for (const auto& svc : c.services)
       sources.push_back("service " + svc);
-    out[name] = cert_spec{name,           c.hosts,        s.directory,       s.expected,
-                          s.cfg.key_type, s.target_names, std::move(sources)};
+    out[name] = cert_spec{name,           c.hosts,        s.directory,        s.expected,
+                          s.cfg.key_type, s.target_names, std::move(sources), s.cfg.profile};
   }
   return out;
 }
@@ -200,7 +200,6 @@ outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
   if (!s.cfg.email.empty()) o.account.contact.push_back("mailto:" + s.cfg.email);
   o.account.eab_kid = s.cfg.eab_kid;
   o.account.eab_hmac = s.cfg.eab_hmac;
-  o.profile = s.cfg.profile;
   o.preferred_chain = s.cfg.preferred_chain;
   o.budgets = s.budgets.get();
   o.checker = out.checker.get();

@@ -2,6 +2,7 @@
 
 #include "clients/log/log.hpp"
 
+#include "pki/utc_time.hpp"
 #include "stores/account_keys.hpp"
 
 #include <fmt/format.h>
@@ -32,6 +33,17 @@ namespace {
 constexpr auto kDirectoryKept = std::chrono::hours(1);
 constexpr auto kPollTimeout = std::chrono::seconds(30);
 constexpr auto kUnreachableKept = std::chrono::minutes(1);
+// How long a CA's refusal of the account stops every order to it: an account deactivated or
+// revoked does not come back by itself, and a CA that forgot it twice in a row is not one to
+// keep registering with.
+constexpr auto kAccountRefusedWait = std::chrono::hours(24);
+
+// A registration the CA answered and refused (an unknown or deactivated key, a contact or an
+// External Account Binding it will not take): not sent again with every order.
+bool refused_by_ca(const failure& f) {
+  return f.kind == failure_kind::unauthorized || f.kind == failure_kind::account_unknown ||
+         f.kind == failure_kind::ca_refused || f.kind == failure_kind::configuration;
+}
 
 }  // namespace
 
@@ -61,6 +73,13 @@ void acme_issuer::remember_directory(const std::string& directory, const acme::s
 asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
     const std::string& directory) {
   auto& st = accounts_[directory];
+  if (st.refused) {
+    if (std::chrono::steady_clock::now() < st.refused_until) co_return &st;
+    // A day later: one registration again (the operator may have mended it meanwhile).
+    st.refused.reset();
+    st.url.clear();
+    st.error.reset();
+  }
   bool waited = false;
   while (st.registering) {  // another order registers right now: its outcome is ours
     waited = true;
@@ -110,8 +129,9 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   auto acct = co_await driver.async_run(session.register_account(options_.account));
   remember_directory(directory, session);
   if (!acct) {
-    st.error = failure_from(acct.error());
-    st.error->message = "no ACME account: " + st.error->message;
+    auto why = failure_from(acct.error());
+    why.message = "no ACME account: " + why.message;
+    st.error = refused_by_ca(why) ? refuse_account(directory, st, why) : why;
     co_return &st;
   }
   st.url = acct->url;
@@ -124,13 +144,32 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   co_return &st;
 }
 
+failure acme_issuer::refuse_account(const std::string& directory, account_state& st, failure why) {
+  st.refused_until = std::chrono::steady_clock::now() + kAccountRefusedWait;
+  auto until = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now() +
+                                                                  kAccountRefusedWait);
+  auto folder = stores::account_folder(options_.state_dir, directory);
+  why.message = fmt::format(
+      "{}; certherd orders nothing from {} until {} or a restart (an account the CA deactivated "
+      "or revoked does not come back: move {} aside to register a new one)",
+      why.message, directory, pki::to_rfc3339(until), folder.string());
+  log::error("account_refused",
+             {{"directory", directory},
+              {"account", !st.url.empty() || !st.record ? st.url : st.record->account_url},
+              {"until", until},
+              {"error", why.message}});
+  st.refused = why;
+  return why;
+}
+
 asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec spec,
                                                                       order_context context) {
   auto no_account = [](const account_state& st) {
+    if (st.refused) return *st.refused;
     return st.error ? *st.error : fail(failure_kind::internal, "no ACME account and no reason");
   };
   auto* account = co_await account_for(spec.directory);
-  if (account->url.empty()) co_return no_account(*account);
+  if (account->refused || account->url.empty()) co_return no_account(*account);
   auto key = pki::private_key::generate(spec.key_type);
   if (!key) co_return fail(failure_kind::internal, key.error().message());
   auto csr = pki::make_csr_der(*key, spec.hosts);
@@ -139,32 +178,39 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   std::string used;             // the account URL the last attempt signed with
   bool named_replaced = false;  // the last attempt named the certificate it replaces
   bool refused_order = false;   // the last attempt's newOrder was refused with a 4xx
+  bool refused_signer = false;  // ... with unauthorized: the account that signed it
   auto attempt = [&]() -> asio::awaitable<acme::result<acme::issued_certificate>> {
     used = account->url;
     auto session = session_for(spec.directory, *account->key);
     session.set_account_url(account->url);
     acme::driver driver(client_, &presenter_, deadline, options_.checker);
-    acme::order_request order{spec.hosts, *csr, options_.profile, options_.preferred_chain,
+    acme::order_request order{spec.hosts, *csr, spec.profile, options_.preferred_chain,
                               context.replaces};
     auto r = co_await driver.async_run(session.issue(std::move(order)));
     named_replaced = !context.replaces.empty() && session.loaded_directory() &&
                      !session.loaded_directory()->renewal_info.empty();
     // newOrder itself was refused (the problem names the URL it came from), with a 4xx that is
-    // about the order rather than the account, the nonce or a limit.
-    refused_order =
-        !r && r.error().code == acme::errc::server_problem && r.error().server &&
-        session.loaded_directory() && r.error().detail == session.loaded_directory()->new_order &&
-        r.error().server->status >= 400 && r.error().server->status < 500 &&
-        !r.error().server->is("rateLimited") && !r.error().server->is("accountDoesNotExist") &&
-        !r.error().server->is("badNonce");
+    // about the order rather than the account, the nonce or a limit. An `unauthorized` there
+    // may be about either: the certificate `replaces` names (another account's), or the account
+    // (deactivated, revoked): newOrder is the first request an order signs.
+    bool at_new_order = !r && r.error().code == acme::errc::server_problem && r.error().server &&
+                        session.loaded_directory() &&
+                        r.error().detail == session.loaded_directory()->new_order &&
+                        r.error().server->status >= 400 && r.error().server->status < 500;
+    refused_signer = at_new_order && r.error().server->is("unauthorized");
+    refused_order = at_new_order && !r.error().server->is("rateLimited") &&
+                    !r.error().server->is("accountDoesNotExist") &&
+                    !r.error().server->is("badNonce");
     remember_directory(spec.directory, session);
     co_return r;
   };
   auto is = [](const acme::result<acme::issued_certificate>& r, std::string_view type) {
     return !r && r.error().server && r.error().server->is(type);
   };
+  // The CA no longer knows the account (a reset CA, a restarted test CA), or will not take what
+  // it signs.
   auto forgotten = [&](const acme::result<acme::issued_certificate>& r) {
-    return is(r, "accountDoesNotExist");
+    return is(r, "accountDoesNotExist") || (refused_signer && is(r, "unauthorized"));
   };
   auto issued = co_await attempt();
   if (!context.replaces.empty() && refused_order) {
@@ -179,18 +225,23 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
     issued = co_await attempt();
   }
   if (forgotten(issued)) {
-    // The CA no longer knows the account (a reset CA, a restarted test CA): register the same
-    // key again and order once more at once, rather than failing into the backoff.
-    log::warn("account_unknown_to_ca", {{"directory", spec.directory}, {"account", used}});
+    // Register the same key again and order once more at once, rather than failing into the
+    // backoff: a CA that forgot the account takes it again.
+    log::warn(
+        "account_unknown_to_ca",
+        {{"directory", spec.directory}, {"account", used}, {"error", issued.error().message()}});
     // Another order may have registered again meanwhile: then its account is ours too.
     if (account->url == used) account->url.clear();
     account = co_await account_for(spec.directory);
-    if (account->url.empty()) co_return no_account(*account);
+    if (account->refused || account->url.empty()) co_return no_account(*account);
     issued = co_await attempt();
+    // Refused again, just registered: ordering stops until the operator has looked.
+    if (forgotten(issued) && !account->refused) {
+      co_return refuse_account(spec.directory, *account, failure_from(issued.error()));
+    }
   }
   if (!issued) {
-    // Still unknown: register again next time (unless another order did already).
-    if (forgotten(issued) && account->url == used) account->url.clear();
+    if (forgotten(issued) && account->refused) co_return *account->refused;
     co_return failure_from(issued.error());
   }
   auto chain = pki::parse_pem_chain(issued->chain_pem);
@@ -265,9 +316,25 @@ asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string
   co_return out;
 }
 
+asio::awaitable<outcome<acme::directory>> acme_issuer::async_directory(std::string directory) {
+  if (!unsigned_key_) {
+    auto k = pki::private_key::generate(pki::key_type::ec256);
+    if (!k) co_return fail(failure_kind::internal, "no key for a session: " + k.error().message());
+    unsigned_key_ = std::move(*k);
+  }
+  auto s = session_for(directory, *unsigned_key_);
+  acme::driver driver(client_, nullptr,
+                      std::min(step_deadline(), std::chrono::steady_clock::now() + kPollTimeout));
+  auto d = co_await driver.async_run(s.load_directory());
+  remember_directory(directory, s);
+  if (!d) co_return failure_from(d.error());
+  co_return std::move(*d);
+}
+
 asio::awaitable<outcome<>> acme_issuer::async_revoke(std::string directory, pki::certificate leaf,
                                                      std::optional<int> reason) {
   auto* account = co_await account_for(directory);
+  if (account->refused) co_return *account->refused;
   if (account->url.empty()) {
     co_return account->error ? *account->error : fail(failure_kind::internal, "no ACME account");
   }

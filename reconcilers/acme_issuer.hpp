@@ -28,7 +28,6 @@ namespace certherd::reconcilers {
 struct acme_issuer_options {
   std::filesystem::path state_dir;
   acme::account_options account;
-  std::string profile;
   std::string preferred_chain;  ///< the alternate chain (RFC 8555 §7.4.2) whose root has this CN
   std::chrono::seconds order_timeout{std::chrono::minutes(5)};
   /// No registration, order or revocation runs past this, whatever order_timeout leaves (a
@@ -59,6 +58,9 @@ class acme_issuer final : public issuer {
   boost::asio::awaitable<renewal_info_answer> async_renewal_info(std::string directory,
                                                                  std::string cert_id) override;
 
+  /// \brief The directory's resources (fetched at most once an hour, like an order's).
+  boost::asio::awaitable<outcome<acme::directory>> async_directory(std::string directory);
+
   /// \brief Revokes `leaf` at `directory` with the account's key (RFC 8555 §7.6); `reason` is an
   /// RFC 5280 CRLReason code. A certificate already revoked counts as revoked.
   boost::asio::awaitable<outcome<>> async_revoke(std::string directory, pki::certificate leaf,
@@ -77,7 +79,15 @@ class acme_issuer final : public issuer {
     // rather than each sending newAccount (a CA may refuse the race, as Pebble does with 500).
     bool registering = false;
     std::shared_ptr<boost::asio::steady_timer> registered;
+    /// The CA refused the account: a registration, or an order signed by an account just
+    /// registered again. Nothing is sent to this directory before `refused_until` (or a
+    /// restart); then one registration is tried.
+    std::optional<failure> refused;
+    std::chrono::steady_clock::time_point refused_until{};
   };
+  /// \brief Stops ordering from `directory` for kAccountRefusedWait: the CA refused its account
+  /// (`why`, the CA's words). Returns the failure every order gets meanwhile.
+  failure refuse_account(const std::string& directory, account_state& st, failure why);
   boost::asio::awaitable<account_state*> account_for(const std::string& directory);
 
   /// A session for `directory` signing with `key`, given the directory fetched within the hour.

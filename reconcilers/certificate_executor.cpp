@@ -26,6 +26,7 @@ local_copy to_local_copy(const stores::stored_certificate& record,
   l.own = record.issued;
   l.directory = record.directory;
   l.key_type = record.key_type;
+  l.profile = record.profile;
   if (record.chain_pem.empty()) return l;
   auto facts = memo ? memo->facts_of(record.name, record.chain_pem, anchors)
                     : read_chain_facts(record.chain_pem, anchors);
@@ -605,6 +606,7 @@ class reconcile_pass {
       record.hosts = spec_.hosts;
       record.directory = spec_.directory;
       record.key_type = spec_.key_type;
+      record.profile = spec_.profile;
       record.chain_pem = pki::to_pem(outcome->chain);
       record.key_pem = outcome->key.to_pem();
       record.failures = 0;

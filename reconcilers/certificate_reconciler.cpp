@@ -68,6 +68,12 @@ std::string mismatch(const cert_spec& spec, const local_copy& local) {
     return fmt::format("key type changed: held {}, wanted {}", pki::to_string(local.key_type),
                        pki::to_string(spec.key_type));
   }
+  // A record from before profiles were recorded says nothing: no reason to replace it.
+  if (local.profile && *local.profile != spec.profile) {
+    auto shown = [](const std::string& p) { return p.empty() ? "the CA's default" : p; };
+    return fmt::format("profile changed: held {}, wanted {}", shown(*local.profile),
+                       shown(spec.profile));
+  }
   return {};
 }
 

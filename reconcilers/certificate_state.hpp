@@ -30,6 +30,8 @@ struct cert_spec {
   std::vector<std::string> targets;  ///< names of the targets that must serve it
   /// Who asks for it, for people: "DOMAINS", "service web (1s5)". Not part of the plan.
   std::vector<std::string> sources;
+  /// The ACME profile to order with (ACME_PROFILE); empty: the CA's default.
+  std::string profile = {};
 };
 
 /// \brief The store's record for a certificate name: the certificate (when one is held) and the
@@ -40,6 +42,9 @@ struct local_copy {
   std::string directory;           ///< the directory that issued it
   pki::issuer_class issuer = pki::issuer_class::foreign;
   pki::key_type key_type = pki::key_type::ec256;
+  /// The profile it was ordered with ("" the CA's default); nullopt for a certificate recorded
+  /// before profiles were (never a reason to replace it).
+  std::optional<std::string> profile;
   sys_seconds not_before{};
   sys_seconds not_after{};
   std::string fingerprint;       ///< SHA-256 of the leaf, hex

@@ -91,6 +91,9 @@ failure failure_from(const acme::error& e) {
     case errc::crypto_failure:
       f.kind = failure_kind::internal;
       break;
+    case errc::unsupported_profile:
+      f.kind = failure_kind::configuration;
+      break;
   }
   return f;
 }

@@ -55,6 +55,7 @@ std::string to_json(const stored_certificate& r) {
   w.EndArray();
   str("directory", r.directory);
   str("key_type", std::string(pki::to_string(r.key_type)));
+  if (r.profile) str("profile", *r.profile);
   w.Key("not_after");
   w.Int64(r.not_after.time_since_epoch().count());
   str("fingerprint_sha256", r.fingerprint);
@@ -125,6 +126,16 @@ outcome<stored_certificate> from_json(std::string_view text) {
   auto kt = pki::parse_key_type(member_string(doc, "key_type"));
   if (!kt) return io_failure("unknown key_type");
   r.key_type = *kt;
+  // Only a profile name as certherd writes them: anything else (a damaged file) says nothing,
+  // and is no reason to order again.
+  if (auto p = doc.FindMember("profile"); p != doc.MemberEnd() && p->value.IsString()) {
+    std::string_view v(p->value.GetString(), p->value.GetStringLength());
+    if (v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        })) {
+      r.profile = std::string(v);
+    }
+  }
   auto int64 = [&](const char* k) -> long long {
     auto it = doc.FindMember(k);
     return it != doc.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;

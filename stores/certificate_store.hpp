@@ -26,6 +26,9 @@ struct stored_certificate {
   std::vector<std::string> hosts;  ///< the hosts it was ordered for, sorted
   std::string directory;           ///< the ACME directory that issued it
   pki::key_type key_type = pki::key_type::ec256;
+  /// The ACME profile it was ordered with ("": the CA's default); nullopt in a record written
+  /// before profiles were recorded.
+  std::optional<std::string> profile;
   std::string chain_pem;  ///< leaf first; empty while none was ever issued
   std::string key_pem;    ///< secret: never logged
   int failures = 0;

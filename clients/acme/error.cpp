@@ -38,6 +38,8 @@ class category final : public std::error_category {
         return "local cryptographic failure";
       case errc::self_check_failed:
         return "HTTP-01 self-check failed";
+      case errc::unsupported_profile:
+        return "the ACME server does not offer that profile";
     }
     return "unknown ACME error";
   }

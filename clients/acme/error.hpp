@@ -27,7 +27,8 @@ enum class errc {
   poll_exhausted,          ///< a resource stayed pending past the polling bound
   invalid_certificate,     ///< the downloaded chain does not parse or does not match the key
   crypto_failure,          ///< signing or key handling failed locally
-  self_check_failed,  ///< the challenge did not answer its key authorization here: CA not asked
+  self_check_failed,    ///< the challenge did not answer its key authorization here: CA not asked
+  unsupported_profile,  ///< the directory does not offer the profile asked for: nothing sent
 };
 
 const std::error_category& acme_category() noexcept;

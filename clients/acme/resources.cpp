@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <ostream>
 
 namespace certherd::acme {
@@ -269,6 +270,24 @@ std::optional<problem> parse_problem(std::string_view body) {
   problem p = problem_from(doc);
   if (p.type.empty()) return std::nullopt;
   return p;
+}
+
+std::optional<std::string> profile_problem(const directory& d, std::string_view profile) {
+  if (profile.empty()) return std::nullopt;
+  if (std::find(d.profiles.begin(), d.profiles.end(), profile) != d.profiles.end()) {
+    return std::nullopt;
+  }
+  if (d.profiles.empty()) {
+    return fmt::format(
+        "ACME_PROFILE={}: the CA offers no profiles (no meta.profiles in its directory)", profile);
+  }
+  // The CA's names, as many as a line holds (a directory is outside input).
+  std::string offered;
+  for (std::size_t i = 0; i < d.profiles.size() && i < 10; ++i) {
+    offered += (i ? ", " : "") + d.profiles[i].substr(0, 64);
+  }
+  if (d.profiles.size() > 10) offered += fmt::format(" and {} more", d.profiles.size() - 10);
+  return fmt::format("ACME_PROFILE={}: the CA offers {} (meta.profiles)", profile, offered);
 }
 
 std::string new_order_payload(const std::vector<identifier>& ids, std::string_view profile,

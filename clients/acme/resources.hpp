@@ -89,6 +89,10 @@ std::optional<problem> parse_problem(std::string_view body);
 /// \brief The newOrder payload; `profile` and `replaces` (RFC 9773 §5) are left out when empty.
 std::string new_order_payload(const std::vector<identifier>& ids, std::string_view profile,
                               std::string_view replaces = {});
+/// \brief Why `profile` cannot be asked of the CA of `d` (it offers no profiles, or not that
+/// one: the message names those it offers); nothing for the CA's default (an empty profile).
+std::optional<std::string> profile_problem(const directory& d, std::string_view profile);
+
 /// \brief Payload of newAccount.
 std::string new_account_payload(const std::vector<std::string>& contact, bool only_return_existing,
                                 std::string_view eab_jws);

@@ -473,6 +473,9 @@ flow<result<issued_certificate>> session::download(std::string url, std::string 
 flow<result<issued_certificate>> session::issue(order_request request) {
   auto d = co_await load_directory();
   if (!d) co_return d.error();
+  if (auto why = profile_problem(*d, request.profile)) {
+    co_return error{errc::unsupported_profile, *why, {}};
+  }
   std::vector<identifier> ids;
   for (const auto& n : request.names)
     ids.push_back({"dns", n});

@@ -24,6 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
              again->directory == record->directory && again->chain_pem == record->chain_pem &&
              again->key_pem == record->key_pem && again->failures == record->failures &&
              again->next_retry == record->next_retry && again->reissue == record->reissue &&
-             again->issued == record->issued && again->key_type == record->key_type);
+             again->issued == record->issued && again->key_type == record->key_type &&
+             again->profile == record->profile);
   return 0;
 }

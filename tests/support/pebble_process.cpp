@@ -106,6 +106,10 @@ int pebble_process::issued() const {
   return count("Issued certificate serial");
 }
 
+int pebble_process::requests(const std::string& method_and_path) const {
+  return count(method_and_path + " -> calling handler()");
+}
+
 int pebble_process::validations_of(const std::string& host) const {
   // Pebble's VA logs each validation it starts: "Pulled a task from the Tasks queue: ...
   // Identifier:acme.Identifier{Type:"dns", Value:"<host>"}".

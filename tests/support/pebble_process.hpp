@@ -41,6 +41,9 @@ class pebble_process {
   int issued() const;
   /// \brief HTTP-01 validations Pebble made of `host` (it fetched its challenge URL).
   int validations_of(const std::string& host) const;
+  /// \brief Requests Pebble handled on `path` ("POST /sign-me-up": newAccount, "POST
+  /// /order-plz": newOrder), over every start.
+  int requests(const std::string& method_and_path) const;
   std::string log() const;
 
  private:

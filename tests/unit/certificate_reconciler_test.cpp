@@ -229,6 +229,19 @@ cert_spec rsa_spec() {
   return s;
 }
 
+// Issue 11 §4: the profile a certificate was ordered with, and the one wanted.
+local_copy good_with_profile(std::optional<std::string> profile) {
+  auto l = good();
+  l.profile = std::move(profile);
+  return l;
+}
+
+cert_spec spec_with_profile(std::string profile) {
+  auto s = spec();
+  s.profile = std::move(profile);
+  return s;
+}
+
 cert_spec custom_spec_without_roots() {
   return {"a.example",
           {"a.example"},
@@ -326,6 +339,32 @@ INSTANTIATE_TEST_SUITE_P(
             {K::issue, K::push},
             "held certificate is staging"},
         row{"key_type_changed", rsa_spec(), good(), {}, {K::issue, K::push}, "key type changed"},
+        row{"profile_changed",
+            spec_with_profile("tlsserver"),
+            good_with_profile("classic"),
+            {},
+            {K::issue, K::push},
+            "profile changed: held classic, wanted tlsserver"},
+        row{"profile_back_to_the_cas_default",
+            spec(),
+            good_with_profile("shortlived"),
+            {},
+            {K::issue, K::push},
+            "profile changed: held shortlived, wanted the CA's default"},
+        row{"profile_unchanged",
+            spec_with_profile("tlsserver"),
+            good_with_profile("tlsserver"),
+            {},
+            {K::push},
+            "renewal at"},
+        // A record from before profiles were recorded: no reason to order (an upgrade must
+        // not replace every certificate at once).
+        row{"profile_not_recorded",
+            spec_with_profile("tlsserver"),
+            good_with_profile(std::nullopt),
+            {},
+            {K::push},
+            "renewal at"},
         row{"custom_directory_decided_by_record",
             custom_spec_without_roots(),
             custom_local(),

@@ -36,6 +36,7 @@ class FsStore : public ::testing::Test {
     r.last_error = "authorization failed: \"quoted\"";
     r.not_after = sys_seconds{1'900'100'000s};
     r.fingerprint = "ab12";
+    r.profile = "tlsserver";
     remember_issued(r, "old-sha256", "old-sha1");
     remember_issued(r, "old-sha256", "old-sha1");  // once only
     return r;
@@ -58,13 +59,20 @@ TEST_F(FsStore, RoundTripsAndKeepsTheKeyPrivate) {
   EXPECT_EQ(r.next_retry, sys_seconds{1'900'000'000s});
   EXPECT_EQ(r.last_error, "authorization failed: \"quoted\"");
   EXPECT_EQ(r.issued, (std::vector<std::string>{"old-sha256", "old-sha1"}));
+  EXPECT_EQ(r.profile, "tlsserver");
   struct stat st {};
   ASSERT_EQ(::stat(store.path_of("a.example").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto missing = store.load("b.example");
   ASSERT_TRUE(missing);
   EXPECT_FALSE(*missing);
-  ASSERT_TRUE(store.save(record("b.example")));
+  // A record from before profiles were recorded has none: not "the CA's default".
+  auto older = record("b.example");
+  older.profile.reset();
+  ASSERT_TRUE(store.save(older));
+  auto older_back = store.load("b.example");
+  ASSERT_TRUE(older_back && *older_back);
+  EXPECT_EQ((*older_back)->profile, std::nullopt);
   EXPECT_EQ(*store.names(), (std::vector<std::string>{"a.example", "b.example"}));
 }
 

@@ -91,6 +91,8 @@ TEST(Config, BadValuesNameTheirVariable) {
         {"CATTLE_SECRET_KEY", "s"}},
        "CATTLE_URL must not hold credentials"},
       {with(base(), "ACME_EAB_HMAC_FILE", "/nonexistent/hmac"), "ACME_EAB_HMAC_FILE"},
+      {with(base(), "ACME_PROFILE", "tls server"), "ACME_PROFILE=\"tls server\" is not a profile"},
+      {with(base(), "ACME_PROFILE", std::string(65, 'a')), "ACME_PROFILE"},
   };
   for (const auto& c : cases) {
     auto e = error_of(c.env);

@@ -105,7 +105,9 @@ TEST(Failure, FlowErrorsWithoutAProblem) {
                             row{errc::challenge_setup_failed, failure_kind::challenge_setup},
                             row{errc::poll_exhausted, failure_kind::server_internal},
                             row{errc::invalid_certificate, failure_kind::ca_misbehaved},
-                            row{errc::crypto_failure, failure_kind::internal}}) {
+                            row{errc::crypto_failure, failure_kind::internal},
+                            row{errc::self_check_failed, failure_kind::challenge_setup},
+                            row{errc::unsupported_profile, failure_kind::configuration}}) {
     acme::error e{code, "detail", std::nullopt};
     EXPECT_EQ(failure_from(e).kind, kind) << static_cast<int>(code);
   }

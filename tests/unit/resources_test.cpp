@@ -20,6 +20,24 @@ TEST(Resources, DirectoryAsPebbleServesIt) {
   EXPECT_FALSE(d->external_account_required);
 }
 
+TEST(Resources, AProfileIsAskedOnlyOfACaThatOffersIt) {
+  directory with;
+  with.profiles = {"classic", "tlsserver"};
+  EXPECT_EQ(profile_problem(with, ""), std::nullopt) << "the CA's default needs no profiles";
+  EXPECT_EQ(profile_problem(with, "tlsserver"), std::nullopt);
+  EXPECT_EQ(profile_problem(with, "shortlived"),
+            "ACME_PROFILE=shortlived: the CA offers classic, tlsserver (meta.profiles)");
+  EXPECT_EQ(profile_problem(directory{}, "classic"),
+            "ACME_PROFILE=classic: the CA offers no profiles (no meta.profiles in its directory)");
+  directory many;
+  for (int i = 0; i < 30; ++i)
+    many.profiles.push_back(std::string(100, static_cast<char>('a' + i % 26)));
+  auto why = profile_problem(many, "x");
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("and 20 more"), std::string::npos) << *why;
+  EXPECT_LT(why->size(), 1000u) << "a CA's list does not make a line of any length";
+}
+
 TEST(Resources, DirectoryMissingRequiredFields) {
   EXPECT_EQ(parse_directory(R"({"newNonce":"x"})").error().code, errc::bad_response);
   EXPECT_EQ(parse_directory("<html>").error().code, errc::bad_response);

@@ -693,6 +693,18 @@ TEST_F(IssueFailure, SelfCheckThatPassesOnALaterLookGoesOn) {
   EXPECT_EQ(r.error().code, errc::authorization_failed) << "the CA was asked after the second look";
 }
 
+// Issue 11 §4: a profile the directory does not offer is never asked for: no order is made.
+TEST_F(IssueFailure, AProfileTheCaDoesNotOfferOrdersNothing) {
+  auto s = make();
+  s.set_account_url("https://ca/acct/1");
+  auto req = request();
+  req.profile = "tlsserver";
+  auto r = run(s.issue(req), {{"GET https://ca/dir", reply(200, kDirectory)}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::unsupported_profile);
+  EXPECT_NE(r.error().message().find("the CA offers no profiles"), std::string::npos) << r.error();
+}
+
 TEST_F(IssueFailure, AuthorizationAlreadyDead) {
   auto r = issue_with(
       {{"POST https://ca/authz/b.example", reply(200, authz("b.example", "deactivated"))}});
