@@ -506,7 +506,11 @@ class reconcile_pass {
       return;
     }
     h.record.ari = a;
-    save_or_keep(deps_, memory_, h.record, now_);
+    if (auto saved = save_or_keep(deps_, memory_, h.record, now_); !saved) {
+      // Kept in memory and saved again later (read_held); the pass says so now.
+      failed(saved.error().kind,
+             "store: " + saved.error().message + "; the renewal information is kept in memory");
+    }
     h.local = to_local_copy(h.record, deps_.anchors, deps_.facts);
   }
 

@@ -7,6 +7,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 namespace certherd::acme {
 
 std::string challenge_url(std::string_view host, std::string_view token) {
@@ -63,6 +66,21 @@ bool is_key_authorization(std::string_view body, std::string_view key_authorizat
     body.remove_suffix(1);
   }
   return !key_authorization.empty() && body == key_authorization;
+}
+
+std::string what_was_sent(std::string_view body, std::string_view content_type) {
+  std::string_view trimmed = body;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+    trimmed.remove_suffix(1);
+  bool looks_like_one =
+      !trimmed.empty() && trimmed.size() <= 200 &&
+      std::all_of(trimmed.begin(), trimmed.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
+  if (looks_like_one) return fmt::format("\"{}\"", excerpt(trimmed, 200));
+  if (body.empty()) return "nothing";
+  return fmt::format("{} byte{}{}{}", body.size(), body.size() == 1 ? "" : "s",
+                     content_type.empty() ? "" : " of ", excerpt(content_type, 60));
 }
 
 std::string excerpt(std::string_view body, std::size_t limit) {

@@ -182,9 +182,10 @@ asio::awaitable<std::optional<std::string>> http01_self_checker::async_check(
     }
     if (!is_key_authorization(answer.body, c.key_authorization)) {
       co_return fmt::format(
-          "{} answered 200 from {}{}, but not with the key authorization (it sent \"{}\") — {} "
+          "{} answered 200 from {}{}, but not with the key authorization (it sent {}) — {} "
           "Another server, or another webroot, answers there.",
-          c.identifier, from, via, excerpt(answer.body), route);
+          c.identifier, from, via,
+          what_was_sent(answer.body, answer.header_value("Content-Type").value_or("")), route);
     }
     co_return std::nullopt;
   }

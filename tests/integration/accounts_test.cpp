@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <rapidjson/document.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -30,41 +29,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-env_list base_env(const temp_dir& tmp, const std::string& directory, const std::string& root,
-                  const std::string& hosts) {
-  return {{"DOMAINS", hosts},
-          {"ACME_DIRECTORY", directory},
-          {"ACME_ROOTS", root},
-          {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
-          {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
-          {"STATE_DIR", (tmp / "state").string()},
-          {"OUTPUT_DIR", (tmp / "out").string()},
-          {"LOG_LEVEL", "info"}};
-}
-
 env_list with(env_list env, const std::string& k, const std::string& v) {
   env.emplace_back(k, v);
   return env;
-}
-
-// The "profile" of every newOrder the stand-in saw for `host`, in order ("" for none).
-std::vector<std::string> profiles_ordered(const ca_standin& ca, const std::string& host) {
-  rapidjson::Document doc;
-  std::string text = ca.orders();
-  doc.Parse(text.c_str());
-  std::vector<std::string> out;
-  if (!doc.IsArray()) return out;
-  for (const auto& o : doc.GetArray()) {
-    if (!o.IsObject() || !o.HasMember("identifiers")) continue;
-    bool ours = false;
-    for (const auto& id : o["identifiers"].GetArray())
-      ours = ours || (id.HasMember("value") && host == id["value"].GetString());
-    if (ours) {
-      out.push_back(o.HasMember("profile") && o["profile"].IsString() ? o["profile"].GetString()
-                                                                      : "");
-    }
-  }
-  return out;
 }
 
 std::optional<std::string> recorded_profile(const temp_dir& tmp, const std::string& host) {
@@ -96,7 +63,7 @@ TEST(Profiles, CheckedAtStartSentRecordedAndAChangeReissues) {
   ca_standin ca({"classic=the default, 90 days", "tlsserver=45 days"});
   temp_dir tmp;
   std::string host = unique_name("profile");
-  auto env = base_env(tmp, ca.directory(), harness("CERTHERD_TEST_ROOT"), host);
+  auto env = certherd_env(tmp, host, ca.directory(), harness("CERTHERD_TEST_ROOT"));
 
   // A profile the CA does not offer stops start-up, naming those it does; nothing is ordered.
   background_certherd wrong({"run"}, with(env, "ACME_PROFILE", "shortlived"), tmp / "wrong.log");
@@ -104,27 +71,28 @@ TEST(Profiles, CheckedAtStartSentRecordedAndAChangeReissues) {
   EXPECT_NE(wrong.log().find("ACME_PROFILE=shortlived: the CA offers classic, tlsserver"),
             std::string::npos)
       << wrong.log();
-  EXPECT_TRUE(profiles_ordered(ca, host).empty());
+  EXPECT_TRUE(ca.order_field(host, "profile").empty());
 
   // Offered: sent with the order and recorded with the certificate.
   run_until(with(env, "ACME_PROFILE", "tlsserver"), tmp / "tlsserver.log", "event=issued");
-  EXPECT_EQ(profiles_ordered(ca, host), std::vector<std::string>{"tlsserver"});
+  EXPECT_EQ(ca.order_field(host, "profile"), std::vector<std::string>{"tlsserver"});
   EXPECT_EQ(recorded_profile(tmp, host), "tlsserver");
 
   // Another profile wanted: the certificate is replaced, and the reason says why.
   auto log = run_until(with(env, "ACME_PROFILE", "classic"), tmp / "classic.log", "event=issued");
   EXPECT_NE(log.find("profile changed: held tlsserver, wanted classic"), std::string::npos) << log;
-  EXPECT_EQ(profiles_ordered(ca, host), (std::vector<std::string>{"tlsserver", "classic"}));
+  EXPECT_EQ(ca.order_field(host, "profile"), (std::vector<std::string>{"tlsserver", "classic"}));
   EXPECT_EQ(recorded_profile(tmp, host), "classic");
 
   // The same profile after a restart: nothing ordered. Back to the CA's default: replaced.
   log = run_until(with(env, "ACME_PROFILE", "classic"), tmp / "same.log", "event=decision");
   EXPECT_NE(log.find("event=decision cert=" + host + " actions=0"), std::string::npos) << log;
-  EXPECT_EQ(profiles_ordered(ca, host).size(), 2u) << log;
+  EXPECT_EQ(ca.order_field(host, "profile").size(), 2u) << log;
   log = run_until(env, tmp / "default.log", "event=issued");
   EXPECT_NE(log.find("profile changed: held classic, wanted the CA's default"), std::string::npos)
       << log;
-  EXPECT_EQ(profiles_ordered(ca, host), (std::vector<std::string>{"tlsserver", "classic", ""}));
+  EXPECT_EQ(ca.order_field(host, "profile"),
+            (std::vector<std::string>{"tlsserver", "classic", ""}));
   EXPECT_EQ(recorded_profile(tmp, host), "");
 }
 
@@ -132,9 +100,7 @@ TEST(Profiles, ACaWithoutProfilesRefusesOneAtStart) {
   temp_dir tmp;
   std::string host = unique_name("noprofiles");
   // Debian's Pebble 2.4.0 offers no profiles.
-  auto env =
-      with(base_env(tmp, harness("CERTHERD_TEST_DIRECTORY"), harness("CERTHERD_TEST_ROOT"), host),
-           "ACME_PROFILE", "tlsserver");
+  auto env = with(certherd_env(tmp, host), "ACME_PROFILE", "tlsserver");
   background_certherd run({"run"}, env, tmp / "run.log");
   EXPECT_EQ(run.wait(60s), 2) << run.log();
   EXPECT_NE(run.log().find("ACME_PROFILE=tlsserver: the CA offers no profiles"), std::string::npos)
@@ -185,8 +151,8 @@ TEST(Accounts, ADeactivatedAccountIsRegisteredOnceThenOrderingStops) {
   // deactivated), the key is registered again once and refused too; then nothing more is sent.
   auto hosts =
       std::vector<std::string>{unique_name("acct-a"), unique_name("acct-b"), unique_name("acct-c")};
-  auto env = with(base_env(tmp, ca.directory_url(), ca.root_file().string(),
-                           fmt::format("{},{},{}", hosts[0], hosts[1], hosts[2])),
+  auto env = with(certherd_env(tmp, fmt::format("{},{},{}", hosts[0], hosts[1], hosts[2]),
+                               ca.directory_url(), ca.root_file().string()),
                   "CONCURRENCY", "1");
   auto port = free_port();
   env.emplace_back("LISTEN", fmt::format("127.0.0.1:{}", port));
@@ -221,8 +187,8 @@ TEST(Accounts, ADeactivatedAccountIsRegisteredOnceThenOrderingStops) {
   std::filesystem::rename(stores::account_folder(tmp / "state", ca.directory_url()),
                           tmp / "old-account");
   std::string later = unique_name("acct-later");
-  auto again = base_env(tmp, ca.directory_url(), ca.root_file().string(),
-                        fmt::format("{},{},{},{}", hosts[0], hosts[1], hosts[2], later));
+  auto again = certherd_env(tmp, fmt::format("{},{},{},{}", hosts[0], hosts[1], hosts[2], later),
+                            ca.directory_url(), ca.root_file().string());
   auto log = run_until(again, tmp / "again.log", "event=issued cert=" + later);
   EXPECT_EQ(ca.requests("POST /sign-me-up") - accounts, 2) << log;
   EXPECT_EQ(count_lines(tmp / "again.log", "event=account_ready"), 1) << log;

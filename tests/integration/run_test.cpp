@@ -16,19 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-env_list run_env(const temp_dir& tmp, const std::string& domains,
-                 const std::string& directory = harness("CERTHERD_TEST_DIRECTORY"),
-                 const std::string& root = harness("CERTHERD_TEST_ROOT")) {
-  return {{"DOMAINS", domains},
-          {"ACME_DIRECTORY", directory},
-          {"ACME_ROOTS", root},
-          {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
-          {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
-          {"STATE_DIR", (tmp / "state").string()},
-          {"OUTPUT_DIR", (tmp / "out").string()},
-          {"LOG_LEVEL", "info"}};
-}
-
 std::string fingerprint_of(const temp_dir& tmp, const std::string& host) {
   auto chain = pki::parse_pem_chain(slurp(tmp / "out" / host / "fullchain.pem"));
   return chain ? chain->front().fingerprint_sha256() : "";
@@ -47,7 +34,7 @@ TEST(Run, IssuesEveryDomainThenRestartsWithoutReissuing) {
   std::string domains = fmt::format("{},{},{}", hosts[0], hosts[1], hosts[2]);
   std::map<std::string, std::string> first;
   {
-    background_certherd run({"run"}, run_env(tmp, domains), tmp / "run1.log");
+    background_certherd run({"run"}, certherd_env(tmp, domains), tmp / "run1.log");
     ASSERT_TRUE(eventually([&] { return all_served(tmp, hosts); }, 60s)) << run.log();
     for (const auto& h : hosts)
       first[h] = fingerprint_of(tmp, h);
@@ -61,7 +48,7 @@ TEST(Run, IssuesEveryDomainThenRestartsWithoutReissuing) {
                              slurp(tmp / "out" / h / "chain.pem"), harness("CERTHERD_TEST_ROOT")),
               "");
   }
-  background_certherd again({"run"}, run_env(tmp, domains), tmp / "run2.log");
+  background_certherd again({"run"}, certherd_env(tmp, domains), tmp / "run2.log");
   ASSERT_TRUE(eventually([&] { return again.count("event=decision") == 3; }, 30s)) << again.log();
   again.signal(SIGTERM);
   EXPECT_EQ(again.wait(40s), 0);
@@ -77,7 +64,7 @@ TEST(Run, KillDuringIssuanceConverges) {
     hosts.push_back(unique_name(fmt::format("kill{}", i)));
   std::string domains = fmt::format("{}", fmt::join(hosts, ","));
   {
-    background_certherd run({"run"}, run_env(tmp, domains), tmp / "run1.log");
+    background_certherd run({"run"}, certherd_env(tmp, domains), tmp / "run1.log");
     // Strike while orders are in flight: once the first certificate is stored and served.
     ASSERT_TRUE(eventually([&] { return run.count("event=pushed") >= 1; }, 60s)) << run.log();
     run.signal(SIGKILL);
@@ -93,7 +80,7 @@ TEST(Run, KillDuringIssuanceConverges) {
     if (*r && !(*r)->chain_pem.empty()) held[h] = (*r)->fingerprint;
   }
   ASSERT_FALSE(held.empty());
-  background_certherd again({"run"}, run_env(tmp, domains), tmp / "run2.log");
+  background_certherd again({"run"}, certherd_env(tmp, domains), tmp / "run2.log");
   ASSERT_TRUE(eventually(
       [&] {
         return again.count("event=decision") >= static_cast<int>(hosts.size()) &&
@@ -120,15 +107,15 @@ TEST(Run, SwitchingTheDirectoryReissuesFromTheNewOne) {
   std::string host = unique_name("switch");
   std::string before;
   {
-    background_certherd run({"run"}, run_env(tmp, host), tmp / "run1.log");
+    background_certherd run({"run"}, certherd_env(tmp, host), tmp / "run1.log");
     ASSERT_TRUE(eventually([&] { return all_served(tmp, {host}); }, 60s)) << run.log();
     before = fingerprint_of(tmp, host);
     run.signal(SIGTERM);
     EXPECT_EQ(run.wait(40s), 0);
   }
   background_certherd run({"run"},
-                          run_env(tmp, host, harness("CERTHERD_TEST_NOISY_DIRECTORY"),
-                                  harness("CERTHERD_TEST_NOISY_ROOT")),
+                          certherd_env(tmp, host, harness("CERTHERD_TEST_NOISY_DIRECTORY"),
+                                       harness("CERTHERD_TEST_NOISY_ROOT")),
                           tmp / "run2.log");
   ASSERT_TRUE(eventually([&] { return fingerprint_of(tmp, host) != before; }, 60s)) << run.log();
   run.signal(SIGTERM);
@@ -162,7 +149,7 @@ TEST(Run, ChangedHostSetReissues) {
   r.fingerprint = old.fingerprint_sha256();
   ASSERT_TRUE(store.save(r));
 
-  background_certherd run({"run"}, run_env(tmp, host), tmp / "run.log");
+  background_certherd run({"run"}, certherd_env(tmp, host), tmp / "run.log");
   ASSERT_TRUE(eventually(
       [&] {
         return !fingerprint_of(tmp, host).empty() &&
@@ -181,8 +168,8 @@ TEST(Run, RenewsBeforeExpiry) {
   temp_dir tmp;
   std::string host = unique_name("renew");
   background_certherd run({"run"},
-                          run_env(tmp, host, harness("CERTHERD_TEST_SHORT_DIRECTORY"),
-                                  harness("CERTHERD_TEST_SHORT_ROOT")),
+                          certherd_env(tmp, host, harness("CERTHERD_TEST_SHORT_DIRECTORY"),
+                                       harness("CERTHERD_TEST_SHORT_ROOT")),
                           tmp / "run.log");
   ASSERT_TRUE(eventually([&] { return all_served(tmp, {host}); }, 60s)) << run.log();
   std::string first = fingerprint_of(tmp, host);
@@ -199,7 +186,7 @@ TEST(Run, BadDomainsAreReportedAndTheRestIssued) {
   temp_dir tmp;
   std::string good = unique_name("good");
   background_certherd run({"run"},
-                          run_env(tmp, "*.wild.example.com, ," + good + ",10.0.0.1,UPPER..x"),
+                          certherd_env(tmp, "*.wild.example.com, ," + good + ",10.0.0.1,UPPER..x"),
                           tmp / "run.log");
   ASSERT_TRUE(eventually([&] { return all_served(tmp, {good}); }, 60s)) << run.log();
   run.signal(SIGTERM);
@@ -216,8 +203,8 @@ TEST(Run, FailedIssuanceIsRetriedOnItsBackoffTimer) {
   // The responder Pebble validates on a port nothing serves: every order fails validation.
   temp_dir tmp;
   std::string host = unique_name("fails");
-  auto env = run_env(tmp, host, harness("CERTHERD_TEST_RESPONDER_DIRECTORY"),
-                     harness("CERTHERD_TEST_RESPONDER_ROOT"));
+  auto env = certherd_env(tmp, host, harness("CERTHERD_TEST_RESPONDER_DIRECTORY"),
+                          harness("CERTHERD_TEST_RESPONDER_ROOT"));
   env.emplace_back("LOG_LEVEL", "debug");
   background_certherd run({"run"}, env, tmp / "run.log");
   ASSERT_TRUE(eventually([&] { return run.count("event=requeue cert=" + host) >= 1; }, 60s))
@@ -239,7 +226,7 @@ TEST(Run, FailedIssuanceIsRetriedOnItsBackoffTimer) {
 
 TEST(Run, StartupErrorsAreOneClearLine) {
   temp_dir tmp;
-  auto env = run_env(tmp, unique_name("x"));
+  auto env = certherd_env(tmp, unique_name("x"));
   {
     auto bad = env;
     bad.emplace_back("STATE_DIR", "/proc/certherd-unwritable");
@@ -260,7 +247,7 @@ TEST(Run, StartupErrorsAreOneClearLine) {
 TEST(Plan, ChangesNothingAndSaysWhy) {
   temp_dir tmp;
   std::string host = unique_name("plan");
-  background_certherd plan({"plan"}, run_env(tmp, host), tmp / "plan.log");
+  background_certherd plan({"plan"}, certherd_env(tmp, host), tmp / "plan.log");
   EXPECT_EQ(plan.wait(30s), 0);
   EXPECT_NE(plan.log().find(host + ": issue"), std::string::npos) << plan.log();
   EXPECT_NE(plan.log().find("no certificate held"), std::string::npos);

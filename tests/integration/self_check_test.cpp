@@ -45,6 +45,9 @@ std::string servers(const fs::path& webroot, const fs::path& empty) {
   server("missing.example.com", fmt::format("root {};", empty.string()));
   server("wrong.example.com",
          "location / { default_type text/plain; return 200 \"not-the-key\\n\"; }");
+  // A redirect may lead anywhere, an internal service too: what it says stays out of the reason.
+  server("html.example.com",
+         "location / { default_type text/html; return 200 \"<html>internal secret</html>\"; }");
   server("ftp.example.com", "location / { return 301 ftp://good.example.com$request_uri; }");
   server("ip.example.com", "location / { return 301 http://127.0.0.1$request_uri; }");
   server("port.example.com", "location / { return 301 http://good.example.com:8080$request_uri; }");
@@ -109,7 +112,8 @@ TEST_F(SelfCheck, SaysWhatWasWrongInWordsAPersonCanActOn) {
             {"missing.example.com answered 404 " + at,
              "is /.well-known/acme-challenge/ on missing.example.com routed to the webroot?"}},
            {"wrong.example.com",
-            {"answered 200 " + at, "not with the key authorization", "not-the-key\\n"}},
+            {"answered 200 " + at, "not with the key authorization", "it sent \"not-the-key\""}},
+           {"html.example.com", {"answered 200 " + at, "it sent 28 bytes of text/html"}},
            {"ftp.example.com", {"answered 301 " + at, "only http and https"}},
            {"ip.example.com", {"only to names, not IP addresses"}},
            {"port.example.com", {"only to ports 80 and 443"}},
@@ -121,6 +125,7 @@ TEST_F(SelfCheck, SaysWhatWasWrongInWordsAPersonCanActOn) {
     for (const auto& fragment : r.says)
       EXPECT_NE(why->find(fragment), std::string::npos) << r.host << ": " << *why;
     EXPECT_EQ(why->find(kKeyAuthorization), std::string::npos) << "never the expected answer";
+    EXPECT_EQ(why->find("secret"), std::string::npos) << "never what another server said";
   }
 }
 

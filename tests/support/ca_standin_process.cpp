@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 
 #include <stdexcept>
 
@@ -10,7 +11,7 @@ namespace certherd::testing {
 
 using namespace std::chrono_literals;
 
-ca_standin::ca_standin(std::vector<std::string> profiles) {
+ca_standin::ca_standin(std::vector<std::string> profiles, std::string upstream) {
   port_ = free_port();
   control_ = free_port();
   std::string dir = harness("CERTHERD_TEST_DIR");
@@ -21,7 +22,7 @@ ca_standin::ca_standin(std::vector<std::string> profiles) {
                                 "--control",
                                 fmt::format("127.0.0.1:{}", control_),
                                 "--upstream",
-                                harness("CERTHERD_TEST_DIRECTORY"),
+                                upstream.empty() ? harness("CERTHERD_TEST_DIRECTORY") : upstream,
                                 "--upstream-ca",
                                 harness("CERTHERD_TEST_CA_BUNDLE"),
                                 "--cert",
@@ -65,6 +66,26 @@ void ca_standin::refuse_orders(int orders, int retry_after) {
 
 std::string ca_standin::orders() const {
   return call("GET", "/orders").body;
+}
+
+std::vector<std::string> ca_standin::order_field(const std::string& host,
+                                                 const std::string& field) const {
+  rapidjson::Document doc;
+  std::string text = orders();
+  doc.Parse(text.c_str());
+  std::vector<std::string> out;
+  if (!doc.IsArray()) return out;
+  for (const auto& o : doc.GetArray()) {
+    if (!o.IsObject() || !o.HasMember("identifiers") || !o["identifiers"].IsArray()) continue;
+    bool ours = false;
+    for (const auto& id : o["identifiers"].GetArray())
+      ours = ours || (id.IsObject() && id.HasMember("value") && id["value"].IsString() &&
+                      host == id["value"].GetString());
+    if (!ours) continue;
+    auto f = o.FindMember(field.c_str());
+    out.push_back(f != o.MemberEnd() && f->value.IsString() ? f->value.GetString() : "");
+  }
+  return out;
 }
 
 std::string ca_standin::stats() const {

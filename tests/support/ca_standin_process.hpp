@@ -13,8 +13,9 @@ namespace certherd::testing {
 
 class ca_standin {
  public:
-  /// In front of the harness's main Pebble (CERTHERD_TEST_DIRECTORY), with its TLS certificate.
-  explicit ca_standin(std::vector<std::string> profiles = {});
+  /// In front of `upstream` (a Pebble's directory URL; empty: the harness's main Pebble,
+  /// CERTHERD_TEST_DIRECTORY), with the harness's TLS certificate for Pebble's listeners.
+  explicit ca_standin(std::vector<std::string> profiles = {}, std::string upstream = {});
   ~ca_standin();
   ca_standin(const ca_standin&) = delete;
   ca_standin& operator=(const ca_standin&) = delete;
@@ -30,6 +31,9 @@ class ca_standin {
   void refuse_replaces(int orders);
   /// The newOrder payloads seen (a JSON array) and the counters ({"orders": n, …}).
   std::string orders() const;
+  /// The string `field` ("replaces", "profile") of every newOrder payload seen for `host`, in
+  /// order; "" where the payload has none.
+  std::vector<std::string> order_field(const std::string& host, const std::string& field) const;
   std::string stats() const;
   std::string log() const;
 

@@ -383,6 +383,18 @@ void stop_child(pid_t pid) {
   ::waitpid(pid, nullptr, 0);
 }
 
+env_list certherd_env(const temp_dir& tmp, const std::string& domains, const std::string& directory,
+                      const std::string& root) {
+  return {{"DOMAINS", domains},
+          {"ACME_DIRECTORY", directory},
+          {"ACME_ROOTS", root},
+          {"ACME_CA_BUNDLE", harness("CERTHERD_TEST_CA_BUNDLE")},
+          {"WEBROOT", harness("CERTHERD_TEST_WEBROOT")},
+          {"STATE_DIR", (tmp / "state").string()},
+          {"OUTPUT_DIR", (tmp / "out").string()},
+          {"LOG_LEVEL", "info"}};
+}
+
 std::vector<std::string> issue_args(const std::string& directory, const temp_dir& tmp,
                                     const std::vector<std::string>& names) {
   std::vector<std::string> args{"issue",

@@ -96,6 +96,13 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
+/// \brief `certherd run` for `domains` (comma-separated) from `directory`, whose certificates
+/// chain to `root`, proved through the harness's webroot (nginx), with STATE_DIR and OUTPUT_DIR
+/// under `tmp` (tmp/state, tmp/out).
+env_list certherd_env(const temp_dir& tmp, const std::string& domains,
+                      const std::string& directory = harness("CERTHERD_TEST_DIRECTORY"),
+                      const std::string& root = harness("CERTHERD_TEST_ROOT"));
+
 /// \brief `certherd issue` from `directory` for `names` into tmp/out (state in tmp/state),
 /// trusting the harness's CA bundle, with a 60 s timeout; add a challenge mode.
 std::vector<std::string> issue_args(const std::string& directory, const temp_dir& tmp,

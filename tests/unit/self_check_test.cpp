@@ -84,6 +84,18 @@ TEST(SelfCheck, AnExcerptIsShortAndSafeForALogLine) {
   EXPECT_EQ(excerpt(""), "");
 }
 
+TEST(SelfCheck, OnlyWhatLooksLikeAKeyAuthorizationIsQuoted) {
+  EXPECT_EQ(what_was_sent("other-token.thumb_print\n", "text/plain"),
+            "\"other-token.thumb_print\"");
+  EXPECT_EQ(what_was_sent("", "text/plain"), "nothing");
+  // Whatever else a server (perhaps an internal one a redirect led to) sent stays out of logs.
+  EXPECT_EQ(what_was_sent("{\"AccessKeyId\":\"AKIA...\"}", "application/json"),
+            "25 bytes of application/json");
+  EXPECT_EQ(what_was_sent("<html>secret</html>", ""), "19 bytes");
+  EXPECT_EQ(what_was_sent("<", "text/html\r\nX-Forged: 1"),
+            "1 byte of text/html\\x0d\\nX-Forged: 1");
+}
+
 TEST(SelfCheck, IPv6FirstThenIPv4AsTheCaTriesThem) {
   using v = std::vector<std::string>;
   EXPECT_EQ(validator_addresses({"203.0.113.7", "2001:db8::7", "203.0.113.8", "2001:db8::8"}),
