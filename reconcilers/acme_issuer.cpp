@@ -38,11 +38,15 @@ constexpr auto kUnreachableKept = std::chrono::minutes(1);
 // keep registering with.
 constexpr auto kAccountRefusedWait = std::chrono::hours(24);
 
-// A registration the CA answered and refused (an unknown or deactivated key, a contact or an
-// External Account Binding it will not take): not sent again with every order.
+// A registration the CA refused, in so many words (a deactivated or revoked key, a contact or
+// an External Account Binding it will not take, terms to agree to): not sent again with every
+// order. A 5xx, an answer without a problem document or of an unknown type is no refusal.
 bool refused_by_ca(const failure& f) {
+  static constexpr std::string_view account_problems[] = {
+      "externalAccountRequired", "invalidContact", "unsupportedContact", "userActionRequired"};
   return f.kind == failure_kind::unauthorized || f.kind == failure_kind::account_unknown ||
-         f.kind == failure_kind::ca_refused || f.kind == failure_kind::configuration;
+         std::find(std::begin(account_problems), std::end(account_problems), f.problem_type) !=
+             std::end(account_problems);
 }
 
 }  // namespace
@@ -75,10 +79,13 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   auto& st = accounts_[directory];
   if (st.refused) {
     if (std::chrono::steady_clock::now() < st.refused_until) co_return &st;
-    // A day later: one registration again (the operator may have mended it meanwhile).
+    // A day later: one registration again, with the key as it is on disk now (the operator may
+    // have moved the old one aside meanwhile).
     st.refused.reset();
     st.url.clear();
     st.error.reset();
+    st.key.reset();
+    st.record.reset();
   }
   bool waited = false;
   while (st.registering) {  // another order registers right now: its outcome is ours
@@ -207,10 +214,9 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
   auto is = [](const acme::result<acme::issued_certificate>& r, std::string_view type) {
     return !r && r.error().server && r.error().server->is(type);
   };
-  // The CA no longer knows the account (a reset CA, a restarted test CA), or will not take what
-  // it signs.
+  // The CA no longer knows the account (a reset CA, a restarted test CA).
   auto forgotten = [&](const acme::result<acme::issued_certificate>& r) {
-    return is(r, "accountDoesNotExist") || (refused_signer && is(r, "unauthorized"));
+    return is(r, "accountDoesNotExist");
   };
   auto issued = co_await attempt();
   if (!context.replaces.empty() && refused_order) {
@@ -224,7 +230,19 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
     context.replaces.clear();
     issued = co_await attempt();
   }
-  if (forgotten(issued)) {
+  bool unknown = forgotten(issued);
+  if (refused_signer && is(issued, "unauthorized")) {
+    // About the account (deactivated, revoked) or about this order (a name the account may not
+    // have)? The CA is asked about the account itself, without registering anything: a tenant's
+    // label must not be able to stop every certificate's orders.
+    auto standing = co_await async_account_standing(spec.directory, *account);
+    if (standing && standing->kind == failure_kind::account_unknown) {
+      unknown = true;
+    } else if (standing) {
+      co_return refuse_account(spec.directory, *account, *standing);
+    }
+  }
+  if (unknown) {
     // Register the same key again and order once more at once, rather than failing into the
     // backoff: a CA that forgot the account takes it again.
     log::warn(
@@ -235,7 +253,7 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
     account = co_await account_for(spec.directory);
     if (account->refused || account->url.empty()) co_return no_account(*account);
     issued = co_await attempt();
-    // Refused again, just registered: ordering stops until the operator has looked.
+    // Forgotten again, just registered: ordering stops until the operator has looked.
     if (forgotten(issued) && !account->refused) {
       co_return refuse_account(spec.directory, *account, failure_from(issued.error()));
     }
@@ -314,6 +332,27 @@ asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string
   out.answer = out.window ? acme::ari_answer::window : acme::ari_answer::long_term;
   out.detail = why;
   co_return out;
+}
+
+asio::awaitable<std::optional<failure>> acme_issuer::async_account_standing(
+    const std::string& directory, account_state& st) {
+  auto session = session_for(directory, *st.key);
+  acme::driver driver(client_, nullptr, step_deadline());
+  auto found = co_await driver.async_run(session.find_account());
+  remember_directory(directory, session);
+  if (found) {
+    if (found->url == st.url) co_return std::nullopt;  // valid: the refusal was the order's
+    // Another account for this key than the one recorded: take it (the CA's word).
+    st.url = found->url;
+    co_return std::nullopt;
+  }
+  auto why = failure_from(found.error());
+  why.message = "the CA refuses the account " + st.url + ": " + why.message;
+  // Deactivated or revoked (unauthorized, or a status that is not valid), or unknown.
+  if (why.kind == failure_kind::unauthorized || why.kind == failure_kind::account_unknown) {
+    co_return why;
+  }
+  co_return std::nullopt;  // no answer: nothing learnt; this order's own failure stands
 }
 
 asio::awaitable<outcome<acme::directory>> acme_issuer::async_directory(std::string directory) {

@@ -85,6 +85,11 @@ class acme_issuer final : public issuer {
     std::optional<failure> refused;
     std::chrono::steady_clock::time_point refused_until{};
   };
+  /// \brief What the CA says of the account `st` holds, asked without registering (newAccount
+  /// with onlyReturnExisting): nothing when it is valid or the CA could not be asked; else the
+  /// failure (kind account_unknown: the CA does not know it; unauthorized: deactivated, revoked).
+  boost::asio::awaitable<std::optional<failure>> async_account_standing(
+      const std::string& directory, account_state& st);
   /// \brief Stops ordering from `directory` for kAccountRefusedWait: the CA refused its account
   /// (`why`, the CA's words). Returns the failure every order gets meanwhile.
   failure refuse_account(const std::string& directory, account_state& st, failure why);

@@ -1,6 +1,8 @@
 #include "clients/acme/self_check.hpp"
 
+#include "clients/acme/http01.hpp"
 #include "clients/http/url.hpp"
+#include "pki/names.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio/ip/address.hpp>
@@ -9,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace certherd::acme {
 
@@ -39,7 +42,13 @@ std::optional<std::string> follow_redirect(std::string_view from, std::string_vi
         fmt::format("a redirect to {}, which the CA does not follow (only http and https)", shown);
     return std::nullopt;
   }
-  if (next.has_port() && next.port() != "80" && next.port() != "443") {
+  unsigned port = 0;
+  if (next.has_port()) {
+    auto digits = next.port();
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc() || end != digits.data() + digits.size()) port = 0;
+  }
+  if (next.has_port() && port != 80 && port != 443) {
     why = fmt::format("a redirect to {}, which the CA does not follow (only to ports 80 and 443)",
                       shown);
     return std::nullopt;
@@ -57,6 +66,17 @@ std::optional<std::string> follow_redirect(std::string_view from, std::string_vi
         "a redirect to {}, which the CA does not follow (only to names, not IP addresses)", shown);
     return std::nullopt;
   }
+  // A name as the CA takes one: labels of letters, digits and hyphens, ending in a TLD (never
+  // all digits, so "127.1" or "2130706433" that a resolver would read as an address are refused).
+  auto host = pki::normalize_host(parts->host);
+  auto last = std::string_view(host).substr(host.rfind('.') + 1);
+  bool tld = std::any_of(last.begin(), last.end(),
+                         [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+  if (!pki::check_host(host) || !tld) {
+    why = fmt::format(
+        "a redirect to {}, which the CA does not follow (not a domain name it can look up)", shown);
+    return std::nullopt;
+  }
   return url;
 }
 
@@ -68,16 +88,20 @@ bool is_key_authorization(std::string_view body, std::string_view key_authorizat
   return !key_authorization.empty() && body == key_authorization;
 }
 
-std::string what_was_sent(std::string_view body, std::string_view content_type) {
+std::string what_was_sent(std::string_view body, std::string_view content_type,
+                          std::string_view key_authorization) {
   std::string_view trimmed = body;
   while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
     trimmed.remove_suffix(1);
-  bool looks_like_one =
-      !trimmed.empty() && trimmed.size() <= 200 &&
-      std::all_of(trimmed.begin(), trimmed.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-      });
-  if (looks_like_one) return fmt::format("\"{}\"", excerpt(trimmed, 200));
+  // Another token's key authorization of this account: token "." thumbprint.
+  auto dot = key_authorization.rfind('.');
+  if (dot != std::string_view::npos && trimmed.size() > key_authorization.size() - dot &&
+      trimmed.size() <= 300 && trimmed.ends_with(key_authorization.substr(dot))) {
+    auto token = trimmed.substr(0, trimmed.size() - (key_authorization.size() - dot));
+    if (is_safe_token(token)) {
+      return fmt::format("the key authorization of another token, {}", excerpt(token, 60));
+    }
+  }
   if (body.empty()) return "nothing";
   return fmt::format("{} byte{}{}{}", body.size(), body.size() == 1 ? "" : "s",
                      content_type.empty() ? "" : " of ", excerpt(content_type, 60));

@@ -32,11 +32,12 @@ std::optional<std::string> follow_redirect(std::string_view from, std::string_vi
 /// is trimmed, nothing else.
 bool is_key_authorization(std::string_view body, std::string_view key_authorization) noexcept;
 
-/// \brief What a body that is not the key authorization was, for a person: the body itself when
-/// it looks like a key authorization (token characters and '.': another token's, a stale one),
+/// \brief What a body that is not `key_authorization` was, for a person: the token when it is the
+/// key authorization of another token of the same account (a stale file, another webroot's),
 /// else only its size and type — a redirect can lead the check to any server, and what an
 /// internal one answers is not for a log line.
-std::string what_was_sent(std::string_view body, std::string_view content_type);
+std::string what_was_sent(std::string_view body, std::string_view content_type,
+                          std::string_view key_authorization);
 
 /// \brief At most `limit` characters of what a server sent, safe for a log line and a status
 /// page: control characters, quotes, backslashes and bytes past ASCII escaped.

@@ -185,7 +185,9 @@ asio::awaitable<std::optional<std::string>> http01_self_checker::async_check(
           "{} answered 200 from {}{}, but not with the key authorization (it sent {}) — {} "
           "Another server, or another webroot, answers there.",
           c.identifier, from, via,
-          what_was_sent(answer.body, answer.header_value("Content-Type").value_or("")), route);
+          what_was_sent(answer.body, answer.header_value("Content-Type").value_or(""),
+                        c.key_authorization),
+          route);
     }
     co_return std::nullopt;
   }

@@ -1,6 +1,7 @@
 #include "clients/acme/session.hpp"
 
 #include "clients/acme/jws.hpp"
+#include "clients/acme/self_check.hpp"
 #include "pki/certificate.hpp"
 #include "pki/encoding.hpp"
 
@@ -365,15 +366,15 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
   // is wrong costs a look of certherd's, not a failed validation at the CA. Then the order's
   // pending authorizations are deactivated (RFC 8555 §7.5.2), so none waits at the CA.
   for (const auto& p : to_check) {
-    auto why = co_await self_check(p);
-    if (!why) continue;
-    for (const auto& [authz_url, challenge_url] : to_trigger) {
-      auto dropped = co_await post(authz_url, std::string(R"({"status":"deactivated"})"));
-      (void)dropped;  // best effort: an authorization left pending expires at the CA
+    auto failed = co_await self_check(p);
+    if (!failed) continue;
+    if (failed->code == errc::self_check_failed) {
+      for (const auto& [authz_url, challenge_url] : to_trigger) {
+        auto dropped = co_await post(authz_url, std::string(R"({"status":"deactivated"})"));
+        (void)dropped;  // best effort: an authorization left pending expires at the CA
+      }
     }
-    co_return error{errc::self_check_failed,
-                    fmt::format("self-check: {}; the CA was not asked to validate", *why),
-                    {}};
+    co_return std::move(*failed);
   }
   // Every challenge is published before the CA is told to look, so validations run in parallel.
   for (const auto& [authz_url, challenge_url] : to_trigger) {
@@ -397,8 +398,8 @@ flow<result<bool>> session::authorize(std::vector<authorization> authzs,
   co_return true;
 }
 
-flow<std::optional<std::string>> session::self_check(const present_challenge& p) {
-  std::optional<std::string> why;
+flow<std::optional<error>> session::self_check(const present_challenge& p) {
+  std::string why;
   for (int attempt = 0; attempt < std::max(options_.self_check_attempts, 1); ++attempt) {
     if (attempt > 0) {
       perform nap{sleep_for{options_.self_check_retry_first * (1 << std::min(attempt - 1, 10))}};
@@ -408,8 +409,13 @@ flow<std::optional<std::string>> session::self_check(const present_challenge& p)
     auto r = co_await look;
     if (!r.ec) co_return std::nullopt;
     why = r.detail.empty() ? r.ec.message() : r.detail;
+    // The order's deadline passed: nothing was learnt about the route.
+    if (r.lasting)
+      co_return error{errc::transport, "self-check of " + p.identifier + ": " + why, {}};
   }
-  co_return why;
+  co_return error{errc::self_check_failed,
+                  fmt::format("self-check: {}; the CA was not asked to validate", why),
+                  {}};
 }
 
 flow<result<order>> session::await_order(order o, order_status leaving) {
@@ -492,6 +498,18 @@ flow<result<issued_certificate>> session::issue(order_request request) {
   for (const auto& url : o->authorizations) {
     auto a = co_await fetch_authorization(url);
     if (!a) co_return a.error();
+    // Only what was asked for is proved, published or looked at: an identifier the CA made up
+    // would send the self-check to wherever it names.
+    bool asked = a->id.type == "dns" &&
+                 std::any_of(request.names.begin(), request.names.end(),
+                             [&](const std::string& n) { return http::iequals(n, a->id.value); });
+    if (!asked) {
+      co_return error{
+          errc::bad_response,
+          fmt::format("{}: an authorization for {} '{}', which the order did not ask for", url,
+                      excerpt(a->id.type), excerpt(a->id.value)),
+          {}};
+    }
     authzs.push_back(std::move(*a));
   }
   std::vector<present_challenge> presented;

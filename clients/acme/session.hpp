@@ -136,9 +136,10 @@ class session {
   flow<result<authorization>> fetch_authorization(std::string url);
   flow<result<bool>> authorize(std::vector<authorization> authzs,
                                std::vector<present_challenge>& presented);
-  /// \brief Looks at a published challenge as the CA will, again after a pause while it fails;
-  /// the last reason when it never answered its key authorization.
-  flow<std::optional<std::string>> self_check(const present_challenge& p);
+  /// \brief Looks at a published challenge as the CA will, again after a pause while it fails:
+  /// nothing when it answered its key authorization; else self_check_failed with the last
+  /// reason (transport when the order's deadline passed meanwhile).
+  flow<std::optional<error>> self_check(const present_challenge& p);
   flow<result<bool>> await_authorization(std::string url);
   flow<result<order>> await_order(order o, order_status leaving);
   flow<result<issued_certificate>> download(std::string url, std::string preferred_chain);

@@ -147,8 +147,8 @@ TEST(Accounts, ADeactivatedAccountIsRegisteredOnceThenOrderingStops) {
   deactivate_account(tmp / "state", ca);
   int accounts = ca.requests("POST /sign-me-up"), orders = ca.requests("POST /order-plz");
 
-  // Three certificates, one order at a time: the first order is refused (the account is
-  // deactivated), the key is registered again once and refused too; then nothing more is sent.
+  // Three certificates, one order at a time: the first order is refused; asked about the account
+  // (without registering), the CA says it is deactivated; then nothing more is sent.
   auto hosts =
       std::vector<std::string>{unique_name("acct-a"), unique_name("acct-b"), unique_name("acct-c")};
   auto env = with(certherd_env(tmp, fmt::format("{},{},{}", hosts[0], hosts[1], hosts[2]),
@@ -163,7 +163,7 @@ TEST(Accounts, ADeactivatedAccountIsRegisteredOnceThenOrderingStops) {
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();
 
-  EXPECT_EQ(ca.requests("POST /sign-me-up") - accounts, 1) << "registered again once";
+  EXPECT_EQ(ca.requests("POST /sign-me-up") - accounts, 1) << "asked about once";
   EXPECT_EQ(ca.requests("POST /order-plz") - orders, 1) << "one order, refused; then none";
   EXPECT_EQ(run.count("event=account_refused"), 1) << run.log();
   for (const auto& line : lines_with(run.log(), "event=account_refused"))

@@ -43,6 +43,8 @@ std::string servers(const fs::path& webroot, const fs::path& empty) {
                      "location /moved-here/ {{ alias {}/; default_type text/plain; }}",
                      webroot.string()));
   server("missing.example.com", fmt::format("root {};", empty.string()));
+  server("stale.example.com",
+         "location / { default_type text/plain; return 200 \"other-token.thumbprint\"; }");
   server("wrong.example.com",
          "location / { default_type text/plain; return 200 \"not-the-key\\n\"; }");
   // A redirect may lead anywhere, an internal service too: what it says stays out of the reason.
@@ -112,7 +114,10 @@ TEST_F(SelfCheck, SaysWhatWasWrongInWordsAPersonCanActOn) {
             {"missing.example.com answered 404 " + at,
              "is /.well-known/acme-challenge/ on missing.example.com routed to the webroot?"}},
            {"wrong.example.com",
-            {"answered 200 " + at, "not with the key authorization", "it sent \"not-the-key\""}},
+            {"answered 200 " + at, "not with the key authorization",
+             "it sent 12 bytes of text/plain"}},
+           {"stale.example.com",
+            {"answered 200 " + at, "it sent the key authorization of another token, other-token"}},
            {"html.example.com", {"answered 200 " + at, "it sent 28 bytes of text/html"}},
            {"ftp.example.com", {"answered 301 " + at, "only http and https"}},
            {"ip.example.com", {"only to names, not IP addresses"}},

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -76,6 +77,11 @@ http {{
   pid_ = spawn_logged({"/usr/sbin/nginx", "-p", d, "-e", d + "/error.log", "-c", d + "/nginx.conf"},
                       dir_ / "nginx.out");
   for (int i = 0; i < 200; ++i) {
+    // Ours, not another process's on a port that was free a moment ago: nginx is still running.
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("nginx exited at start; see " + d + "/error.log");
+    }
     if (accepts(port_)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }

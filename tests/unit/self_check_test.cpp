@@ -54,6 +54,12 @@ INSTANTIATE_TEST_SUITE_P(
         redirect_row{"http://203.0.113.7/x", nullptr, "not IP addresses"},
         redirect_row{"http://[2001:db8::7]/x", nullptr, "not IP addresses"},
         redirect_row{"http://exa mple.com/x", nullptr, "not a URL"},
+        redirect_row{"http://b.example.com:080/x", "http://b.example.com:080/x", ""},
+        redirect_row{"http://127.1/x", nullptr, "not a domain name"},
+        redirect_row{"http://2130706433/x", nullptr, "not a domain name"},
+        redirect_row{"http://localhost/x", nullptr, "not a domain name"},
+        redirect_row{"http://under_score.example.com/x", nullptr, "not a domain name"},
+        redirect_row{"http://a%0d%0ab.example.com/x", nullptr, "not a domain name"},
         redirect_row{"http://\x01/x", nullptr, "not a URL"}));
 
 TEST(SelfCheck, TheReasonForARefusedRedirectEscapesWhatTheServerSent) {
@@ -84,15 +90,20 @@ TEST(SelfCheck, AnExcerptIsShortAndSafeForALogLine) {
   EXPECT_EQ(excerpt(""), "");
 }
 
-TEST(SelfCheck, OnlyWhatLooksLikeAKeyAuthorizationIsQuoted) {
-  EXPECT_EQ(what_was_sent("other-token.thumb_print\n", "text/plain"),
-            "\"other-token.thumb_print\"");
-  EXPECT_EQ(what_was_sent("", "text/plain"), "nothing");
-  // Whatever else a server (perhaps an internal one a redirect led to) sent stays out of logs.
-  EXPECT_EQ(what_was_sent("{\"AccessKeyId\":\"AKIA...\"}", "application/json"),
+TEST(SelfCheck, OnlyAnotherTokensKeyAuthorizationIsQuoted) {
+  const std::string ka = "tok.thumb_print";
+  EXPECT_EQ(what_was_sent("stale-token.thumb_print\n", "text/plain", ka),
+            "the key authorization of another token, stale-token");
+  EXPECT_EQ(what_was_sent("", "text/plain", ka), "nothing");
+  // Whatever else a server (perhaps an internal one a redirect led to) sent stays out of logs,
+  // a bare token-like secret too.
+  EXPECT_EQ(what_was_sent("{\"AccessKeyId\":\"AKIA...\"}", "application/json", ka),
             "25 bytes of application/json");
-  EXPECT_EQ(what_was_sent("<html>secret</html>", ""), "19 bytes");
-  EXPECT_EQ(what_was_sent("<", "text/html\r\nX-Forged: 1"),
+  EXPECT_EQ(what_was_sent("<html>secret</html>", "", ka), "19 bytes");
+  EXPECT_EQ(what_was_sent("AKIAIOSFODNN7EXAMPLE", "text/plain", ka), "20 bytes of text/plain");
+  EXPECT_EQ(what_was_sent("a/b.thumb_print", "text/plain", ka), "15 bytes of text/plain")
+      << "not a token";
+  EXPECT_EQ(what_was_sent("<", "text/html\r\nX-Forged: 1", ka),
             "1 byte of text/html\\x0d\\nX-Forged: 1");
 }
 

@@ -705,6 +705,17 @@ TEST_F(IssueFailure, AProfileTheCaDoesNotOfferOrdersNothing) {
   EXPECT_NE(r.error().message().find("the CA offers no profiles"), std::string::npos) << r.error();
 }
 
+// A CA's authorization for a name the order did not ask for is never proved, published or
+// looked at (a made-up identifier would aim the self-check anywhere).
+TEST_F(IssueFailure, AnAuthorizationForANameNotAskedForIsRefused) {
+  auto r = issue_with(
+      {{"POST https://ca/authz/b.example", reply(200, authz("10.0.0.5:8080", "pending"))}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::bad_response);
+  EXPECT_NE(r.error().message().find("which the order did not ask for"), std::string::npos)
+      << r.error();
+}
+
 TEST_F(IssueFailure, AuthorizationAlreadyDead) {
   auto r = issue_with(
       {{"POST https://ca/authz/b.example", reply(200, authz("b.example", "deactivated"))}});
