@@ -274,6 +274,12 @@ asio::awaitable<outcome<issued_certificate>> acme_issuer::async_issue(cert_spec 
                                named_replaced};
 }
 
+bool acme_issuer::renewal_info_unreachable(const std::string& directory) const {
+  auto it = unreachable_.find(directory);
+  return it != unreachable_.end() &&
+         std::chrono::steady_clock::now() - it->second < kUnreachableKept;
+}
+
 asio::awaitable<renewal_info_answer> acme_issuer::async_renewal_info(std::string directory,
                                                                      std::string cert_id) {
   renewal_info_answer out;

@@ -58,6 +58,9 @@ class acme_issuer final : public issuer {
   boost::asio::awaitable<renewal_info_answer> async_renewal_info(std::string directory,
                                                                  std::string cert_id) override;
 
+  /// \brief Whether a renewalInfo poll of `directory` failed to read it within the last minute.
+  bool renewal_info_unreachable(const std::string& directory) const override;
+
   /// \brief The directory's resources (fetched at most once an hour, like an order's).
   boost::asio::awaitable<outcome<acme::directory>> async_directory(std::string directory);
 

@@ -407,6 +407,12 @@ class reconcile_pass {
   // the record: the window, a time in it chosen once (a repeated answer does not move it), when
   // to ask again.
   asio::awaitable<void> ask_renewal_info(held& h) {
+    // A CA that could not be read a moment ago is not asked again, nor the record read for it
+    // (at start-up against a CA that is down, that would be every record).
+    if (deps_.issuer->renewal_info_unreachable(h.local->directory)) {
+      remember_unreached(h);
+      co_return;
+    }
     if (!h.have_record) read_for_acting(h);
     if (!h.have_record || h.record.chain_pem.empty()) co_return;
     stores::renewal_info a = h.record.ari;
@@ -420,21 +426,26 @@ class reconcile_pass {
     } else {
       auto got = co_await deps_.issuer->async_renewal_info(h.record.directory, a.cert_id);
       now_ = deps_.clock();
-      // The CA could not be reached: nothing learnt, nothing written. Not asked again for 10
-      // minutes, remembered beside what was derived from the record (a resync of many
-      // certificates must not read every record and chain again to find the CA still down).
+      // A resync of many certificates must not read every record and chain again to find the
+      // CA still down.
       if (!got.reached) {
-        h.local->ari.leaf = h.local->fingerprint;
-        h.local->ari.next_poll = now_ + kUnreachedWait;
-        if (auto it = memory_.entries.find(spec_.name); it != memory_.entries.end()) {
-          it->second.local.ari.leaf = h.local->fingerprint;
-          it->second.local.ari.next_poll = h.local->ari.next_poll;
-        }
+        remember_unreached(h);
         co_return;
       }
       take_answer(a, got);
     }
     keep_renewal_info(h, a);
+  }
+
+  // The CA could not be reached: nothing learnt, nothing written. Not asked again for 10
+  // minutes, remembered beside what was derived from the record.
+  void remember_unreached(held& h) {
+    h.local->ari.leaf = h.local->fingerprint;
+    h.local->ari.next_poll = now_ + kUnreachedWait;
+    if (auto it = memory_.entries.find(spec_.name); it != memory_.entries.end()) {
+      it->second.local.ari.leaf = h.local->fingerprint;
+      it->second.local.ari.next_poll = h.local->ari.next_poll;
+    }
   }
 
   void take_answer(stores::renewal_info& a, const renewal_info_answer& got) {

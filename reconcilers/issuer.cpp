@@ -6,4 +6,8 @@ boost::asio::awaitable<renewal_info_answer> issuer::async_renewal_info(std::stri
   co_return renewal_info_answer{};
 }
 
+bool issuer::renewal_info_unreachable(const std::string&) const {
+  return false;
+}
+
 }  // namespace certherd::reconcilers

@@ -55,6 +55,9 @@ class issuer {
   /// default: no CA behind, no renewal information.
   virtual boost::asio::awaitable<renewal_info_answer> async_renewal_info(std::string directory,
                                                                          std::string cert_id);
+  /// \brief Whether `directory` could not be read a moment ago, so that asking it now would
+  /// only find that again (the caller saves itself the record's read). The default: never.
+  virtual bool renewal_info_unreachable(const std::string& directory) const;
 };
 
 }  // namespace certherd::reconcilers
