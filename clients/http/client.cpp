@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <map>
 #include <variant>
 
@@ -89,6 +90,20 @@ struct client::impl {
       tls.load_verify_file(options.ca_bundle, ec);
       if (ec) {
         throw std::system_error(ec, fmt::format("cannot load CA bundle '{}'", options.ca_bundle));
+      }
+    }
+    if (!options.client_certificate.empty() || !options.client_key.empty()) {
+      error_code ec;
+      tls.use_certificate_chain_file(options.client_certificate, ec);
+      if (ec) {
+        throw std::system_error(ec, fmt::format("cannot load the TLS client certificate '{}'",
+                                                options.client_certificate));
+      }
+      // The key's contents never reach a message: only its file name.
+      tls.use_private_key_file(options.client_key, ssl::context::pem, ec);
+      if (ec) {
+        throw std::system_error(
+            ec, fmt::format("cannot load the TLS client key '{}'", options.client_key));
       }
     }
   }
@@ -185,6 +200,99 @@ struct client::impl {
     co_return rec;
   }
 
+  bhttp::request<bhttp::string_body> message_of(http::request& req, const target& t) const {
+    bhttp::request<bhttp::string_body> msg{to_verb(req.verb), t.target, 11};
+    msg.set(bhttp::field::host, t.host_header);
+    msg.set(bhttp::field::user_agent, options.user_agent);
+    for (const auto& h : req.headers)
+      msg.insert(h.name, h.value);
+    if (req.verb == method::post || req.verb == method::put || !req.body.empty()) {
+      msg.body() = std::move(req.body);
+      msg.prepare_payload();
+    }
+    msg.keep_alive(true);
+    return msg;
+  }
+
+  template <class Stream>
+  asio::awaitable<result<response>> stream_on(
+      Stream& stream, connection& conn, bhttp::request<bhttp::string_body>& msg, const target& t,
+      const std::function<stream_step(std::string_view)>& on_data, steady::time_point deadline,
+      std::chrono::milliseconds idle_timeout) {
+    conn.lowest().expires_at(step_deadline(deadline));
+    auto [wec, written] = co_await bhttp::async_write(stream, msg, tuple_awaitable);
+    if (wec) {
+      auto e = fail(wec, "write to", t);
+      e.maybe_delivered = true;
+      co_return e;
+    }
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(boost::none);  // a watch never ends by itself
+    parser.header_limit(64 * 1024);
+    conn.lowest().expires_at(step_deadline(deadline));
+    auto [hec, hread] =
+        co_await bhttp::async_read_header(stream, conn.buffer, parser, tuple_awaitable);
+    if (hec) {
+      auto e = fail(hec, "read from", t);
+      e.maybe_delivered = true;
+      co_return e;
+    }
+    response out;
+    out.status = parser.get().result_int();
+    for (const auto& f : parser.get())
+      out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    bool success = out.status >= 200 && out.status < 300;
+    std::array<char, 16 * 1024> buf{};
+    while (!parser.is_done()) {
+      parser.get().body().data = buf.data();
+      parser.get().body().size = buf.size();
+      // Waiting for the next piece of a stream is bounded by the idle timeout alone; an error
+      // answer is read by the deadline, as any answer is.
+      if (success) {
+        conn.lowest().expires_after(idle_timeout);
+      } else {
+        conn.lowest().expires_at(step_deadline(deadline));
+      }
+      // read_some: a piece of a stream is handed on as soon as it arrives, not when 16 KiB are.
+      auto [rec, n] = co_await bhttp::async_read_some(stream, conn.buffer, parser, tuple_awaitable);
+      if (rec == bhttp::error::need_buffer) rec = {};
+      std::size_t got = buf.size() - parser.get().body().size;
+      if (!success && got) {
+        if (out.body.size() + got > options.body_limit) {
+          co_return error{bhttp::error::body_limit,
+                          fmt::format("read from {}: response body over {} bytes", t.origin,
+                                      options.body_limit),
+                          true};
+        }
+        out.body.append(buf.data(), got);
+      } else if (got && on_data(std::string_view(buf.data(), got)) == stream_step::stop) {
+        co_return out;
+      }
+      if (rec) {
+        auto e = fail(rec, "read from", t);
+        e.maybe_delivered = true;
+        co_return e;
+      }
+    }
+    co_return out;
+  }
+
+  asio::awaitable<result<response>> stream(http::request req,
+                                           std::function<stream_step(std::string_view)> on_data,
+                                           steady::time_point deadline,
+                                           std::chrono::milliseconds idle_timeout) {
+    auto parsed = parse_target(req.url);
+    if (!parsed) co_return parsed.error();
+    const target& t = *parsed;
+    auto msg = message_of(req, t);
+    auto made = co_await connect(t, nullptr, deadline);
+    if (!made) co_return made.error();
+    auto conn = std::move(*made);
+    co_return co_await std::visit(
+        [&](auto& s) { return stream_on(s, *conn, msg, t, on_data, deadline, idle_timeout); },
+        conn->stream);
+  }
+
   asio::awaitable<result<response>> perform(http::request req,
                                             std::optional<steady::time_point> deadline_in) {
     auto parsed = parse_target(req.url);
@@ -201,16 +309,7 @@ struct client::impl {
     auto deadline = steady::now() + options.operation_timeout;
     if (deadline_in && *deadline_in < deadline) deadline = *deadline_in;
 
-    bhttp::request<bhttp::string_body> msg{to_verb(req.verb), t.target, 11};
-    msg.set(bhttp::field::host, t.host_header);
-    msg.set(bhttp::field::user_agent, options.user_agent);
-    for (const auto& h : req.headers)
-      msg.insert(h.name, h.value);
-    if (req.verb == method::post || req.verb == method::put || !req.body.empty()) {
-      msg.body() = std::move(req.body);
-      msg.prepare_payload();
-    }
-    msg.keep_alive(true);
+    auto msg = message_of(req, t);
 
     for (int attempt = 0;; ++attempt) {
       auto conn = take_idle(t.origin);
@@ -236,7 +335,9 @@ struct client::impl {
             replayable) {
           continue;
         }
-        co_return fail(ec, step, t);
+        auto e = fail(ec, step, t);
+        e.maybe_delivered = true;
+        co_return e;
       }
       auto& m = parser.get();
       response out;
@@ -258,6 +359,12 @@ client::~client() = default;
 asio::awaitable<result<response>> client::async_request(
     request req, std::optional<steady::time_point> deadline) {
   return impl_->perform(std::move(req), deadline);
+}
+
+asio::awaitable<result<response>> client::async_stream(
+    request req, std::function<stream_step(std::string_view)> on_data, steady::time_point deadline,
+    std::chrono::milliseconds idle_timeout) {
+  return impl_->stream(std::move(req), std::move(on_data), deadline, idle_timeout);
 }
 
 void client::close_idle() {

@@ -12,6 +12,7 @@
 #include <boost/system/result.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,10 @@ namespace certherd::http {
 
 struct client_options {
   std::string ca_bundle;  ///< PEM file of trusted roots; empty: the system trust store
+  /// PEM files of a TLS client certificate (chain) and its key, presented to servers that ask
+  /// (etcd with --client-cert-auth); both empty: none.
+  std::string client_certificate;
+  std::string client_key;
   bool verify_peer = true;
   std::chrono::milliseconds step_timeout{std::chrono::seconds(15)};
   std::chrono::milliseconds operation_timeout{std::chrono::seconds(60)};
@@ -33,7 +38,13 @@ struct client_options {
 struct error {
   boost::system::error_code code;
   std::string detail;
+  /// Some of the request may have reached the server (the failure came while writing it or
+  /// reading the answer): a write must not be repeated blindly. False when no connection was made.
+  bool maybe_delivered = false;
 };
+
+/// \brief What a streamed response's reader says after each piece of the body.
+enum class stream_step { more, stop };
 
 template <class T>
 using result = boost::system::result<T, error>;
@@ -55,6 +66,16 @@ class client {
   /// Use one client from one thread (the io_context's): the connection pool is not locked.
   boost::asio::awaitable<result<response>> async_request(
       request req, std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+
+  /// \brief Sends `req` on a connection of its own and hands the response body to `on_data` as
+  /// it arrives (a long poll, a watch), until the server ends it, `on_data` says stop, nothing
+  /// arrives for `idle_timeout`, or the coroutine is cancelled (terminal cancellation). The
+  /// status and headers must arrive by `deadline`. A non-2xx answer is read whole (up to
+  /// body_limit) and returned without calling `on_data`; otherwise the result is the status.
+  /// The connection is never pooled.
+  boost::asio::awaitable<result<response>> async_stream(
+      request req, std::function<stream_step(std::string_view)> on_data,
+      std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds idle_timeout);
 
   /// \brief Closes every idle pooled connection.
   void close_idle();
