@@ -4,8 +4,10 @@
 
 #include "clients/haproxy/runtime_api.hpp"
 
+#include "clients/etcd/client.hpp"
 #include "pki/names.hpp"
 #include "stores/atomic_file.hpp"
+#include "stores/etcd_store.hpp"
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
@@ -324,6 +326,46 @@ config load_config(const std::map<std::string, std::string>& env) {
   }
   if (auto v = get(env, {"RANCHER_TIMEOUT"})) {
     c.rancher_timeout = std::chrono::seconds(integer("RANCHER_TIMEOUT", *v, 1, 600));
+  }
+  if (auto v = get(env, {"STORE"})) {
+    if (*v == "file") {
+      c.store = config::store_kind::file;
+    } else if (*v == "etcd") {
+      c.store = config::store_kind::etcd;
+    } else {
+      throw config_error(fmt::format("STORE='{}' is not one of file, etcd", *v));
+    }
+  }
+  if (auto v = get(env, {"ETCD_ENDPOINTS"})) {
+    auto eps = etcd::parse_endpoints(*v);
+    if (!eps) throw config_error("ETCD_ENDPOINTS: " + eps.error());
+    c.etcd_endpoints = std::move(*eps);
+  }
+  if (auto v = get(env, {"ETCD_PREFIX"})) {
+    std::string why;
+    c.etcd_prefix = stores::checked_prefix(*v, why);
+    if (c.etcd_prefix.empty()) throw config_error(why);
+  }
+  if (auto v = get(env, {"ETCD_CA_FILE"})) c.etcd_ca_file = *v;
+  if (auto v = get(env, {"ETCD_CERT_FILE"})) c.etcd_cert_file = *v;
+  if (auto v = get(env, {"ETCD_KEY_FILE"})) c.etcd_key_file = *v;
+  if (auto v = get(env, {"ETCD_TIMEOUT"})) {
+    c.etcd_timeout = std::chrono::seconds(integer("ETCD_TIMEOUT", *v, 1, 60));
+  }
+  if (auto v = get(env, {"STORE_KEY_FILE"})) c.store_key_file = *v;
+  if (c.etcd_cert_file.empty() != c.etcd_key_file.empty()) {
+    throw config_error("ETCD_CERT_FILE and ETCD_KEY_FILE go together: set both or neither");
+  }
+  if (c.store == config::store_kind::etcd) {
+    if (c.etcd_endpoints.empty()) {
+      throw config_error("STORE=etcd needs ETCD_ENDPOINTS (e.g. http://127.0.0.1:2379)");
+    }
+    if (c.store_key_file.empty()) {
+      throw config_error(
+          "STORE=etcd needs STORE_KEY_FILE: a file of 32 random bytes that seals private keys "
+          "before they reach etcd (head -c 32 /dev/urandom > FILE; the same file on every "
+          "replica)");
+    }
   }
   auto dir = c.effective_directory();
   bool letsencrypt = dir == kLetsEncryptProduction || dir == kLetsEncryptStaging;

@@ -83,6 +83,15 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--cert-per-service", "CERT_PER_SERVICE"},
       {"--allowed-domains", "ALLOWED_DOMAINS"},
       {"--rancher-timeout", "RANCHER_TIMEOUT"},
+      // The store; STORE_KEY_FILE names key files, never a key.
+      {"--store", "STORE"},
+      {"--etcd-endpoints", "ETCD_ENDPOINTS"},
+      {"--etcd-prefix", "ETCD_PREFIX"},
+      {"--etcd-ca-file", "ETCD_CA_FILE"},
+      {"--etcd-cert-file", "ETCD_CERT_FILE"},
+      {"--etcd-key-file", "ETCD_KEY_FILE"},
+      {"--etcd-timeout", "ETCD_TIMEOUT"},
+      {"--store-key-file", "STORE_KEY_FILE"},
   };
   return flags;
 }

@@ -10,8 +10,10 @@
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
+#include "stores/etcd_store.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -53,6 +55,44 @@ std::map<std::string, cert_spec> desired_specs(const setup& s, const label_resul
   return out;
 }
 
+outcome<> open_store(setup& s) {
+  if (s.cfg.store == config::store_kind::file) {
+    auto files = std::make_unique<stores::fs_store>(s.cfg.state_dir);
+    if (auto opened = files->open(); !opened) {
+      return opened.error().within("STATE_DIR=" + s.cfg.state_dir);
+    }
+    s.store = std::move(files);
+    return {};
+  }
+  // Read before anything else: a wrong key stops start-up before anything is written.
+  auto ring = stores::key_ring::load(s.cfg.store_key_file);
+  if (!ring) return ring.error();
+  stores::etcd_store_options o;
+  o.client.endpoints = s.cfg.etcd_endpoints;
+  o.client.call_timeout = s.cfg.etcd_timeout;
+  o.http.ca_bundle = s.cfg.etcd_ca_file;
+  o.http.client_certificate = s.cfg.etcd_cert_file;
+  o.http.client_key = s.cfg.etcd_key_file;
+  o.http.step_timeout = s.cfg.etcd_timeout;
+  o.http.operation_timeout = s.cfg.etcd_timeout;
+  o.http.body_limit = 256 * 1024 * 1024;  // a page of 500 records with their chains
+  o.prefix = s.cfg.etcd_prefix;
+  std::unique_ptr<stores::etcd_store> store;
+  try {
+    store = std::make_unique<stores::etcd_store>(std::move(o), std::move(*ring));
+  } catch (const std::exception& e) {
+    return fail(failure_kind::configuration,
+                std::string("ETCD_CA_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE: ") + e.what());
+  }
+  if (auto opened = store->open(); !opened) {
+    return opened.error().within(fmt::format("etcd store ({}, ETCD_PREFIX={})",
+                                             fmt::join(s.cfg.etcd_endpoints, ","),
+                                             s.cfg.etcd_prefix));
+  }
+  s.store = std::move(store);
+  return {};
+}
+
 outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>& flags,
                                         asio::io_context& ioc) {
   auto env = environment();
@@ -71,10 +111,7 @@ outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>
   if (domains.hosts.empty() && (s.cfg.cattle_url.empty() || !s.cfg.dynamic_config))
     log::warn("no_domains", {{"reason", "DOMAINS names no usable host"}});
 
-  s.store = std::make_unique<stores::fs_store>(s.cfg.state_dir);
-  if (auto opened = s.store->open(); !opened) {
-    return opened.error().within("STATE_DIR=" + s.cfg.state_dir);
-  }
+  if (auto opened = open_store(s); !opened) return opened.error();
   if (!s.cfg.limits.empty()) {
     // Read before anything is ordered: budgets that cannot be read stop start-up rather than
     // start from full (a restart must not reset them).

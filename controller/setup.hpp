@@ -31,7 +31,8 @@ namespace certherd::controller {
 /// targets keep references into it.
 struct setup {
   config cfg;
-  std::unique_ptr<stores::fs_store> store;
+  /// STATE_DIR's files, or etcd (STORE=etcd).
+  std::unique_ptr<stores::certificate_store> store;
   /// The rate-limit budgets (STATE_DIR/budgets); null with RATE_LIMITS=off.
   std::unique_ptr<reconcilers::order_budgets> budgets;
   pki::trust_anchors anchors;

@@ -1,0 +1,135 @@
+// Issue 12, the etcd store (STORE=etcd) with one certherd: certificates issued by a private real
+// Pebble land in a private 3-member etcd cluster (Debian's etcd-server), their private keys
+// sealed (etcdctl reads ciphertext); a restart reads them back and orders nothing; a wrong
+// STORE_KEY_FILE stops start-up and writes nothing; a record someone else wrote into etcd is
+// reported, never overwritten.
+#include "etcd_cluster.hpp"
+#include "pebble_process.hpp"
+#include "support.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+
+namespace certherd::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string write_key(const temp_dir& tmp, const std::string& name, char fill) {
+  auto path = tmp / name;
+  std::ofstream(path, std::ios::binary) << std::string(31, fill) << 'k';
+  return path.string();
+}
+
+struct etcd_run {
+  temp_dir tmp;
+  etcd_cluster cluster{{tmp / "etcd", 3, false}};
+  pebble_process ca{{tmp / "pebble"}};
+  std::string prefix = "env-" + unique_name("p") + "/";
+  std::string key_a = write_key(tmp, "a.key", 'a');
+
+  env_list env(const std::string& domains, const std::string& key_file) const {
+    auto e = certherd_env(tmp, domains, ca.directory_url(), ca.root_file().string());
+    e.emplace_back("STORE", "etcd");
+    e.emplace_back("ETCD_ENDPOINTS", cluster.endpoints());
+    e.emplace_back("ETCD_PREFIX", prefix);
+    e.emplace_back("STORE_KEY_FILE", key_file);
+    return e;
+  }
+  std::string value_of(const std::string& key) const {
+    return cluster.etcdctl("get --print-value-only " + prefix + key);
+  }
+  std::string revision() const {
+    // The cluster's revision: any write at all moves it.
+    auto out = cluster.etcdctl("get --write-out=fields " + prefix + "keys/check");
+    auto at = out.find("\"Revision\" : ");
+    return at == std::string::npos ? out : out.substr(at, out.find('\n', at) - at);
+  }
+};
+
+std::string run_until(const env_list& env, const std::filesystem::path& log,
+                      const std::string& done) {
+  background_certherd run({"run"}, env, log);
+  EXPECT_TRUE(eventually([&] { return run.count(done) >= 1; }, 90s)) << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0) << run.log();
+  return run.log();
+}
+
+TEST(EtcdStore, KeysAreSealedInEtcdAndARestartOrdersNothing) {
+  etcd_run r;
+  std::string host = unique_name("etcdstore");
+  auto log = run_until(r.env(host, r.key_a), r.tmp / "first.log", "event=issued");
+  EXPECT_EQ(r.ca.orders(), 1) << log;
+
+  std::string raw = r.value_of("certificates/" + host);
+  ASSERT_FALSE(raw.empty()) << "no record in etcd under " << r.prefix;
+  EXPECT_NE(raw.find("BEGIN CERTIFICATE"), std::string::npos);  // the chain is public
+  EXPECT_NE(raw.find("certherd-sealed-v1."), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("PRIVATE KEY"), std::string::npos) << "a private key in etcd in clear";
+  EXPECT_EQ(r.value_of("keys/check").find("certherd-sealed-v1."), 0u);
+  // Nothing of the key reached STATE_DIR's records: the store is etcd.
+  EXPECT_FALSE(std::filesystem::exists(r.tmp / "state" / "certificates" / (host + ".json")));
+
+  // Again, with the files target emptied: the certificate comes from etcd, not from the CA.
+  std::filesystem::remove_all(r.tmp / "out");
+  log = run_until(r.env(host, r.key_a), r.tmp / "second.log", "event=decision");
+  EXPECT_TRUE(eventually(
+      [&] { return std::filesystem::exists(r.tmp / "out" / host / "privkey.pem"); }, 30s))
+      << log;
+  EXPECT_EQ(r.ca.orders(), 1) << log;
+  EXPECT_EQ(log.find("event=issued"), std::string::npos) << log;
+}
+
+TEST(EtcdStore, AWrongKeyStopsStartUpAndWritesNothing) {
+  etcd_run r;
+  std::string host = unique_name("wrongkey");
+  run_until(r.env(host, r.key_a), r.tmp / "first.log", "event=issued");
+  std::string before = r.value_of("certificates/" + host);
+  std::string at = r.revision();
+
+  std::string key_b = write_key(r.tmp, "b.key", 'b');
+  background_certherd wrong({"run"}, r.env(host, key_b), r.tmp / "wrong.log");
+  EXPECT_EQ(wrong.wait(60s), 2) << wrong.log();
+  EXPECT_NE(wrong.log().find("STORE_KEY_FILE does not open what the store"), std::string::npos)
+      << wrong.log();
+  EXPECT_EQ(wrong.log().find(std::string(31, 'b')), std::string::npos);  // never the key
+  EXPECT_EQ(r.value_of("certificates/" + host), before);
+  EXPECT_EQ(r.revision(), at);
+  EXPECT_EQ(r.ca.orders(), 1);
+
+  // A key file that is not 32 bytes, or missing: refused by name before etcd is asked.
+  std::ofstream(r.tmp / "short.key") << "short";
+  background_certherd bad({"run"}, r.env(host, (r.tmp / "short.key").string()),
+                          r.tmp / "short.log");
+  EXPECT_EQ(bad.wait(30s), 2) << bad.log();
+  EXPECT_NE(bad.log().find("short.key' holds 5 bytes"), std::string::npos) << bad.log();
+
+  // Rotation: the new key first, the old one still read; the next write re-seals.
+  auto log = run_until(r.env(host, key_b + "," + r.key_a), r.tmp / "rotated.log", "event=decision");
+  EXPECT_EQ(r.ca.orders(), 1) << log;
+}
+
+TEST(EtcdStore, ARecordSomebodyElseWroteIsReportedAndLeftAlone) {
+  etcd_run r;
+  std::string host = unique_name("planted");
+  // A record whose key is in clear (not sealed): unreadable to certherd, and not replaced.
+  std::string planted = fmt::format(
+      R"({{"format":1,"name":"{}","hosts":["{}"],"directory":"x","key_type":"ec256","chain":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n","key":"-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n"}})",
+      host, host);
+  std::ofstream(r.tmp / "planted.json") << planted;
+  r.cluster.etcdctl(
+      fmt::format("put {}certificates/{} < {}", r.prefix, host, (r.tmp / "planted.json").string()));
+  background_certherd run({"run"}, r.env(host, r.key_a), r.tmp / "run.log");
+  EXPECT_TRUE(eventually([&] { return run.count("is not sealed") >= 1; }, 60s)) << run.log();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(40s), 0) << run.log();
+  EXPECT_EQ(r.value_of("certificates/" + host), planted + "\n");
+  EXPECT_EQ(r.ca.orders(), 0) << run.log();
+}
+
+}  // namespace
+}  // namespace certherd::testing
