@@ -353,6 +353,9 @@ config load_config(const std::map<std::string, std::string>& env) {
     c.etcd_timeout = std::chrono::seconds(integer("ETCD_TIMEOUT", *v, 1, 60));
   }
   if (auto v = get(env, {"STORE_KEY_FILE"})) c.store_key_file = *v;
+  if (auto v = get(env, {"LEADER_TTL"})) {
+    c.leader_ttl = std::chrono::seconds(integer("LEADER_TTL", *v, 5, 300));
+  }
   if (c.etcd_cert_file.empty() != c.etcd_key_file.empty()) {
     throw config_error("ETCD_CERT_FILE and ETCD_KEY_FILE go together: set both or neither");
   }

@@ -80,12 +80,13 @@ struct config {
 
   // The store: STATE_DIR's files (the default), or etcd shared by several replicas.
   enum class store_kind { file, etcd };
-  store_kind store = store_kind::file;  ///< STORE: file | etcd
-  std::vector<std::string> etcd_endpoints;  ///< ETCD_ENDPOINTS: comma-separated http(s) URLs
-  std::string etcd_prefix = "certherd/";    ///< ETCD_PREFIX: several environments, one cluster
-  std::string etcd_ca_file;                 ///< ETCD_CA_FILE: roots for https endpoints
+  store_kind store = store_kind::file;        ///< STORE: file | etcd
+  std::vector<std::string> etcd_endpoints;    ///< ETCD_ENDPOINTS: comma-separated http(s) URLs
+  std::string etcd_prefix = "certherd/";      ///< ETCD_PREFIX: several environments, one cluster
+  std::string etcd_ca_file;                   ///< ETCD_CA_FILE: roots for https endpoints
   std::string etcd_cert_file, etcd_key_file;  ///< ETCD_CERT_FILE / ETCD_KEY_FILE: client TLS
   std::chrono::seconds etcd_timeout{5};       ///< ETCD_TIMEOUT: one etcd call
+  std::chrono::seconds leader_ttl{15};        ///< LEADER_TTL: the election lease (STORE=etcd)
   /// STORE_KEY_FILE: comma-separated files of 32 raw bytes; the first seals, all open. The
   /// paths only: the keys are read by the store.
   std::string store_key_file;

@@ -19,10 +19,13 @@
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
+#include "stores/etcd_election.hpp"
+#include "stores/etcd_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -30,6 +33,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <csignal>
 
 #include <algorithm>
@@ -92,6 +96,7 @@ const std::vector<std::pair<std::string, std::string>>& setting_flags() {
       {"--etcd-key-file", "ETCD_KEY_FILE"},
       {"--etcd-timeout", "ETCD_TIMEOUT"},
       {"--store-key-file", "STORE_KEY_FILE"},
+      {"--leader-ttl", "LEADER_TTL"},
   };
   return flags;
 }
@@ -133,6 +138,63 @@ bool status_token_accepted(std::string_view authorization, std::string_view toke
 }
 
 namespace {
+
+// Who this replica is, for the election key and people: host name and process id.
+std::string replica_identity() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+  return fmt::format("{}:{}", host, ::getpid());
+}
+
+// STORE=etcd: what a replica does as a follower (serve the local targets from the store) or as
+// the leader (order, write, answer to Rancher), switched on the event loop.
+struct leadership_switch {
+  asio::io_context& ioc;
+  stores::etcd_store& store;
+  reconcilers::executor_deps& deps;
+  runtime& rt;
+  reconcilers::issuer& issuer;
+  std::vector<reconcilers::target*> all, local;
+  asio::steady_timer timer{ioc};
+  bool leading = false;
+
+  leadership_switch(asio::io_context& i, stores::etcd_store& st, reconcilers::executor_deps& d,
+                    runtime& r, reconcilers::issuer& is, std::vector<reconcilers::target*> a,
+                    std::vector<reconcilers::target*> l)
+      : ioc(i), store(st), deps(d), rt(r), issuer(is), all(std::move(a)), local(std::move(l)) {}
+
+  void follow() {
+    timer.cancel();
+    bool was = leading;
+    leading = false;
+    deps.issuer = nullptr;
+    deps.targets = local;
+    // The fence is the election's to set, on the store's thread, at once (this may run later).
+    if (was) {
+      log::warn("leader_lost",
+                {{"effect", "this replica orders nothing and serves what the store holds"}});
+    }
+  }
+
+  // Leads once its copy of the store has everything up to the election (the previous leader may
+  // have just renewed): the election key's creation is in the same watch, after all of that.
+  asio::awaitable<void> lead(stores::write_fence fence) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (store.revision() < fence.create_revision && std::chrono::steady_clock::now() < until) {
+      timer.expires_after(std::chrono::milliseconds(50));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;  // lost again meanwhile
+    }
+    leading = true;
+    deps.issuer = &issuer;
+    deps.targets = all;
+    log::info("leader_elected",
+              {{"revision", fence.create_revision}, {"store_revision", store.revision()}});
+    for (const auto& [name, spec] : rt.desired_set())
+      rt.enqueue(name);
+  }
+};
 
 std::string chain_facts_file(const config& cfg) {
   return (std::filesystem::path(cfg.state_dir) / "chain-facts").string();
@@ -271,6 +333,43 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     source->start();
     rt.on_stop([&source] { source->stop(); });
   }
+  // STORE=etcd: every replica serves its local targets; the leader alone orders, writes the
+  // store and answers to Rancher. Until elected, a replica follows.
+  auto* shared_store = dynamic_cast<stores::etcd_store*>(s->store.get());
+  std::unique_ptr<stores::etcd_election> election;
+  const std::vector<reconcilers::target*> all_targets = deps.targets;
+  std::vector<reconcilers::target*> local_targets;
+  for (std::size_t i = 0; i < s->targets.size(); ++i) {
+    if (s->target_names[i] != "rancher") local_targets.push_back(s->targets[i].get());
+  }
+  std::optional<leadership_switch> switcher;
+  if (shared_store) {
+    switcher.emplace(ioc, *shared_store, deps, rt, issuer, all_targets, local_targets);
+    switcher->follow();
+    shared_store->set_fence(std::nullopt);  // no write before an election is won
+    // A record another replica wrote: reconciled here too (pushed to the local targets).
+    shared_store->on_change([&ioc, &rt](const std::string& name) {
+      asio::post(ioc, [&rt, name] { rt.enqueue(name); });
+    });
+    stores::election_options eo;
+    eo.identity = replica_identity();
+    eo.ttl = s->cfg.leader_ttl;
+    auto* sw = &*switcher;
+    election = std::make_unique<stores::etcd_election>(
+        *shared_store, eo, [&ioc, shared_store, sw](std::optional<stores::write_fence> fence) {
+          // On the store's thread: writes start or stop at once; the runtime follows on its own.
+          shared_store->set_fence(fence);
+          asio::post(ioc, [&ioc, sw, fence] {
+            if (fence) {
+              asio::co_spawn(ioc, sw->lead(*fence), asio::detached);
+            } else {
+              sw->follow();
+            }
+          });
+        });
+    election->start();
+    rt.on_stop([&election] { election->resign(); });
+  }
   std::unique_ptr<http::server> server;
   // At function scope: the server's handler keeps calling it until ioc.run() returns.
   // /status and the page are rendered at most once a second, whatever the request rate: with
@@ -304,6 +403,24 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     f.ready = board.all_seen(rt.desired_set()) && (!source || source->resyncs() > 0);
     f.status_renders = renders;
     if (s->budgets) f.budgets = budget_figures(*s->budgets, now_seconds());
+    if (shared_store) {
+      live_figures::etcd_figure e;
+      auto st = shared_store->stats();
+      e.watching = st.watching;
+      e.requests = st.requests;
+      e.revision = st.revision;
+      e.unreadable = st.unreadable;
+      e.last_error = st.last_error;
+      if (election) {
+        auto el = election->stats();
+        e.leader = el.leader;
+        e.holder = el.holder;
+        e.elections = el.elections;
+        e.leader_losses = el.losses;
+        if (e.last_error.empty()) e.last_error = el.last_error;
+      }
+      f.etcd = e;
+    }
     return f;
   };
   if (!s->cfg.listen.empty()) {

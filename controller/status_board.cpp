@@ -163,6 +163,22 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
   } else {
     w.Null();
   }
+  // STORE=etcd: whether this replica leads (only the leader orders and writes to Rancher).
+  j.key("store");
+  w.StartObject();
+  j.kv("kind", std::string(live.etcd ? "etcd" : "file"));
+  if (live.etcd) {
+    j.kv("leader", live.etcd->leader);
+    j.kv("leader_identity", live.etcd->holder);
+    j.kv("elections", static_cast<std::int64_t>(live.etcd->elections));
+    j.kv("leader_losses", static_cast<std::int64_t>(live.etcd->leader_losses));
+    j.kv("watching", live.etcd->watching);
+    j.kv("revision", live.etcd->revision);
+    j.kv("requests", static_cast<std::int64_t>(live.etcd->requests));
+    j.kv("unreadable_records", static_cast<std::int64_t>(live.etcd->unreadable));
+    j.kv("last_error", live.etcd->last_error);
+  }
+  w.EndObject();
   // The rate-limit budgets per limit (null with RATE_LIMITS=off); a waiting certificate's own
   // reason is in its last decision.
   j.key("budgets");
@@ -391,6 +407,50 @@ std::string status_board::to_prometheus(
         .Register(now)
         .Add({})
         .Increment(static_cast<double>(live.rancher_resyncs));
+  }
+  if (live.etcd) {
+    prometheus::BuildGauge()
+        .Name("certherd_leader")
+        .Help("1 while this replica leads (STORE=etcd): only the leader orders certificates")
+        .Register(now)
+        .Add({})
+        .Set(live.etcd->leader ? 1 : 0);
+    prometheus::BuildCounter()
+        .Name("certherd_leader_elections_total")
+        .Help("Times this replica became the leader")
+        .Register(now)
+        .Add({})
+        .Increment(static_cast<double>(live.etcd->elections));
+    prometheus::BuildCounter()
+        .Name("certherd_leader_losses_total")
+        .Help("Times this replica stopped leading without resigning (lease lost, key taken)")
+        .Register(now)
+        .Add({})
+        .Increment(static_cast<double>(live.etcd->leader_losses));
+    prometheus::BuildGauge()
+        .Name("certherd_store_watching")
+        .Help("1 while the etcd watch that keeps this replica's copy of the store is open")
+        .Register(now)
+        .Add({})
+        .Set(live.etcd->watching ? 1 : 0);
+    prometheus::BuildCounter()
+        .Name("certherd_store_requests_total")
+        .Help("Requests sent to etcd (a watch stream counts once per opening)")
+        .Register(now)
+        .Add({})
+        .Increment(static_cast<double>(live.etcd->requests));
+    prometheus::BuildGauge()
+        .Name("certherd_store_revision")
+        .Help("The newest etcd revision this replica's copy of the store has applied")
+        .Register(now)
+        .Add({})
+        .Set(static_cast<double>(live.etcd->revision));
+    prometheus::BuildGauge()
+        .Name("certherd_store_unreadable_records")
+        .Help("Records in etcd this replica cannot read (not sealed with its key, not a record)")
+        .Register(now)
+        .Add({})
+        .Set(static_cast<double>(live.etcd->unreadable));
   }
   auto families = now.Collect();
   auto more = registry_->Collect();

@@ -59,6 +59,19 @@ struct live_figures {
     std::size_t keys_exhausted = 0;
   };
   std::vector<budget_figure> budgets;
+  /// STORE=etcd: the store and the election.
+  struct etcd_figure {
+    bool leader = false;
+    std::string holder;  ///< who leads, as the election key names it
+    std::size_t elections = 0;
+    std::size_t leader_losses = 0;
+    bool watching = false;
+    std::size_t requests = 0;
+    std::int64_t revision = 0;
+    std::size_t unreadable = 0;
+    std::string last_error;
+  };
+  std::optional<etcd_figure> etcd;
 };
 
 /// \brief What the budgets amount to, per limit (bounded: one series per limit, not per key).

@@ -49,10 +49,10 @@ outcome<account_record> load_or_create_account(const std::filesystem::path& stat
   if (auto pem = read_file(key_path, ec)) {
     auto key = pki::private_key::from_pem(*pem);
     if (!key) {
-      return io_failure(fmt::format(
-          "account key {} is unreadable ({}); it is left as it is — move it away "
-          "to start a new account",
-          key_path.string(), key.error().message()));
+      return io_failure(
+          fmt::format("account key {} is unreadable ({}); it is left as it is — move it away "
+                      "to start a new account",
+                      key_path.string(), key.error().message()));
     }
     loaded = std::move(*key);
   } else if (ec == std::errc::no_such_file_or_directory) {

@@ -1,6 +1,9 @@
 #include "stores/etcd_store.hpp"
 
+#include "pki/encoding.hpp"
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -10,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <future>
@@ -60,11 +64,15 @@ std::string checked_prefix(std::string_view prefix, std::string& why) {
 }
 
 struct etcd_store::worker {
+  // Declared first, destroyed last: the coroutines' cancellation slots live in these signals,
+  // and a coroutine frame still held by the io_context is destroyed with it.
+  asio::cancellation_signal stop_watch;
+  std::vector<std::unique_ptr<asio::cancellation_signal>> stop_spawned;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
   std::unique_ptr<http::client> http;
   std::unique_ptr<etcd::client> client;
-  asio::cancellation_signal stop_watch;
+  std::promise<void> ran;
   std::thread thread;
   std::chrono::milliseconds wait;
   std::atomic<std::size_t> requests{0};
@@ -72,18 +80,27 @@ struct etcd_store::worker {
 
 etcd_store::etcd_store(etcd_store_options options, key_ring ring)
     : options_(std::move(options)), ring_(std::move(ring)), worker_(std::make_unique<worker>()) {
-  // The HTTP client's own deadlines stay above the etcd call's: the call decides.
   worker_->http = std::make_unique<http::client>(worker_->ioc.get_executor(), options_.http);
   worker_->client = std::make_unique<etcd::client>(*worker_->http, options_.client);
   worker_->wait = options_.client.call_timeout + std::chrono::seconds(1);
-  worker_->thread = std::thread([w = worker_.get()] { w->ioc.run(); });
+  worker_->thread = std::thread([w = worker_.get()] {
+    w->ioc.run();
+    w->ran.set_value();
+  });
 }
 
 etcd_store::~etcd_store() {
-  asio::post(worker_->ioc,
-             [w = worker_.get()] { w->stop_watch.emit(asio::cancellation_type::all); });
+  // Everything on the store's thread is asked to end, and gets a moment to; what does not end
+  // by then is stopped (its frame is destroyed with the io_context).
+  auto ran = worker_->ran.get_future();
+  asio::post(worker_->ioc, [w = worker_.get()] {
+    w->stop_watch.emit(asio::cancellation_type::all);
+    for (auto& s : w->stop_spawned)
+      s->emit(asio::cancellation_type::all);
+    w->http->close_idle();
+  });
   worker_->guard.reset();
-  worker_->ioc.stop();
+  if (ran.wait_for(std::chrono::seconds(3)) != std::future_status::ready) worker_->ioc.stop();
   worker_->thread.join();
 }
 
@@ -97,12 +114,23 @@ bool etcd_store::run_on_worker(std::function<asio::awaitable<void>(etcd::client&
   asio::co_spawn(
       worker_->ioc,
       [f = std::move(f), done, w = worker_.get()]() -> asio::awaitable<void> {
-        co_await f(*w->client);
+        try {
+          co_await f(*w->client);
+        } catch (const std::exception& e) {
+          // Said by the caller as no answer; the reason goes to the log.
+          spdlog::error("event=etcd_call_failed error=\"{}\"", e.what());
+        }
         w->requests = w->client->requests();
         done->set_value();
       },
       asio::detached);
   return ended.wait_for(worker_->wait) == std::future_status::ready;
+}
+
+// The associated data of a record's sealed key: its name and its chain, so that a sealed key
+// moved to another record, or put beside another chain, does not open.
+static std::string sealed_key_name(const std::string& name, std::string_view chain_pem) {
+  return std::string(kCertificates) + name + "\n" + pki::hex_encode(pki::sha256(chain_pem));
 }
 
 etcd_store::entry etcd_store::decode(const std::string& name, const std::string& value,
@@ -122,9 +150,10 @@ etcd_store::entry etcd_store::decode(const std::string& name, const std::string&
     return e;
   }
   if (!parsed->key_pem.empty()) {
-    auto key = ring_.open(parsed->key_pem, std::string(kCertificates) + name);
+    auto key = ring_.open(parsed->key_pem, sealed_key_name(name, parsed->chain_pem));
     if (!key) {
       e.error = fmt::format("{}: {}", where, key.error().message);
+      e.wrong_key = ring_.sealed_by_unknown_key(parsed->key_pem);
       return e;
     }
     parsed->key_pem = std::move(*key);
@@ -168,46 +197,76 @@ outcome<> etcd_store::check_key() {
   return {};
 }
 
-outcome<std::int64_t> etcd_store::read_all() {
+asio::awaitable<outcome<etcd_store::snapshot>> etcd_store::read_all(etcd::client& c) {
   std::string first = options_.prefix + std::string(kCertificates);
   std::string end = etcd::prefix_end(first);
-  std::map<std::string, entry> fresh;
-  std::int64_t at = 0;
+  snapshot out;
   std::string from = first;
   for (;;) {
     etcd::range_request r;
     r.key = from;
     r.range_end = end;
     r.limit = kPage;
-    r.revision = at;  // every page read at the first page's revision: one consistent view
-    auto page =
-        call<etcd::result<etcd::range_response>>([r](etcd::client& c) { return c.async_range(r); });
-    if (!page) return io_failure("etcd: no answer before the deadline");
-    if (!*page) return io_failure((*page).error().message);
-    if (at == 0) at = (*page)->header.revision;
-    for (const auto& kv : (*page)->kvs) {
+    r.revision = out.revision;  // every page at the first page's revision: one consistent view
+    auto page = co_await c.async_range(r);
+    if (!page) co_return io_failure(page.error().message);
+    if (out.revision == 0) out.revision = page->header.revision;
+    for (const auto& kv : page->kvs) {
+      if (!kv.key.starts_with(first)) continue;
       std::string name = kv.key.substr(first.size());
-      fresh[name] = decode(name, kv.value, kv.mod_revision);
+      if (!safe_name(name)) continue;  // no record of certherd's can have that name
+      out.entries[name] = decode(name, kv.value, kv.mod_revision);
     }
-    if (!(*page)->more || (*page)->kvs.empty()) break;
-    from = (*page)->kvs.back().key + std::string(1, '\0');
+    if (!page->more || page->kvs.empty()) break;
+    from = page->kvs.back().key + std::string(1, '\0');
   }
+  co_return out;
+}
+
+std::vector<std::string> etcd_store::adopt(snapshot fresh) {
+  // What was saved here after the read is newer than the read: kept. What the read does not
+  // have and nothing newer wrote was deleted.
+  std::vector<std::string> changed;
   std::lock_guard lock(mutex_);
-  mirror_ = std::move(fresh);
-  revision_ = std::max(revision_, at);
-  return at;
+  for (auto it = mirror_.begin(); it != mirror_.end();) {
+    if (!fresh.entries.count(it->first) && it->second.mod_revision <= fresh.revision) {
+      changed.push_back(it->first);
+      it = mirror_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [name, e] : fresh.entries) {
+    auto it = mirror_.find(name);
+    if (it != mirror_.end() && it->second.mod_revision >= e.mod_revision) continue;
+    changed.push_back(name);
+    mirror_[name] = std::move(e);
+  }
+  applied_ = std::max(applied_, fresh.revision);
+  return changed;
 }
 
 void etcd_store::apply(const etcd::watch_response& r) {
   std::string first = options_.prefix + std::string(kCertificates);
   std::vector<std::string> changed;
+  std::vector<std::pair<std::function<void(const etcd::watch_event&)>, const etcd::watch_event*>>
+      keyed;
+  std::function<void(const std::string&)> notify;
   {
     std::lock_guard lock(mutex_);
     watching_ = true;
-    revision_ = std::max(revision_, r.header.revision);
+    notify = changed_;
     for (const auto& ev : r.events) {
-      if (!ev.kv.key.starts_with(first)) continue;
+      if (!ev.kv.key.starts_with(first)) {
+        std::string_view sub =
+            std::string_view(ev.kv.key).substr(std::min(ev.kv.key.size(), options_.prefix.size()));
+        for (const auto& [subkey, f] : key_handlers_) {
+          if (sub.starts_with(subkey)) keyed.emplace_back(f, &ev);
+        }
+        continue;
+      }
       std::string name = ev.kv.key.substr(first.size());
+      if (!safe_name(name)) continue;
       auto it = mirror_.find(name);
       // What this replica wrote is in the mirror already, at its revision: older news is none.
       if (it != mirror_.end() && it->second.mod_revision >= ev.kv.mod_revision) continue;
@@ -218,81 +277,122 @@ void etcd_store::apply(const etcd::watch_response& r) {
       }
       changed.push_back(std::move(name));
     }
-    for (const auto& ev : r.events)
-      revision_ = std::max(revision_, ev.kv.mod_revision);
   }
-  if (changed_) {
+  // Handlers run before the applied revision moves: whoever waits for it finds them done.
+  for (const auto& [f, ev] : keyed)
+    f(*ev);
+  if (notify) {
     for (const auto& name : changed)
-      changed_(name);
+      notify(name);
+  }
+  std::lock_guard lock(mutex_);
+  // Only events, and a progress notification (everything up to its revision was sent), say
+  // what has been applied; a created answer's header is the cluster's, ahead of the history
+  // still to come.
+  for (const auto& ev : r.events)
+    applied_ = std::max(applied_, ev.kv.mod_revision);
+  if (r.events.empty() && !r.created && !r.canceled)
+    applied_ = std::max(applied_, r.header.revision);
+}
+
+void etcd_store::on_key(std::string subkey, std::function<void(const etcd::watch_event&)> f) {
+  std::lock_guard lock(mutex_);
+  key_handlers_.emplace_back(std::move(subkey), std::move(f));
+}
+
+void etcd_store::spawn(std::function<asio::awaitable<void>(etcd::client&)> f) {
+  auto signal = std::make_unique<asio::cancellation_signal>();
+  auto slot = signal->slot();
+  worker_->stop_spawned.push_back(std::move(signal));
+  asio::co_spawn(
+      worker_->ioc,
+      [f = std::move(f), w = worker_.get()]() -> asio::awaitable<void> { co_await f(*w->client); },
+      asio::bind_cancellation_slot(slot, asio::detached));
+}
+
+std::int64_t etcd_store::revision() const {
+  std::lock_guard lock(mutex_);
+  return applied_;
+}
+
+// The watch of the whole prefix, from the revision after `from`, until the store is destroyed;
+// after a compaction, everything is read again and watched from there.
+asio::awaitable<void> etcd_store::watch_from(std::int64_t from) {
+  auto& c = *worker_->client;
+  for (;;) {
+    etcd::watch_request req;
+    req.key = options_.prefix;
+    req.range_end = etcd::prefix_end(options_.prefix);
+    req.start_revision = from + 1;
+    etcd::watch_end end;
+    try {
+      end = co_await c.async_watch(req, [this](const etcd::watch_response& r) {
+        apply(r);
+        return http::stream_step::more;
+      });
+    } catch (const std::exception& e) {
+      end.why = {etcd::errc::other, 0, std::string("etcd watch: ") + e.what(), false};
+    }
+    watching_ = false;
+    worker_->requests = c.requests();
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) co_return;
+    {
+      std::lock_guard lock(mutex_);
+      last_error_ = end.why.message;
+    }
+    spdlog::warn("event=etcd_watch_ended error=\"{}\"", end.why.message);
+    if (end.why.code == etcd::errc::compacted) {
+      // History is gone: everything is read again (paged, at one revision) and merged.
+      for (;;) {
+        auto snap = co_await read_all(c);
+        if (snap) {
+          from = snap->revision;
+          auto changed = adopt(std::move(*snap));
+          std::function<void(const std::string&)> notify;
+          {
+            std::lock_guard lock(mutex_);
+            notify = changed_;
+          }
+          if (notify) {
+            for (const auto& n : changed)
+              notify(n);
+          }
+          break;
+        }
+        asio::steady_timer t(worker_->ioc, std::chrono::seconds(1));
+        auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+      }
+      continue;
+    }
+    // Refused (another error than a lost connection, which the client mends by itself): asked
+    // again after a pause, from where it was.
+    {
+      std::lock_guard lock(mutex_);
+      from = std::max(from, applied_);
+    }
+    asio::steady_timer t(worker_->ioc, std::chrono::seconds(5));
+    auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
   }
 }
 
 outcome<> etcd_store::open() {
   if (auto checked = check_key(); !checked) return checked;
-  auto at = read_all();
-  if (!at) return at.error();
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [name, e] : mirror_) {
-      // A record sealed by a key this replica does not hold: the wrong STORE_KEY_FILE.
-      if (!e.record && e.error.find("which STORE_KEY_FILE does not hold") != std::string::npos) {
-        return fail(failure_kind::configuration, e.error + "; nothing was written");
-      }
+  auto snap = call<outcome<snapshot>>([this](etcd::client& c) { return read_all(c); });
+  if (!snap) return io_failure("etcd: no answer before the deadline reading the records");
+  if (!*snap) return snap->error();
+  std::int64_t from = (*snap)->revision;
+  for (const auto& [name, e] : (*snap)->entries) {
+    // A record sealed by a key this replica does not hold: the wrong STORE_KEY_FILE.
+    if (!e.record && e.wrong_key) {
+      return fail(failure_kind::configuration, e.error + "; nothing was written");
     }
   }
-  // The watch, from the revision after the read, until the store is destroyed.
-  auto self = this;
-  asio::co_spawn(
-      worker_->ioc,
-      [self, w = worker_.get()]() -> asio::awaitable<void> {
-        std::string first = self->options_.prefix + std::string(kCertificates);
-        for (;;) {
-          etcd::watch_request req;
-          req.key = first;
-          req.range_end = etcd::prefix_end(first);
-          {
-            std::lock_guard lock(self->mutex_);
-            req.start_revision = self->revision_ + 1;
-          }
-          auto end = co_await w->client->async_watch(req, [self](const etcd::watch_response& r) {
-            self->apply(r);
-            return http::stream_step::more;
-          });
-          self->watching_ = false;
-          w->requests = w->client->requests();
-          if (end.why.code != etcd::errc::compacted) co_return;  // stopped
-          // History is gone: read everything again, then watch from there.
-          for (;;) {
-            auto page = co_await w->client->async_range(etcd::under(first));
-            if (page) {
-              std::map<std::string, entry> fresh;
-              for (const auto& kv : page->kvs) {
-                std::string name = kv.key.substr(first.size());
-                fresh[name] = self->decode(name, kv.value, kv.mod_revision);
-              }
-              std::vector<std::string> names;
-              {
-                std::lock_guard lock(self->mutex_);
-                for (const auto& [n, e] : self->mirror_)
-                  names.push_back(n);
-                for (const auto& [n, e] : fresh)
-                  names.push_back(n);
-                self->mirror_ = std::move(fresh);
-                self->revision_ = page->header.revision;
-              }
-              if (self->changed_) {
-                for (const auto& n : names)
-                  self->changed_(n);
-              }
-              break;
-            }
-            asio::steady_timer t(w->ioc, std::chrono::seconds(1));
-            auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-            if (ec) co_return;
-          }
-        }
-      },
-      asio::bind_cancellation_slot(worker_->stop_watch.slot(), asio::detached));
+  adopt(std::move(**snap));
+  asio::co_spawn(worker_->ioc, watch_from(from),
+                 asio::bind_cancellation_slot(worker_->stop_watch.slot(), asio::detached));
   return {};
 }
 
@@ -310,12 +410,14 @@ outcome<> etcd_store::save(const stored_certificate& record) {
     return io_failure(fmt::format("'{}' cannot name a record", record.name));
   }
   std::optional<write_fence> fence;
+  std::int64_t held_at = 0;  // the revision of the record this save replaces (0: none)
   {
     std::lock_guard lock(mutex_);
     auto it = mirror_.find(record.name);
     if (it != mirror_.end() && !it->second.record) {
       return io_failure(it->second.error + "; left alone");  // never replace what we cannot read
     }
+    if (it != mirror_.end()) held_at = it->second.mod_revision;
     if (fence_) {
       if (!*fence_) {
         return io_failure("not the leader: only the leader writes certificates to etcd");
@@ -325,12 +427,16 @@ outcome<> etcd_store::save(const stored_certificate& record) {
   }
   stored_certificate sealed = record;
   if (!record.key_pem.empty()) {
-    auto s = ring_.seal(record.key_pem, std::string(kCertificates) + record.name);
+    auto s = ring_.seal(record.key_pem, sealed_key_name(record.name, record.chain_pem));
     if (!s) return s.error();
     sealed.key_pem = std::move(*s);
   }
   std::string key = key_of(record.name);
   etcd::txn_request t;
+  // Applied only over the record this replica holds (a newer one, from a previous leader or
+  // a planted one not yet seen, is never overwritten) and, when fenced, while this replica
+  // still leads.
+  t.conditions.push_back(etcd::modified_at(key, held_at));
   if (fence) {
     etcd::compare c;
     c.key = fence->key;
@@ -338,22 +444,41 @@ outcome<> etcd_store::save(const stored_certificate& record) {
     c.result = etcd::compare::op::equal;
     c.number = fence->create_revision;
     t.conditions.push_back(std::move(c));
+    t.failure.emplace_back(etcd::get(fence->key));
   }
   std::string value = to_json(sealed);
   t.success.emplace_back(etcd::put_request{key, value, 0, false});
-  auto done =
-      call<etcd::result<etcd::txn_response>>([t](etcd::client& c) { return c.async_txn(t); });
-  if (!done) return io_failure(fmt::format("etcd: no answer before the deadline saving {}", key));
+  auto deadline = std::chrono::steady_clock::now() + options_.client.call_timeout;
+  auto done = call<etcd::result<etcd::txn_response>>(
+      [t, deadline](etcd::client& c) { return c.async_txn(t, deadline); });
+  if (!done) {
+    return io_failure(
+        fmt::format("saving {}: no answer from etcd before the deadline (it may "
+                    "still be applied; the record is saved again)",
+                    key));
+  }
   if (!*done) {
     std::lock_guard lock(mutex_);
     last_error_ = done->error().message;
     return io_failure(fmt::format("saving {}: {}", key, done->error().message));
   }
   if (!(*done)->succeeded) {
+    bool fenced_out = false;
+    if (fence && !(*done)->responses.empty()) {
+      const auto* leader = std::get_if<etcd::range_response>(&(*done)->responses.front());
+      fenced_out = !leader || leader->kvs.empty() ||
+                   leader->kvs.front().create_revision != fence->create_revision;
+    }
+    if (fenced_out) {
+      return io_failure(fmt::format(
+          "saving {}: the leadership this replica wrote under has ended (the election key {} "
+          "changed); nothing was written",
+          key, fence->key));
+    }
     return io_failure(fmt::format(
-        "saving {}: the leadership this replica wrote under has ended (the election key {} "
-        "changed); nothing was written",
-        key, fence ? fence->key : std::string()));
+        "saving {}: the record changed in etcd since this replica read it (revision {}); "
+        "nothing was written, and it is saved again once the change is read",
+        key, held_at));
   }
   std::lock_guard lock(mutex_);
   auto& e = mirror_[record.name];
@@ -361,10 +486,10 @@ outcome<> etcd_store::save(const stored_certificate& record) {
   if (e.mod_revision < at) {
     e.record = record;
     e.error.clear();
+    e.wrong_key = false;
     e.mod_revision = at;
     e.size = value.size();
   }
-  revision_ = std::max(revision_, at);
   return {};
 }
 
@@ -391,6 +516,7 @@ void etcd_store::set_fence(std::optional<write_fence> fence) {
 }
 
 void etcd_store::on_change(std::function<void(const std::string&)> f) {
+  std::lock_guard lock(mutex_);
   changed_ = std::move(f);
 }
 
@@ -399,7 +525,7 @@ etcd_store::figures etcd_store::stats() const {
   std::lock_guard lock(mutex_);
   f.watching = watching_;
   f.requests = worker_->requests;
-  f.revision = revision_;
+  f.revision = applied_;
   for (const auto& [name, e] : mirror_)
     f.unreadable += e.record ? 0 : 1;
   f.last_error = last_error_;

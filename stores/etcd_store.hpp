@@ -27,6 +27,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace certherd::stores {
 
@@ -80,8 +82,19 @@ class etcd_store final : public certificate_store {
     return std::move(*out);
   }
 
-  /// \brief Called on the store's thread whenever a record changed in etcd (its name).
+  /// \brief Called on the store's thread whenever a record changed in etcd (its name). It must
+  /// not wait for the store (no save, no call): post the work elsewhere.
   void on_change(std::function<void(const std::string&)> f);
+  /// \brief Called on the store's thread with every change of the keys under `prefix()` +
+  /// `subkey` that are not records (the election key, challenge tokens), in revision order.
+  /// The same rule as on_change.
+  void on_key(std::string subkey, std::function<void(const etcd::watch_event&)> f);
+  /// \brief Starts `f` on the store's thread, for work that lives as long as the store (the
+  /// election); it is destroyed, wherever it waits, with the store.
+  void spawn(std::function<boost::asio::awaitable<void>(etcd::client&)> f);
+  /// \brief The newest revision the mirror has seen: every change of the prefix up to it has
+  /// been applied (one watch covers the whole prefix, in order).
+  std::int64_t revision() const;
 
   const std::string& prefix() const noexcept { return options_.prefix; }
   std::string key_of(const std::string& name) const;
@@ -99,8 +112,13 @@ class etcd_store final : public certificate_store {
   struct entry {
     std::optional<stored_certificate> record;  ///< nullopt: unreadable (see error)
     std::string error;
+    bool wrong_key = false;  ///< sealed by a key STORE_KEY_FILE does not hold
     std::int64_t mod_revision = 0;
     std::size_t size = 0;
+  };
+  struct snapshot {
+    std::map<std::string, entry> entries;
+    std::int64_t revision = 0;
   };
   struct worker;
 
@@ -109,17 +127,20 @@ class etcd_store final : public certificate_store {
   bool run_on_worker(std::function<boost::asio::awaitable<void>(etcd::client&)> f);
   entry decode(const std::string& name, const std::string& value, std::int64_t mod_revision) const;
   outcome<> check_key();
+  boost::asio::awaitable<outcome<snapshot>> read_all(etcd::client& c);
+  std::vector<std::string> adopt(snapshot fresh);
   void apply(const etcd::watch_response& r);
-  outcome<std::int64_t> read_all();
+  boost::asio::awaitable<void> watch_from(std::int64_t from);
 
   etcd_store_options options_;
   key_ring ring_;
   std::unique_ptr<worker> worker_;
   mutable std::mutex mutex_;
   std::map<std::string, entry> mirror_;
-  std::int64_t revision_ = 0;
+  std::int64_t applied_ = 0;  ///< every change up to this revision is in the mirror
   std::optional<std::optional<write_fence>> fence_;  ///< unset: unfenced
   std::function<void(const std::string&)> changed_;
+  std::vector<std::pair<std::string, std::function<void(const etcd::watch_event&)>>> key_handlers_;
   std::atomic<bool> watching_{false};
   std::string last_error_;
 };

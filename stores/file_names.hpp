@@ -1,7 +1,8 @@
 // File names for certificate names. A host name may be 253 characters long, but a file name only
 // 255 bytes, and certherd adds suffixes and temporary-file decorations (".certherd-tmp.<pid>.
-// <tag>.<n>.<name>.json"). A name that would not fit keeps a readable prefix and ends in "~" and a hash of the
-// whole name: "~" never occurs in a host name, so a hashed file name never equals a plain one.
+// <tag>.<n>.<name>.json"). A name that would not fit keeps a readable prefix and ends in "~" and a
+// hash of the whole name: "~" never occurs in a host name, so a hashed file name never equals a
+// plain one.
 #pragma once
 
 #include <string>

@@ -85,7 +85,15 @@ bool is_sealed(std::string_view value) noexcept {
 }
 
 key_ring::key_ring(key_ring&&) noexcept = default;
-key_ring& key_ring::operator=(key_ring&&) noexcept = default;
+
+key_ring& key_ring::operator=(key_ring&& other) noexcept {
+  if (this != &other) {
+    for (auto& k : keys_)
+      OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
+    keys_ = std::move(other.keys_);
+  }
+  return *this;
+}
 
 key_ring::~key_ring() {
   for (auto& k : keys_)
@@ -95,21 +103,20 @@ key_ring::~key_ring() {
 outcome<key_ring> key_ring::of(const std::vector<std::string>& keys) {
   key_ring ring;
   if (keys.empty()) return configuration("STORE_KEY_FILE: no key");
+  ring.keys_.reserve(keys.size());  // no reallocation leaves a copy of a key behind
   for (const auto& bytes : keys) {
     if (bytes.size() != kKeySize) {
       return configuration(
           fmt::format("STORE_KEY_FILE: a key of {} bytes; a key is 32 bytes", bytes.size()));
     }
-    key k;
+    auto& k = ring.keys_.emplace_back();
     std::memcpy(k.bytes.data(), bytes.data(), kKeySize);
     k.id = id_of(k.bytes.data());
-    for (const auto& other : ring.keys_) {
-      if (other.id == k.id) {
-        OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
-        return configuration(fmt::format("STORE_KEY_FILE: the key {} is named twice", other.id));
+    for (std::size_t i = 0; i + 1 < ring.keys_.size(); ++i) {
+      if (ring.keys_[i].id == k.id) {
+        return configuration(fmt::format("STORE_KEY_FILE: the key {} is named twice", k.id));
       }
     }
-    ring.keys_.push_back(std::move(k));
   }
   return ring;
 }
@@ -236,6 +243,16 @@ outcome<std::string> key_ring::open(std::string_view sealed, std::string_view na
                             name, id));
   }
   return out;
+}
+
+bool key_ring::sealed_by_unknown_key(std::string_view sealed) const noexcept {
+  if (!is_sealed(sealed)) return false;
+  std::string_view rest = sealed.substr(kSealedPrefix.size());
+  std::string_view id = rest.substr(0, rest.find('.'));
+  for (const auto& k : keys_) {
+    if (k.id == id) return false;
+  }
+  return true;
 }
 
 bool key_ring::sealed_by_current(std::string_view sealed) const noexcept {

@@ -45,6 +45,9 @@ class key_ring {
   outcome<std::string> open(std::string_view sealed, std::string_view name) const;
   /// \brief Whether `sealed` was sealed by the first key (else the next write re-seals it).
   bool sealed_by_current(std::string_view sealed) const noexcept;
+  /// \brief Whether `sealed` names a key id the ring does not hold (the wrong STORE_KEY_FILE,
+  /// as opposed to a value that was altered).
+  bool sealed_by_unknown_key(std::string_view sealed) const noexcept;
   /// \brief The id of the key that seals ("3f2a…", 16 hex digits).
   std::string current_id() const;
   std::size_t size() const noexcept { return keys_.size(); }

@@ -83,16 +83,19 @@ asio::awaitable<result<http::response>> client::async_call(std::string_view path
     auto answer = co_await http_.async_request(std::move(req), deadline);
     if (!answer) {
       last = from_http(answer.error());
-      if (write && last->maybe_applied) co_return *last;  // never twice, maybe applied
       next_endpoint();
+      if (write && last->maybe_applied) co_return *last;  // never twice, maybe applied
       continue;
     }
     auto refused = error_of(answer->status, answer->body, endpoint() + std::string(path));
     if (!refused) co_return std::move(*answer);
     last = std::move(*refused);
-    // Another member may have a leader (or be up); anything else is the request's fault.
-    if (last->code != errc::unavailable || (write && last->maybe_applied)) co_return *last;
+    // Anything but unavailable is the request's fault. Unavailable: another member may have a
+    // leader (or be up) — a read asks it now, a write is the caller's to repeat (it may have
+    // been applied), and goes there next time.
+    if (last->code != errc::unavailable) co_return *last;
     next_endpoint();
+    if (write && last->maybe_applied) co_return *last;
   }
   if (!last) {
     co_return error{errc::transport, 0,
@@ -179,6 +182,10 @@ asio::awaitable<watch_end> client::async_watch(
           last = resp.error();
           return http::stream_step::stop;
         }
+        if (resp->created && r.start_revision == 0) {
+          // "From now on": now is the revision the watch was created at, kept for a resumption.
+          r.start_revision = resp->header.revision + 1;
+        }
         if (resp->canceled) {
           if (resp->compact_revision > 0) {
             ended = watch_end{{errc::compacted, 11,
@@ -187,7 +194,9 @@ asio::awaitable<watch_end> client::async_watch(
                                false},
                               resp->compact_revision};
           } else {
-            last = {errc::other, 0, "etcd watch cancelled: " + resp->cancel_reason, false};
+            // Refused (permission, a bad range): asking again would be refused again.
+            ended = watch_end{
+                {errc::other, 0, "etcd watch cancelled: " + resp->cancel_reason, false}, 0};
           }
           return http::stream_step::stop;
         }

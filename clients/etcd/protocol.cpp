@@ -147,6 +147,17 @@ result<std::int64_t> int_field(const json& obj, const char* name, std::string_vi
   return bad(what, fmt::format("{} is not a 64-bit integer", name));
 }
 
+// A revision, count or TTL: never negative, and far from overflowing when one is added to it
+// (a resumed watch asks for the revision after the last one it saw).
+constexpr std::int64_t kMaxRevision = std::int64_t{1} << 62;
+
+result<std::int64_t> count_field(const json& obj, const char* name, std::string_view what) {
+  auto n = int_field(obj, name, what);
+  if (!n) return n;
+  if (*n < 0 || *n >= kMaxRevision) return bad(what, fmt::format("{} is out of range", name));
+  return n;
+}
+
 result<std::uint64_t> uint_field(const json& obj, const char* name, std::string_view what) {
   const json* v = member(obj, name);
   if (!v) return std::uint64_t{0};
@@ -182,16 +193,18 @@ std::string text_field(const json& obj, const char* name) {
   return {v->GetString(), v->GetStringLength()};
 }
 
-result<response_header> header_of(const json& obj, std::string_view what) {
+// Every answer has a header; inside a txn, a response's own may be left out.
+result<response_header> header_of(const json& obj, std::string_view what, bool required = true) {
   response_header h;
   const json* v = member(obj, "header");
-  if (!v) return h;  // inside a txn, a response's header may be left out
+  if (!v && !required) return h;
+  if (!v) return bad(what, "no header");
   if (!v->IsObject()) return bad(what, "header is not an object");
   auto cluster = uint_field(*v, "cluster_id", what);
   if (!cluster) return cluster.error();
   auto member_id = uint_field(*v, "member_id", what);
   if (!member_id) return member_id.error();
-  auto revision = int_field(*v, "revision", what);
+  auto revision = count_field(*v, "revision", what);
   if (!revision) return revision.error();
   auto term = uint_field(*v, "raft_term", what);
   if (!term) return term.error();
@@ -214,7 +227,8 @@ result<key_value> kv_of(const json& v, std::string_view what) {
   for (auto [name, out] : {std::pair{"create_revision", &kv.create_revision},
                            std::pair{"mod_revision", &kv.mod_revision},
                            std::pair{"version", &kv.version}, std::pair{"lease", &kv.lease}}) {
-    auto n = int_field(v, name, what);
+    auto n =
+        name == std::string_view("lease") ? int_field(v, name, what) : count_field(v, name, what);
     if (!n) return n.error();
     *out = *n;
   }
@@ -235,9 +249,9 @@ result<std::vector<key_value>> kvs_of(const json& obj, const char* name, std::st
   return out;
 }
 
-result<range_response> range_of(const json& obj) {
+result<range_response> range_of(const json& obj, bool top = true) {
   range_response r;
-  auto h = header_of(obj, "range");
+  auto h = header_of(obj, "range", top);
   if (!h) return h.error();
   r.header = *h;
   auto kvs = kvs_of(obj, "kvs", "range");
@@ -246,15 +260,15 @@ result<range_response> range_of(const json& obj) {
   auto more = bool_field(obj, "more", "range");
   if (!more) return more.error();
   r.more = *more;
-  auto count = int_field(obj, "count", "range");
+  auto count = count_field(obj, "count", "range");
   if (!count) return count.error();
   r.count = *count;
   return r;
 }
 
-result<put_response> put_of(const json& obj) {
+result<put_response> put_of(const json& obj, bool top = true) {
   put_response r;
-  auto h = header_of(obj, "put");
+  auto h = header_of(obj, "put", top);
   if (!h) return h.error();
   r.header = *h;
   if (const json* prev = member(obj, "prev_kv")) {
@@ -265,9 +279,9 @@ result<put_response> put_of(const json& obj) {
   return r;
 }
 
-result<delete_response> delete_of(const json& obj) {
+result<delete_response> delete_of(const json& obj, bool top = true) {
   delete_response r;
-  auto h = header_of(obj, "delete");
+  auto h = header_of(obj, "delete", top);
   if (!h) return h.error();
   r.header = *h;
   auto deleted = int_field(obj, "deleted", "delete");
@@ -299,6 +313,21 @@ errc code_of(int grpc) {
     default:
       return errc::other;
   }
+}
+
+// etcd's words for a log line: at most 200 bytes (cut before a UTF-8 continuation byte), no
+// control characters.
+std::string said(std::string text) {
+  if (text.size() > 200) {
+    std::size_t cut = 200;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+      --cut;
+    text = text.substr(0, cut) + "…";
+  }
+  for (char& ch : text) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+  }
+  return text;
 }
 
 }  // namespace
@@ -443,24 +472,21 @@ std::optional<error> error_of(unsigned status, std::string_view body, std::strin
   // A stream may carry an error after a 200 too; decode_watch and decode_lease_keepalive read it.
   if (status >= 200 && status < 300) return std::nullopt;
   rapidjson::Document doc;
-  std::string said;
+  std::string words;
   int grpc = 0;
   if (!certherd::json::parse(doc, body) && doc.IsObject()) {
-    said = text_field(doc, "message");
-    if (said.empty()) said = text_field(doc, "error");
+    words = text_field(doc, "message");
+    if (words.empty()) words = text_field(doc, "error");
     if (const json* c = member(doc, "code"); c && c->IsInt()) grpc = c->GetInt();
   }
   errc code = grpc ? code_of(grpc) : (status >= 500 ? errc::unavailable : errc::other);
   if (!grpc && (status == 404 || status == 405)) code = errc::bad_answer;  // not a gateway
-  if (said.empty()) said = fmt::format("HTTP {}", status);
-  // etcd's own words are short and name no secret; cap them anyway: they reach logs.
-  if (said.size() > 200) said = said.substr(0, 200) + "…";
-  for (char& ch : said) {
-    if (static_cast<unsigned char>(ch) < 0x20) ch = ' ';
-  }
-  // A timed-out proposal may still be applied; a refusal (no leader, bad request) was not.
-  bool maybe = code == errc::unavailable && grpc == 4;
-  return error{code, grpc, fmt::format("etcd {}: {}", where, said), maybe};
+  if (words.empty()) words = fmt::format("HTTP {}", status);
+  words = said(std::move(words));
+  // etcd answers a proposal that timed out, and one cut short by a change of leader, with
+  // UNAVAILABLE like a member without a leader: any of them may still be applied.
+  bool maybe = code == errc::unavailable;
+  return error{code, grpc, fmt::format("etcd {}: {}", where, words), maybe};
 }
 
 result<range_response> decode_range(std::string_view body) {
@@ -496,15 +522,15 @@ result<txn_response> decode_txn(std::string_view body) {
     for (const auto& item : list->GetArray()) {
       if (!item.IsObject()) return bad("txn", "a response is not an object");
       if (const json* v = member(item, "response_range"); v && v->IsObject()) {
-        auto x = range_of(*v);
+        auto x = range_of(*v, false);
         if (!x) return x.error();
         r.responses.emplace_back(std::move(*x));
       } else if (const json* p = member(item, "response_put"); p && p->IsObject()) {
-        auto x = put_of(*p);
+        auto x = put_of(*p, false);
         if (!x) return x.error();
         r.responses.emplace_back(std::move(*x));
       } else if (const json* d = member(item, "response_delete_range"); d && d->IsObject()) {
-        auto x = delete_of(*d);
+        auto x = delete_of(*d, false);
         if (!x) return x.error();
         r.responses.emplace_back(std::move(*x));
       } else {
@@ -522,12 +548,12 @@ result<lease_grant_response> decode_lease_grant(std::string_view body) {
   auto h = header_of(*doc, "lease grant");
   if (!h) return h.error();
   r.header = *h;
-  if (std::string said = text_field(*doc, "error"); !said.empty()) {
-    return error{errc::other, 0, "etcd lease grant: " + said.substr(0, 200), false};
+  if (std::string said_text = text_field(*doc, "error"); !said_text.empty()) {
+    return error{errc::other, 0, "etcd lease grant: " + said(std::move(said_text)), false};
   }
   auto id = int_field(*doc, "ID", "lease grant");
   if (!id) return id.error();
-  auto ttl = int_field(*doc, "TTL", "lease grant");
+  auto ttl = count_field(*doc, "TTL", "lease grant");
   if (!ttl) return ttl.error();
   if (*id == 0 || *ttl <= 0) return bad("lease grant", "no lease ID or TTL");
   r.id = *id;
@@ -543,7 +569,7 @@ result<lease_keepalive_response> decode_lease_keepalive(std::string_view body) {
     if (const json* c = member(*e, "grpc_code"); c && c->IsInt()) grpc = c->GetInt();
     if (const json* c = member(*e, "code"); c && c->IsInt()) grpc = c->GetInt();
     return error{grpc ? code_of(grpc) : errc::other, grpc,
-                 "etcd lease keep-alive: " + text_field(*e, "message").substr(0, 200), false};
+                 "etcd lease keep-alive: " + said(text_field(*e, "message")), false};
   }
   const json* res = member(*doc, "result");
   if (!res || !res->IsObject()) return bad("lease keep-alive", "no result");
@@ -553,7 +579,7 @@ result<lease_keepalive_response> decode_lease_keepalive(std::string_view body) {
   r.header = *h;
   auto id = int_field(*res, "ID", "lease keep-alive");
   if (!id) return id.error();
-  auto ttl = int_field(*res, "TTL", "lease keep-alive");
+  auto ttl = count_field(*res, "TTL", "lease keep-alive");
   if (!ttl) return ttl.error();
   r.id = *id;
   r.ttl = *ttl;
@@ -574,7 +600,7 @@ result<watch_response> decode_watch(std::string_view message) {
     if (const json* c = member(*e, "grpc_code"); c && c->IsInt()) grpc = c->GetInt();
     if (const json* c = member(*e, "code"); c && c->IsInt()) grpc = c->GetInt();
     return error{grpc ? code_of(grpc) : errc::other, grpc,
-                 "etcd watch: " + text_field(*e, "message").substr(0, 200), false};
+                 "etcd watch: " + said(text_field(*e, "message")), false};
   }
   const json* res = member(*doc, "result");
   if (!res || !res->IsObject()) return bad("watch", "no result");
@@ -591,10 +617,10 @@ result<watch_response> decode_watch(std::string_view message) {
   auto canceled = bool_field(*res, "canceled", "watch");
   if (!canceled) return canceled.error();
   r.canceled = *canceled;
-  auto compact = int_field(*res, "compact_revision", "watch");
+  auto compact = count_field(*res, "compact_revision", "watch");
   if (!compact) return compact.error();
   r.compact_revision = *compact;
-  r.cancel_reason = text_field(*res, "cancel_reason").substr(0, 200);
+  r.cancel_reason = said(text_field(*res, "cancel_reason"));
   if (const json* events = member(*res, "events")) {
     if (!events->IsArray()) return bad("watch", "events is not an array");
     for (const auto& ev : events->GetArray()) {
@@ -626,10 +652,11 @@ result<watch_response> decode_watch(std::string_view message) {
 
 result<std::vector<std::string>> message_splitter::feed(std::string_view data) {
   std::vector<std::string> out;
-  pending_.append(data);
   std::size_t start = 0;
+  std::size_t from = pending_.size();  // what was there is known to hold no newline
+  pending_.append(data);
   for (;;) {
-    auto nl = pending_.find('\n', start);
+    auto nl = pending_.find('\n', std::max(start, from));
     if (nl == std::string::npos) break;
     std::string_view msg(pending_.data() + start, nl - start);
     if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);

@@ -36,8 +36,9 @@ struct error {
   errc code = errc::other;
   int grpc_code = 0;    ///< the gateway's "code", when it sent one
   std::string message;  ///< for people: the endpoint and etcd's own words
-  /// The request may have reached etcd and been applied (its answer was lost): a write must not
-  /// be sent again blindly. False when it surely was not (no connection, or etcd refused it).
+  /// The request may have reached etcd and been applied (its answer was lost, or etcd said it
+  /// is unavailable, which it also says of a proposal that timed out): a write must not be sent
+  /// again blindly. False when it surely was not (no connection, or etcd refused it).
   bool maybe_applied = false;
 };
 

@@ -99,7 +99,10 @@ struct client::impl {
         throw std::system_error(ec, fmt::format("cannot load the TLS client certificate '{}'",
                                                 options.client_certificate));
       }
-      // The key's contents never reach a message: only its file name.
+      // A key that wants a passphrase is refused, not asked for on a terminal. Its contents
+      // never reach a message: only its file name.
+      tls.set_password_callback(
+          [](std::size_t, ssl::context::password_purpose) { return std::string(); });
       tls.use_private_key_file(options.client_key, ssl::context::pem, ec);
       if (ec) {
         throw std::system_error(
@@ -258,7 +261,8 @@ struct client::impl {
       if (rec == bhttp::error::need_buffer) rec = {};
       std::size_t got = buf.size() - parser.get().body().size;
       if (!success && got) {
-        if (out.body.size() + got > options.body_limit) {
+        // An error answer is a line or two; a stream's limit is not its limit.
+        if (out.body.size() + got > std::min<std::size_t>(options.body_limit, 64 * 1024)) {
           co_return error{bhttp::error::body_limit,
                           fmt::format("read from {}: response body over {} bytes", t.origin,
                                       options.body_limit),

@@ -12,6 +12,8 @@
 
 #include <csignal>
 #include <fstream>
+#include <iostream>
+#include <thread>
 
 namespace certherd::testing {
 namespace {
@@ -129,6 +131,75 @@ TEST(EtcdStore, ARecordSomebodyElseWroteIsReportedAndLeftAlone) {
   EXPECT_EQ(run.wait(40s), 0) << run.log();
   EXPECT_EQ(r.value_of("certificates/" + host), planted + "\n");
   EXPECT_EQ(r.ca.orders(), 0) << run.log();
+}
+
+// Three replicas on one store: one leader orders, every replica serves the same certificates
+// from the store, and when the leader is killed (SIGKILL) another takes over within the lease's
+// TTL and orders nothing again (the records are in etcd).
+TEST(EtcdReplicas, OneLeaderOrdersEveryReplicaServesAndAKilledLeaderIsReplaced) {
+  etcd_run r;
+  std::vector<std::string> hosts = {unique_name("ha-a"), unique_name("ha-b"), unique_name("ha-c")};
+  std::string domains = hosts[0] + "," + hosts[1] + "," + hosts[2];
+  std::vector<std::unique_ptr<background_certherd>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    auto env = r.env(domains, r.key_a);
+    env.emplace_back("STATE_DIR", (r.tmp / fmt::format("r{}", i) / "state").string());
+    env.emplace_back("OUTPUT_DIR", (r.tmp / fmt::format("r{}", i) / "out").string());
+    env.emplace_back("LEADER_TTL", "5");
+    replicas.push_back(std::make_unique<background_certherd>(std::vector<std::string>{"run"}, env,
+                                                             r.tmp / fmt::format("r{}.log", i)));
+  }
+  auto cert_of = [&](int replica, const std::string& host) {
+    auto p = r.tmp / fmt::format("r{}", replica) / "out" / host / "cert.pem";
+    return std::filesystem::exists(p) ? slurp(p) : std::string();
+  };
+  auto all_served = [&] {
+    for (const auto& h : hosts) {
+      std::string first = cert_of(0, h);
+      if (first.empty() || cert_of(1, h) != first || cert_of(2, h) != first) return false;
+    }
+    return true;
+  };
+  auto logs = [&] {
+    std::string out;
+    for (const auto& rep : replicas)
+      out += rep->log() + "\n----\n";
+    return out;
+  };
+  ASSERT_TRUE(eventually(all_served, 120s)) << logs();
+  EXPECT_EQ(r.ca.orders(), 3) << logs();  // one leader ordered each certificate once
+  int leader = -1, leaders = 0;
+  for (int i = 0; i < 3; ++i) {
+    if (replicas[i]->count("event=leader_elected") > 0) {
+      leader = i;
+      ++leaders;
+    }
+  }
+  ASSERT_EQ(leaders, 1) << logs();
+
+  // The leader dies mid-flight: another replica leads within the TTL (5 s) and a little.
+  auto killed_at = std::chrono::steady_clock::now();
+  replicas[leader]->signal(SIGKILL);
+  replicas[leader]->wait(10s);
+  int next = -1;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (int i = 0; i < 3; ++i) {
+          if (i != leader && replicas[i]->count("event=leader_elected") > 0) next = i;
+        }
+        return next >= 0;
+      },
+      30s))
+      << logs();
+  auto took = std::chrono::steady_clock::now() - killed_at;
+  std::cout << "fail-over took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  // The new leader re-read the store: nothing is ordered again, everything is still served.
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(r.ca.orders(), 3) << logs();
+  EXPECT_TRUE(all_served()) << logs();
+  EXPECT_NE(r.cluster.etcdctl("get --print-value-only " + r.prefix + "leader").find(":"),
+            std::string::npos);
 }
 
 }  // namespace
