@@ -10,6 +10,8 @@
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
+#include "stores/atomic_file.hpp"
+#include "stores/etcd_accounts.hpp"
 #include "stores/etcd_store.hpp"
 
 #include <fmt/format.h>
@@ -64,6 +66,11 @@ outcome<> open_store(setup& s) {
     s.store = std::move(files);
     return {};
   }
+  // STATE_DIR still holds what is this replica's own: the chain-facts memo, the budgets.
+  std::string detail;
+  if (auto ec = stores::make_directories(s.cfg.state_dir, 0700, detail)) {
+    return fail(failure_kind::store_io, "STATE_DIR=" + s.cfg.state_dir + ": " + detail);
+  }
   // Read before anything else: a wrong key stops start-up before anything is written.
   auto ring = stores::key_ring::load(s.cfg.store_key_file);
   if (!ring) return ring.error();
@@ -89,6 +96,7 @@ outcome<> open_store(setup& s) {
                                              fmt::join(s.cfg.etcd_endpoints, ","),
                                              s.cfg.etcd_prefix));
   }
+  s.accounts = std::make_unique<stores::etcd_account_store>(*store);
   s.store = std::move(store);
   return {};
 }
@@ -234,6 +242,7 @@ outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
   }
   reconcilers::acme_issuer_options o;
   o.state_dir = s.cfg.state_dir;
+  o.accounts = s.accounts.get();
   if (!s.cfg.email.empty()) o.account.contact.push_back("mailto:" + s.cfg.email);
   o.account.eab_kid = s.cfg.eab_kid;
   o.account.eab_hmac = s.cfg.eab_hmac;

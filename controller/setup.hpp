@@ -15,6 +15,7 @@
 #include "reconcilers/acme_issuer.hpp"
 #include "reconcilers/certificate_executor.hpp"
 #include "reconcilers/target.hpp"
+#include "stores/account_keys.hpp"
 #include "stores/certificate_store.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -33,6 +34,8 @@ struct setup {
   config cfg;
   /// STATE_DIR's files, or etcd (STORE=etcd).
   std::unique_ptr<stores::certificate_store> store;
+  /// STORE=etcd: the account keys in etcd too; null: STATE_DIR's folders.
+  std::unique_ptr<stores::account_store> accounts;
   /// The rate-limit budgets (STATE_DIR/budgets); null with RATE_LIMITS=off.
   std::unique_ptr<reconcilers::order_budgets> budgets;
   pki::trust_anchors anchors;

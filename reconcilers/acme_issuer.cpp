@@ -97,7 +97,9 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   if (waited && st.error) co_return &st;  // that registration failed: so do we, once
   if (!st.key) {
     auto record =
-        stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
+        options_.accounts
+            ? options_.accounts->load_or_create(directory, pki::key_type::ec256)
+            : stores::load_or_create_account(options_.state_dir, directory, pki::key_type::ec256);
     if (!record) {
       st.error = record.error().within("account key");
       co_return &st;
@@ -145,7 +147,9 @@ asio::awaitable<acme_issuer::account_state*> acme_issuer::account_for(
   st.error.reset();
   log::info("account_ready", {{"directory", directory}, {"account", st.url}});
   // Recorded beside the key it belongs to, as loaded above: never under a key made meanwhile.
-  if (auto saved = stores::save_account_url(*st.record, directory, st.url); !saved) {
+  auto saved = options_.accounts ? options_.accounts->save_url(*st.record, directory, st.url)
+                                 : stores::save_account_url(*st.record, directory, st.url);
+  if (!saved) {
     log::warn("account_not_recorded", {{"error", saved.error().message}});
   }
   co_return &st;
@@ -155,11 +159,13 @@ failure acme_issuer::refuse_account(const std::string& directory, account_state&
   st.refused_until = std::chrono::steady_clock::now() + kAccountRefusedWait;
   auto until = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now() +
                                                                   kAccountRefusedWait);
-  auto folder = stores::account_folder(options_.state_dir, directory);
+  std::string folder = options_.accounts
+                           ? options_.accounts->where(directory)
+                           : stores::account_folder(options_.state_dir, directory).string();
   why.message = fmt::format(
       "{}; certherd orders nothing from {} until {} or a restart (an account the CA deactivated "
       "or revoked does not come back: move {} aside to register a new one)",
-      why.message, directory, pki::to_rfc3339(until), folder.string());
+      why.message, directory, pki::to_rfc3339(until), folder);
   log::error("account_refused",
              {{"directory", directory},
               {"account", !st.url.empty() || !st.record ? st.url : st.record->account_url},

@@ -27,6 +27,8 @@ namespace certherd::reconcilers {
 
 struct acme_issuer_options {
   std::filesystem::path state_dir;
+  /// Where account keys live; null: STATE_DIR's folders.
+  stores::account_store* accounts = nullptr;
   acme::account_options account;
   std::string preferred_chain;  ///< the alternate chain (RFC 8555 §7.4.2) whose root has this CN
   std::chrono::seconds order_timeout{std::chrono::minutes(5)};

@@ -34,4 +34,36 @@ outcome<account_record> load_or_create_account(const std::filesystem::path& stat
 outcome<> save_account_url(const account_record& record, const std::string& directory_url,
                            const std::string& account_url);
 
+/// Where account keys live, for the issuer: STATE_DIR's folders (above) or the etcd store.
+class account_store {
+ public:
+  virtual ~account_store() = default;
+  virtual outcome<account_record> load_or_create(const std::string& directory_url,
+                                                 pki::key_type type) = 0;
+  virtual outcome<> save_url(const account_record& record, const std::string& directory_url,
+                             const std::string& account_url) = 0;
+  /// \brief What to move aside (or delete) so that a new account is registered, for people.
+  virtual std::string where(const std::string& directory_url) const = 0;
+};
+
+/// \brief The folders under STATE_DIR/accounts.
+class fs_account_store final : public account_store {
+ public:
+  explicit fs_account_store(std::filesystem::path state_dir) : state_dir_(std::move(state_dir)) {}
+  outcome<account_record> load_or_create(const std::string& directory_url,
+                                         pki::key_type type) override {
+    return load_or_create_account(state_dir_, directory_url, type);
+  }
+  outcome<> save_url(const account_record& record, const std::string& directory_url,
+                     const std::string& account_url) override {
+    return save_account_url(record, directory_url, account_url);
+  }
+  std::string where(const std::string& directory_url) const override {
+    return account_folder(state_dir_, directory_url).string();
+  }
+
+ private:
+  std::filesystem::path state_dir_;
+};
+
 }  // namespace certherd::stores

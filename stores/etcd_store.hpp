@@ -97,6 +97,14 @@ class etcd_store final : public certificate_store {
   std::int64_t revision() const;
 
   const std::string& prefix() const noexcept { return options_.prefix; }
+  /// \brief Seals / opens a secret stored under `name` (below the prefix) with STORE_KEY_FILE.
+  outcome<std::string> seal(std::string_view secret, std::string_view name) const {
+    return ring_.seal(secret, name);
+  }
+  outcome<std::string> unseal(std::string_view sealed, std::string_view name) const {
+    return ring_.open(sealed, name);
+  }
+  const etcd::client_options& client_options() const noexcept { return options_.client; }
   std::string key_of(const std::string& name) const;
   /// \brief Figures for /status and metrics.
   struct figures {
