@@ -12,6 +12,7 @@
 #include "reconcilers/rancher_target.hpp"
 #include "stores/atomic_file.hpp"
 #include "stores/etcd_accounts.hpp"
+#include "stores/etcd_challenges.hpp"
 #include "stores/etcd_store.hpp"
 
 #include <fmt/format.h>
@@ -250,7 +251,13 @@ outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
   o.budgets = s.budgets.get();
   o.checker = out.checker.get();
   if (!o.checker) log::warn("self_check_off", {{"reason", "SELF_CHECK=false"}});
-  out.issuer = std::make_unique<reconcilers::acme_issuer>(*out.client, *out.presenter, o);
+  acme::challenge_presenter* presenter = out.presenter.get();
+  if (auto* shared = dynamic_cast<stores::etcd_store*>(s.store.get())) {
+    out.shared_presenter = std::make_unique<stores::etcd_challenge_presenter>(
+        *shared, *out.presenter, ioc.get_executor());
+    presenter = out.shared_presenter.get();
+  }
+  out.issuer = std::make_unique<reconcilers::acme_issuer>(*out.client, *presenter, o);
   return out;
 }
 

@@ -69,6 +69,8 @@ outcome<> read_rancher_once(setup& s, boost::asio::io_context& ioc);
 struct acme_parts {
   std::unique_ptr<http::client> client;
   std::unique_ptr<acme::challenge_presenter> presenter;
+  /// STORE=etcd: publishes each challenge to every replica too (wraps `presenter`).
+  std::unique_ptr<acme::challenge_presenter> shared_presenter;
   std::unique_ptr<acme::challenge_checker> checker;  ///< null with SELF_CHECK=false
   std::unique_ptr<reconcilers::acme_issuer> issuer;
   /// Set when CHALLENGE_LISTEN is LISTEN: the status server answers the challenges.

@@ -231,5 +231,78 @@ TEST(EtcdReplicas, OneLeaderOrdersEveryReplicaServesAndAKilledLeaderIsReplaced) 
   EXPECT_EQ(account.find("PRIVATE KEY"), std::string::npos) << account;
 }
 
+// Any replica answers a challenge: three replicas with built-in responders behind a round-robin
+// HAProxy (Debian's), which is where the private Pebble validates HTTP-01 — and where the
+// leader's self-check looks. Only the leader orders; a fetch that reaches a follower is answered
+// from the token the store's watch brought it.
+TEST(EtcdReplicas, ChallengesThroughARoundRobinBalancerAllValidate) {
+  temp_dir tmp;
+  etcd_cluster cluster({tmp / "etcd", 3, false});
+  unsigned short front = free_port();
+  std::vector<unsigned short> responders = {free_port(), free_port(), free_port()};
+  std::ofstream(tmp / "haproxy.cfg") << fmt::format(
+      "global\n  maxconn 200\ndefaults\n  mode http\n  timeout connect 2s\n"
+      "  timeout client 10s\n  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:{}\n"
+      "  default_backend be\nbackend be\n  balance roundrobin\n"
+      "  server r0 127.0.0.1:{}\n  server r1 127.0.0.1:{}\n  server r2 127.0.0.1:{}\n",
+      front, responders[0], responders[1], responders[2]);
+  pid_t haproxy = spawn_logged({"/usr/sbin/haproxy", "-db", "-f", (tmp / "haproxy.cfg").string()},
+                               tmp / "haproxy.log");
+  struct stop {
+    pid_t pid;
+    ~stop() { stop_child(pid); }
+  } stop_haproxy{haproxy};
+  pebble_process::options po;
+  po.dir = tmp / "pebble";
+  po.http_port = front;
+  pebble_process ca(po);
+  std::string prefix = unique_name("rr") + "/";
+  std::string key = write_key(tmp, "a.key", 'a');
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 6; ++i)
+    hosts.push_back(unique_name(fmt::format("rr{}", i)));
+  std::string domains;
+  for (const auto& h : hosts)
+    domains += (domains.empty() ? "" : ",") + h;
+  std::vector<std::unique_ptr<background_certherd>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    auto env = certherd_env(tmp, domains, ca.directory_url(), ca.root_file().string());
+    env.emplace_back("WEBROOT", "");
+    env.emplace_back("CHALLENGE_LISTEN", fmt::format("127.0.0.1:{}", responders[i]));
+    env.emplace_back("SELF_CHECK_ADDRESS", fmt::format("127.0.0.1:{}", front));
+    env.emplace_back("STORE", "etcd");
+    env.emplace_back("ETCD_ENDPOINTS", cluster.endpoints());
+    env.emplace_back("ETCD_PREFIX", prefix);
+    env.emplace_back("STORE_KEY_FILE", key);
+    env.emplace_back("STATE_DIR", (tmp / fmt::format("r{}", i) / "state").string());
+    env.emplace_back("OUTPUT_DIR", (tmp / fmt::format("r{}", i) / "out").string());
+    replicas.push_back(std::make_unique<background_certherd>(std::vector<std::string>{"run"}, env,
+                                                             tmp / fmt::format("r{}.log", i)));
+  }
+  auto logs = [&] {
+    std::string out;
+    for (const auto& rep : replicas)
+      out += rep->log() + "\n----\n";
+    return out;
+  };
+  auto issued = [&] {
+    for (const auto& h : hosts) {
+      for (int i = 0; i < 3; ++i) {
+        if (!std::filesystem::exists(tmp / fmt::format("r{}", i) / "out" / h / "cert.pem"))
+          return false;
+      }
+    }
+    return true;
+  };
+  ASSERT_TRUE(eventually(issued, 120s)) << logs();
+  EXPECT_EQ(ca.orders(), 6) << logs();
+  int validated = 0;
+  for (const auto& h : hosts)
+    validated += ca.validations_of(h);
+  // Round robin over three responders: most of the CA's fetches reached a follower.
+  EXPECT_GE(validated, 6) << logs();
+  EXPECT_EQ(count_lines(tmp / "haproxy.log", "NOSRV"), 0);
+}
+
 }  // namespace
 }  // namespace certherd::testing
