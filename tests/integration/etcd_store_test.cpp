@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -302,6 +303,79 @@ TEST(EtcdReplicas, ChallengesThroughARoundRobinBalancerAllValidate) {
   // Round robin over three responders: most of the CA's fetches reached a follower.
   EXPECT_GE(validated, 6) << logs();
   EXPECT_EQ(count_lines(tmp / "haproxy.log", "NOSRV"), 0);
+}
+
+// Losing etcd: one member stopped changes nothing; two (quorum lost) and the leader stops
+// leading within its lease's TTL — nothing is ordered, no file is lost, both replicas keep
+// serving; when the members return, a leader is elected again and orders nothing.
+TEST(EtcdReplicas, QuorumLostStopsOrderingNotServingAndComesBack) {
+  etcd_run r;
+  std::vector<std::string> hosts = {unique_name("q-a"), unique_name("q-b")};
+  std::string domains = hosts[0] + "," + hosts[1];
+  std::vector<std::unique_ptr<background_certherd>> replicas;
+  for (int i = 0; i < 2; ++i) {
+    auto env = r.env(domains, r.key_a);
+    env.emplace_back("STATE_DIR", (r.tmp / fmt::format("r{}", i) / "state").string());
+    env.emplace_back("OUTPUT_DIR", (r.tmp / fmt::format("r{}", i) / "out").string());
+    env.emplace_back("LEADER_TTL", "5");
+    env.emplace_back("ETCD_TIMEOUT", "2");
+    env.emplace_back("LOOP_TIME", "10");  // a resync every 10 s while etcd is away
+    replicas.push_back(std::make_unique<background_certherd>(std::vector<std::string>{"run"}, env,
+                                                             r.tmp / fmt::format("r{}.log", i)));
+  }
+  auto files = [&] {
+    std::vector<std::string> out;
+    for (int i = 0; i < 2; ++i) {
+      for (const auto& h : hosts) {
+        auto p = r.tmp / fmt::format("r{}", i) / "out" / h / "cert.pem";
+        out.push_back(std::filesystem::exists(p) ? slurp(p) : std::string());
+      }
+    }
+    return out;
+  };
+  auto logs = [&] { return replicas[0]->log() + "\n----\n" + replicas[1]->log(); };
+  auto elected = [&] {
+    return replicas[0]->count("event=leader_elected") + replicas[1]->count("event=leader_elected");
+  };
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto f = files();
+        return std::all_of(f.begin(), f.end(), [](const auto& x) { return !x.empty(); });
+      },
+      90s))
+      << logs();
+  auto served = files();
+  EXPECT_EQ(r.ca.orders(), 2);
+
+  // One member away: the leader stays the leader.
+  r.cluster.kill(2);
+  std::this_thread::sleep_for(8s);
+  EXPECT_EQ(replicas[0]->count("event=leader_lost") + replicas[1]->count("event=leader_lost"), 0)
+      << logs();
+
+  // Two away: no quorum. The leader stops leading within the TTL; files stay, processes run.
+  r.cluster.kill(1);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return replicas[0]->count("event=leader_lost") + replicas[1]->count("event=leader_lost") >=
+               1;
+      },
+      20s))
+      << logs();
+  std::this_thread::sleep_for(12s);  // a resync or more without etcd
+  EXPECT_EQ(files(), served);
+  EXPECT_EQ(r.ca.orders(), 2) << logs();
+  EXPECT_EQ(replicas[0]->wait(0s), -1) << "a replica exited without etcd";
+  EXPECT_EQ(replicas[1]->wait(0s), -1) << "a replica exited without etcd";
+
+  // Back: a leader again, nothing ordered, the same files.
+  int before = elected();
+  r.cluster.start(1);
+  r.cluster.start(2);
+  ASSERT_TRUE(eventually([&] { return elected() > before; }, 60s)) << logs();
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(r.ca.orders(), 2) << logs();
+  EXPECT_EQ(files(), served);
 }
 
 }  // namespace
