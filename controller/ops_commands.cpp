@@ -220,6 +220,13 @@ int renew_certificate(const std::map<std::string, std::string>& flags, const std
       if (auto saved = s.store->save(r); !saved) return report(saved.error().within(name));
     }
   }
+  if (s.cfg.store == config::store_kind::etcd) {
+    // Only the leader of the replicas orders: this command asks, it never orders beside it.
+    std::cout << fmt::format(
+        "{}: {}; the leader of the replicas (STORE=etcd) reconciles it\n", name,
+        force ? "a replacement is recorded in etcd" : "nothing done here");
+    return exit_ok;
+  }
   auto acme = make_acme(s, ioc);
   if (!acme) return report(acme.error());
   return reconcile_one(s, ioc, *acme, name);
@@ -276,7 +283,7 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
   if (auto saved = s.store->save(r); !saved) {
     return report(saved.error().within(name + ": revoked, but not recorded"));
   }
-  if (!reissue) return exit_ok;
+  if (!reissue || s.cfg.store == config::store_kind::etcd) return exit_ok;  // the leader reissues
   if (auto read = read_rancher_once(s, ioc); !read) {
     // Revoked and recorded: what fails from here is the replacement (1), whatever its kind.
     report(read.error().within(name + ": revoked, not replaced"));
