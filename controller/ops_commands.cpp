@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 namespace certherd::controller {
 
@@ -222,9 +223,13 @@ int renew_certificate(const std::map<std::string, std::string>& flags, const std
   }
   if (s.cfg.store == config::store_kind::etcd) {
     // Only the leader of the replicas orders: this command asks, it never orders beside it.
-    std::cout << fmt::format(
-        "{}: {}; the leader of the replicas (STORE=etcd) reconciles it\n", name,
-        force ? "a replacement is recorded in etcd" : "nothing done here");
+    auto held = s.store->load(name);
+    bool recorded = force && held && *held;
+    std::cout << fmt::format("{}: {}; the leader of the replicas (STORE=etcd) reconciles it\n",
+                             name,
+                             recorded ? "a replacement is recorded in etcd"
+                                      : (force ? "no certificate is held, so nothing is recorded"
+                                               : "nothing done here"));
     return exit_ok;
   }
   auto acme = make_acme(s, ioc);
@@ -278,11 +283,16 @@ int revoke_certificate(const std::map<std::string, std::string>& flags, const st
   // Recorded before anything else, so that even without --reissue every later reconcile (this
   // command's, or the running instance's) replaces it. Read again: a running instance may have
   // written the record while the CA was asked.
-  if (auto fresh = s.store->load(name); fresh && *fresh) r = **fresh;
-  r.reissue = "revoked" + (reason.empty() ? std::string() : " (" + reason + ")");
-  if (auto saved = s.store->save(r); !saved) {
-    return report(saved.error().within(name + ": revoked, but not recorded"));
+  outcome<> saved = fail(failure_kind::internal, "not tried");
+  for (int attempt = 0; attempt < 5 && !saved; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (auto fresh = s.store->load(name); fresh && *fresh) r = **fresh;
+    r.reissue = "revoked" + (reason.empty() ? std::string() : " (" + reason + ")");
+    saved = s.store->save(r);
+    // STORE=etcd: the leader wrote the record meanwhile; read it again and record on top.
+    if (!saved && saved.error().kind != failure_kind::conflict) break;
   }
+  if (!saved) return report(saved.error().within(name + ": revoked, but not recorded"));
   if (!reissue || s.cfg.store == config::store_kind::etcd) return exit_ok;  // the leader reissues
   if (auto read = read_rancher_once(s, ioc); !read) {
     // Revoked and recorded: what fails from here is the replacement (1), whatever its kind.

@@ -157,6 +157,9 @@ struct leadership_switch {
   std::vector<reconcilers::target*> all, local;
   asio::steady_timer timer{ioc};
   bool leading = false;
+  bool stopping = false;
+  std::uint64_t term = 0;  ///< moved by every change: a lead() of an older term does nothing
+  stores::etcd_election* election = nullptr;
 
   leadership_switch(asio::io_context& i, stores::etcd_store& st, reconcilers::executor_deps& d,
                     runtime& r, reconcilers::issuer& is, std::vector<reconcilers::target*> a,
@@ -164,13 +167,17 @@ struct leadership_switch {
       : ioc(i), store(st), deps(d), rt(r), issuer(is), all(std::move(a)), local(std::move(l)) {}
 
   void follow() {
+    ++term;
     timer.cancel();
     bool was = leading;
     leading = false;
     deps.issuer = nullptr;
     deps.targets = local;
+    // What this replica kept to save later was its own as leader: never saved over the next
+    // leader's (the store would refuse it anyway).
+    if (deps.cache) deps.cache->unsaved_records.clear();
     // The fence is the election's to set, on the store's thread, at once (this may run later).
-    if (was) {
+    if (was && !stopping) {
       log::warn("leader_lost",
                 {{"effect", "this replica orders nothing and serves what the store holds"}});
     }
@@ -178,14 +185,26 @@ struct leadership_switch {
 
   // Leads once its copy of the store has everything up to the election (the previous leader may
   // have just renewed): the election key's creation is in the same watch, after all of that.
+  // A copy that does not catch up in time is no ground to order on: the term is given up.
   asio::awaitable<void> lead(stores::write_fence fence) {
+    const std::uint64_t mine = ++term;
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (store.revision() < fence.create_revision && std::chrono::steady_clock::now() < until) {
+    while (store.revision() < fence.create_revision) {
+      if (std::chrono::steady_clock::now() >= until) {
+        log::warn("leader_stepped_down",
+                  {{"reason", "this replica's copy of the store did not reach its election's "
+                              "revision in 10 s"},
+                   {"revision", fence.create_revision},
+                   {"store_revision", store.revision()}});
+        if (election) election->step_down();
+        co_return;
+      }
       timer.expires_after(std::chrono::milliseconds(50));
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;  // lost again meanwhile
+      if (ec || term != mine || stopping) co_return;  // lost again meanwhile
     }
+    if (term != mine || stopping) co_return;
     leading = true;
     deps.issuer = &issuer;
     deps.targets = all;
@@ -193,6 +212,15 @@ struct leadership_switch {
               {{"revision", fence.create_revision}, {"store_revision", store.revision()}});
     for (const auto& [name, spec] : rt.desired_set())
       rt.enqueue(name);
+  }
+};
+
+// Gives up leadership on every way out of run_controller, after the runtime has drained: the
+// next replica takes over at once rather than after the lease's TTL.
+struct resign_on_exit {
+  stores::etcd_election* election = nullptr;
+  ~resign_on_exit() {
+    if (election) election->resign();
   }
 };
 
@@ -258,7 +286,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   if (!prepared) return report(prepared.error());
   auto& s = *prepared;
 
-  auto acme = make_acme(*s, ioc, !s->cfg.listen.empty());
+  auto acme = make_acme(*s, ioc, !s->cfg.listen.empty(), true);
   if (!acme) return report(acme.error());
   reconcilers::acme_issuer& issuer = *acme->issuer;
   // ACME_PROFILE against what the CA offers, once, before anything is ordered with it. A CA that
@@ -367,9 +395,17 @@ int run_controller(const std::map<std::string, std::string>& flags) {
             }
           });
         });
+    switcher->election = election.get();
+    // Orders only while the lease is confirmed by this replica's own clock.
+    deps.may_order = [e = election.get()] { return e->leader(); };
     election->start();
-    rt.on_stop([&election] { election->resign(); });
+    // On the way out: no new order from now; the lease is given up once in-flight work ended.
+    rt.on_stop([sw] {
+      sw->stopping = true;
+      sw->follow();
+    });
   }
+  resign_on_exit resign_later{election.get()};
   std::unique_ptr<http::server> server;
   // At function scope: the server's handler keeps calling it until ioc.run() returns.
   // /status and the page are rendered at most once a second, whatever the request rate: with

@@ -218,8 +218,8 @@ std::unique_ptr<acme::challenge_checker> make_self_checker(asio::any_io_executor
   return std::make_unique<acme::http01_self_checker>(std::move(executor), std::move(o));
 }
 
-outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
-                              bool listen_serves_challenges) {
+outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc, bool listen_serves_challenges,
+                              bool share_challenges) {
   acme_parts out;
   http::client_options http_options;
   http_options.ca_bundle = s.cfg.ca_bundle;
@@ -252,7 +252,7 @@ outcome<acme_parts> make_acme(const setup& s, asio::io_context& ioc,
   o.checker = out.checker.get();
   if (!o.checker) log::warn("self_check_off", {{"reason", "SELF_CHECK=false"}});
   acme::challenge_presenter* presenter = out.presenter.get();
-  if (auto* shared = dynamic_cast<stores::etcd_store*>(s.store.get())) {
+  if (auto* shared = dynamic_cast<stores::etcd_store*>(s.store.get()); shared && share_challenges) {
     out.shared_presenter = std::make_unique<stores::etcd_challenge_presenter>(
         *shared, *out.presenter, ioc.get_executor());
     presenter = out.shared_presenter.get();

@@ -77,8 +77,10 @@ struct acme_parts {
   acme::http01_responder* shared_responder = nullptr;
 };
 /// `listen_serves_challenges`: `run` starts the LISTEN server, which may then answer challenges.
+/// `share_challenges`: with STORE=etcd, challenges go through the store to every replica (`run`
+/// only; a one-off command answers its own).
 outcome<acme_parts> make_acme(const setup& s, boost::asio::io_context& ioc,
-                              bool listen_serves_challenges = false);
+                              bool listen_serves_challenges = false, bool share_challenges = false);
 
 /// \brief The HTTP-01 self-check for the settings: null when `on` is false.
 /// \throws std::invalid_argument for an address that is not host:port.

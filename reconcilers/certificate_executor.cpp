@@ -107,6 +107,13 @@ outcome<> save_or_keep(executor_deps& deps, observation_cache& unsaved_home,
     }
     return {};
   }
+  if (saved.error().kind == failure_kind::conflict) {
+    // The store refused on purpose (STORE=etcd: this replica no longer leads, or the record
+    // changed since it was read): what was not saved must never be saved later over the newer.
+    unsaved_home.unsaved_records.erase(record.name);
+    log::error("store_write_refused", {{"cert", record.name}, {"error", saved.error().message}});
+    return saved;
+  }
   auto& u = unsaved_home.unsaved_records[record.name];
   if (u.failures == 0) u.since = now;
   u.record = record;
@@ -305,6 +312,10 @@ class reconcile_pass {
       switch (a.kind) {
         case action_kind::issue: {
           if (!deps_.issuer) break;  // planning only
+          if (deps_.may_order && !deps_.may_order()) {  // STORE=etcd: not (or no longer) leading
+            report_.outcomes.push_back("not ordered: this replica does not lead");
+            break;
+          }
           // Spent meanwhile by another order (the plan saw the budget before it was spent).
           if (auto wait = hold(h); wait && now_ < wait->until) {
             report_.outcomes.push_back("not ordered: " + wait->reason);

@@ -62,6 +62,9 @@ struct executor_deps {
   chain_facts_memo* facts = nullptr;
   /// 64 random bits, for the time chosen in an ARI window; null: std::random_device.
   std::function<std::uint64_t()> random = {};
+  /// Asked just before an order is placed; false: not now (STORE=etcd: this replica does not
+  /// lead by its own clock). Empty: always.
+  std::function<bool()> may_order = {};
   /// The rate-limit budgets orders are charged to; null: none (RATE_LIMITS=off).
   order_budgets* budgets = nullptr;
 };

@@ -153,7 +153,9 @@ etcd_election::etcd_election(etcd_store& store, election_options options,
   std::weak_ptr<state> weak = state_;
   store_.on_key("leader", [weak](const etcd::watch_event& ev) {
     auto st = weak.lock();
-    if (!st || !st->wake) return;
+    if (!st || !st->wake || ev.kv.key != st->key) return;  // the key itself, not "leaderboard"
+    // A lagging watch may still bring the previous term's end: older than this term, no news.
+    if (st->elected && ev.kv.mod_revision < st->created_at) return;
     bool ours = ev.type == etcd::watch_event::kind::put && st->elected &&
                 ev.kv.create_revision == st->created_at;
     if (ev.type == etcd::watch_event::kind::put && !ours) st->set_holder(ev.kv.value);
@@ -181,6 +183,18 @@ void etcd_election::resign() {
     if (st->wake) st->wake->cancel();
     auto lease = st->lease.exchange(0);
     if (lease) co_await c.async_lease_revoke(lease);
+    co_return true;
+  });
+}
+
+void etcd_election::step_down() {
+  auto st = state_;
+  // The lease revoked, the key goes with it; the keep-alive then finds the lease gone, and the
+  // campaign starts again.
+  store_.call<bool>([st](etcd::client& c) -> asio::awaitable<bool> {
+    auto lease = st->lease.load();
+    if (lease) co_await c.async_lease_revoke(lease);
+    if (st->wake) st->wake->cancel();
     co_return true;
   });
 }

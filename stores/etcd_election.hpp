@@ -45,6 +45,8 @@ class etcd_election {
   /// now rather than after the TTL. Waits at most the store's call deadline.
   void resign();
 
+  /// \brief Stops leading now and campaigns again (a leader that cannot act on its term).
+  void step_down();
   /// \brief Leads now: elected, and the lease confirmed alive within its TTL.
   bool leader() const;
   struct figures {

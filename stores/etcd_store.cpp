@@ -257,6 +257,7 @@ void etcd_store::apply(const etcd::watch_response& r) {
     watching_ = true;
     notify = changed_;
     for (const auto& ev : r.events) {
+      if (!ev.kv.key.starts_with(options_.prefix)) continue;
       if (!ev.kv.key.starts_with(first)) {
         std::string_view sub =
             std::string_view(ev.kv.key).substr(std::min(ev.kv.key.size(), options_.prefix.size()));
@@ -420,7 +421,8 @@ outcome<> etcd_store::save(const stored_certificate& record) {
     if (it != mirror_.end()) held_at = it->second.mod_revision;
     if (fence_) {
       if (!*fence_) {
-        return io_failure("not the leader: only the leader writes certificates to etcd");
+        return fail(failure_kind::conflict,
+                    "not the leader: only the leader writes certificates to etcd");
       }
       fence = **fence_;
     }
@@ -470,15 +472,16 @@ outcome<> etcd_store::save(const stored_certificate& record) {
                    leader->kvs.front().create_revision != fence->create_revision;
     }
     if (fenced_out) {
-      return io_failure(fmt::format(
+      return fail(failure_kind::conflict, fmt::format(
           "saving {}: the leadership this replica wrote under has ended (the election key {} "
           "changed); nothing was written",
           key, fence->key));
     }
-    return io_failure(fmt::format(
-        "saving {}: the record changed in etcd since this replica read it (revision {}); "
-        "nothing was written, and it is saved again once the change is read",
-        key, held_at));
+    return fail(failure_kind::conflict,
+                fmt::format("saving {}: the record changed in etcd since this replica read it "
+                            "(revision {}); nothing was written, and the change is reconciled "
+                            "once it is read",
+                            key, held_at));
   }
   std::lock_guard lock(mutex_);
   auto& e = mirror_[record.name];

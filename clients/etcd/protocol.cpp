@@ -330,6 +330,22 @@ std::string said(std::string text) {
   return text;
 }
 
+// One message of a gateway stream: {"result": {...}}, or {"error": {...}} as an error.
+result<rapidjson::Document> stream_message(std::string_view body, std::string_view what) {
+  auto doc = parse_object(body, what);
+  if (!doc) return doc.error();
+  if (const json* e = member(*doc, "error"); e && e->IsObject()) {
+    int grpc = 0;
+    if (const json* c = member(*e, "grpc_code"); c && c->IsInt()) grpc = c->GetInt();
+    if (const json* c = member(*e, "code"); c && c->IsInt()) grpc = c->GetInt();
+    return error{grpc ? code_of(grpc) : errc::other, grpc,
+                 fmt::format("etcd {}: {}", what, said(text_field(*e, "message"))), false};
+  }
+  const json* res = member(*doc, "result");
+  if (!res || !res->IsObject()) return bad(what, "no result");
+  return doc;
+}
+
 }  // namespace
 
 std::string_view to_string(errc e) noexcept {
@@ -562,24 +578,16 @@ result<lease_grant_response> decode_lease_grant(std::string_view body) {
 }
 
 result<lease_keepalive_response> decode_lease_keepalive(std::string_view body) {
-  auto doc = parse_object(body, "lease keep-alive");
+  auto doc = stream_message(body, "lease keep-alive");
   if (!doc) return doc.error();
-  if (const json* e = member(*doc, "error"); e && e->IsObject()) {
-    int grpc = 0;
-    if (const json* c = member(*e, "grpc_code"); c && c->IsInt()) grpc = c->GetInt();
-    if (const json* c = member(*e, "code"); c && c->IsInt()) grpc = c->GetInt();
-    return error{grpc ? code_of(grpc) : errc::other, grpc,
-                 "etcd lease keep-alive: " + said(text_field(*e, "message")), false};
-  }
-  const json* res = member(*doc, "result");
-  if (!res || !res->IsObject()) return bad("lease keep-alive", "no result");
+  const json& res = (*doc)["result"];
   lease_keepalive_response r;
-  auto h = header_of(*res, "lease keep-alive");
+  auto h = header_of(res, "lease keep-alive");
   if (!h) return h.error();
   r.header = *h;
-  auto id = int_field(*res, "ID", "lease keep-alive");
+  auto id = int_field(res, "ID", "lease keep-alive");
   if (!id) return id.error();
-  auto ttl = count_field(*res, "TTL", "lease keep-alive");
+  auto ttl = count_field(res, "TTL", "lease keep-alive");
   if (!ttl) return ttl.error();
   r.id = *id;
   r.ttl = *ttl;
@@ -593,17 +601,9 @@ result<response_header> decode_header_only(std::string_view body) {
 }
 
 result<watch_response> decode_watch(std::string_view message) {
-  auto doc = parse_object(message, "watch");
+  auto doc = stream_message(message, "watch");
   if (!doc) return doc.error();
-  if (const json* e = member(*doc, "error"); e && e->IsObject()) {
-    int grpc = 0;
-    if (const json* c = member(*e, "grpc_code"); c && c->IsInt()) grpc = c->GetInt();
-    if (const json* c = member(*e, "code"); c && c->IsInt()) grpc = c->GetInt();
-    return error{grpc ? code_of(grpc) : errc::other, grpc,
-                 "etcd watch: " + said(text_field(*e, "message")), false};
-  }
-  const json* res = member(*doc, "result");
-  if (!res || !res->IsObject()) return bad("watch", "no result");
+  const json* res = &(*doc)["result"];
   watch_response r;
   auto h = header_of(*res, "watch");
   if (!h) return h.error();
