@@ -225,11 +225,11 @@ int renew_certificate(const std::map<std::string, std::string>& flags, const std
     // Only the leader of the replicas orders: this command asks, it never orders beside it.
     auto held = s.store->load(name);
     bool recorded = force && held && *held;
-    std::cout << fmt::format("{}: {}; the leader of the replicas (STORE=etcd) reconciles it\n",
-                             name,
-                             recorded ? "a replacement is recorded in etcd"
-                                      : (force ? "no certificate is held, so nothing is recorded"
-                                               : "nothing done here"));
+    std::cout << fmt::format(
+        "{}: {}; the leader of the replicas (STORE=etcd) reconciles it\n", name,
+        recorded
+            ? "a replacement is recorded in etcd"
+            : (force ? "no certificate is held, so nothing is recorded" : "nothing done here"));
     return exit_ok;
   }
   auto acme = make_acme(s, ioc);

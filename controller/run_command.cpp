@@ -192,8 +192,9 @@ struct leadership_switch {
     while (store.revision() < fence.create_revision) {
       if (std::chrono::steady_clock::now() >= until) {
         log::warn("leader_stepped_down",
-                  {{"reason", "this replica's copy of the store did not reach its election's "
-                              "revision in 10 s"},
+                  {{"reason",
+                    "this replica's copy of the store did not reach its election's "
+                    "revision in 10 s"},
                    {"revision", fence.create_revision},
                    {"store_revision", store.revision()}});
         if (election) election->step_down();

@@ -311,7 +311,7 @@ class reconcile_pass {
       }
       switch (a.kind) {
         case action_kind::issue: {
-          if (!deps_.issuer) break;  // planning only
+          if (!deps_.issuer) break;                     // planning only
           if (deps_.may_order && !deps_.may_order()) {  // STORE=etcd: not (or no longer) leading
             report_.outcomes.push_back("not ordered: this replica does not lead");
             break;

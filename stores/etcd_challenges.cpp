@@ -42,8 +42,9 @@ etcd_challenge_presenter::etcd_challenge_presenter(etcd_store& store,
     std::string token = ev.kv.key.substr(skip);
     if (!acme::is_safe_token(token)) return;  // never a path outside the challenge folder
     if (ev.type == etcd::watch_event::kind::remove) {
-      boost::asio::post(executor,
-                        [local_presenter, token] { local_presenter->remove({"", token}); });
+      boost::asio::post(executor, [local_presenter, token] {
+        local_presenter->remove({"", token});
+      });
       return;
     }
     auto value = key_authorization_of(*shared, token, ev.kv.value);
@@ -101,8 +102,9 @@ std::error_code etcd_challenge_presenter::present(const acme::present_challenge&
 void etcd_challenge_presenter::remove(const acme::remove_challenge& c) {
   local_.remove(c);
   std::string key = store_.prefix() + std::string(kChallenges) + c.token;
-  store_.call<etcd::result<etcd::delete_response>>(
-      [key](etcd::client& cl) { return cl.async_delete({key, "", false}); });
+  store_.call<etcd::result<etcd::delete_response>>([key](etcd::client& cl) {
+    return cl.async_delete({key, "", false});
+  });
 }
 
 }  // namespace certherd::stores

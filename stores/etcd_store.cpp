@@ -472,10 +472,12 @@ outcome<> etcd_store::save(const stored_certificate& record) {
                    leader->kvs.front().create_revision != fence->create_revision;
     }
     if (fenced_out) {
-      return fail(failure_kind::conflict, fmt::format(
-          "saving {}: the leadership this replica wrote under has ended (the election key {} "
-          "changed); nothing was written",
-          key, fence->key));
+      return fail(
+          failure_kind::conflict,
+          fmt::format(
+              "saving {}: the leadership this replica wrote under has ended (the election key {} "
+              "changed); nothing was written",
+              key, fence->key));
     }
     return fail(failure_kind::conflict,
                 fmt::format("saving {}: the record changed in etcd since this replica read it "
