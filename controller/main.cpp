@@ -5,6 +5,7 @@
 #include "controller/logging.hpp"
 #include "controller/ops_commands.hpp"
 #include "controller/run_command.hpp"
+#include "controller/store_migrate.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +31,7 @@ struct subcommand {
   std::function<int()> run;
   setting_values* settings = nullptr;  ///< takes run's settings as flags (--domains …)
   bool refuses_secret_flags = false;   ///< --eab-hmac is refused, its value never printed
+  CLI::App* flags_on = nullptr;        ///< the nested command the flags belong to; null: cli
 };
 
 subcommand issue_command(CLI::App& app) {
@@ -132,6 +134,22 @@ subcommand revoke_command(CLI::App& app) {
           &a->settings, true};
 }
 
+subcommand store_command(CLI::App& app) {
+  struct args {
+    setting_values settings;
+    std::string to;
+  };
+  auto a = std::make_shared<args>();
+  auto* store = app.add_subcommand("store", "Work on the store: migrate");
+  store->require_subcommand(1);
+  auto* migrate = store->add_subcommand(
+      "migrate",
+      "Copy the certificates and account keys from STATE_DIR into etcd (--to etcd) or back "
+      "(--to file), so that nothing is ordered again; the source is left as it was");
+  migrate->add_option("--to", a->to, "etcd or file")->required();
+  return {store, [a] { return migrate_store(a->settings, a->to); }, &a->settings, true, migrate};
+}
+
 subcommand version_command(CLI::App& app) {
   return {app.add_subcommand("version", "Print the version"), [] {
             std::cout << "certherd " << CERTHERD_VERSION << "\n";
@@ -176,6 +194,7 @@ int main(int argc, char** argv) {
       status_command(app),
       renew_command(app),
       revoke_command(app),
+      store_command(app),
       version_command(app),
   };
 
@@ -183,9 +202,10 @@ int main(int argc, char** argv) {
   // printed (CLI11 would echo an unknown option's value).
   bool secret_flag = false;
   for (const auto& c : commands) {
+    CLI::App* where = c.flags_on ? c.flags_on : c.cli;
     if (c.settings) {
       for (const auto& [flag, variable] : setting_flags()) {
-        c.cli->add_option_function<std::string>(
+        where->add_option_function<std::string>(
             flag,
             [values = c.settings, variable = variable](const std::string& v) {
               (*values)[variable] = v;
@@ -194,7 +214,7 @@ int main(int argc, char** argv) {
       }
     }
     if (c.refuses_secret_flags) {
-      c.cli
+      where
           ->add_option_function<std::string>(
               "--eab-hmac", [&secret_flag](const std::string&) { secret_flag = true; },
               "refused: use ACME_EAB_HMAC or --eab-hmac-file")

@@ -51,6 +51,10 @@ struct setup {
   rancher::mirror mirror;
 };
 
+/// \brief Opens the store `s.cfg` names (STATE_DIR's files, or etcd with its account keys) into
+/// `s.store` and `s.accounts`.
+outcome<> open_store(setup& s);
+
 /// \brief Reads the configuration (environment, overridden by `flags`) and the store. A wrong
 /// setting is a failure of kind configuration; a state directory that cannot be used, store_io.
 outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>& flags,

@@ -32,6 +32,7 @@ std::string value_of(const std::string& directory, const std::string& sealed_key
 struct parsed_value {
   std::string sealed_key;
   std::string account_url;
+  std::string directory;
 };
 
 std::optional<parsed_value> parse_value(const std::string& text) {
@@ -44,7 +45,7 @@ std::optional<parsed_value> parse_value(const std::string& text) {
   };
   auto key = str("key");
   if (!key) return std::nullopt;
-  return parsed_value{*key, str("account_url").value_or("")};
+  return parsed_value{*key, str("account_url").value_or(""), str("directory").value_or("")};
 }
 
 }  // namespace
@@ -124,6 +125,41 @@ outcome<> etcd_account_store::save_url(const account_record& record,
       [t](etcd::client& c) { return c.async_txn(t); });
   if (!put || !*put || !(*put)->succeeded) return io_failure("account URL: not recorded in etcd");
   return {};
+}
+
+outcome<bool> etcd_account_store::import(const exported& account) {
+  std::string name = name_of(account.directory_url);
+  std::string key = store_.prefix() + name;
+  auto sealed = store_.seal(account.key_pem, name);
+  if (!sealed) return sealed.error();
+  etcd::txn_request t;
+  t.conditions.push_back(etcd::absent(key));
+  t.success.emplace_back(etcd::put_request{
+      key, value_of(account.directory_url, *sealed, account.account_url), 0, false});
+  auto put = store_.call<etcd::result<etcd::txn_response>>(
+      [t](etcd::client& c) { return c.async_txn(t); });
+  if (!put) return io_failure("account key: no answer from etcd before the deadline");
+  if (!*put) return io_failure("account key: " + put->error().message);
+  return (*put)->succeeded;
+}
+
+outcome<std::vector<etcd_account_store::exported>> etcd_account_store::all() {
+  std::string under = store_.prefix() + "accounts/";
+  auto got = store_.call<etcd::result<etcd::range_response>>(
+      [under](etcd::client& c) { return c.async_range(etcd::under(under)); });
+  if (!got) return io_failure("accounts: no answer from etcd before the deadline");
+  if (!*got) return io_failure("accounts: " + got->error().message);
+  std::vector<exported> out;
+  for (const auto& kv : (*got)->kvs) {
+    auto v = parse_value(kv.value);
+    if (!v || v->directory.empty()) {
+      return io_failure(fmt::format("{} is not an account record of certherd's", kv.key));
+    }
+    auto pem = store_.unseal(v->sealed_key, name_of(v->directory));
+    if (!pem) return io_failure(fmt::format("{}: {}", kv.key, pem.error().message));
+    out.push_back({v->directory, std::move(*pem), v->account_url});
+  }
+  return out;
 }
 
 }  // namespace certherd::stores

@@ -19,6 +19,18 @@ class etcd_account_store final : public account_store {
                      const std::string& account_url) override;
   std::string where(const std::string& directory_url) const override;
 
+  /// An account as `certherd store migrate` carries it.
+  struct exported {
+    std::string directory_url;
+    std::string key_pem;  ///< secret
+    std::string account_url;
+  };
+  /// \brief Writes an account only where none is (an existing one is never replaced): true when
+  /// written, false when one was there.
+  outcome<bool> import(const exported& account);
+  /// \brief Every account in the store, keys opened; one that cannot be read is a failure.
+  outcome<std::vector<exported>> all();
+
  private:
   std::string name_of(const std::string& directory_url) const;  ///< below the prefix
   etcd_store& store_;

@@ -135,6 +135,64 @@ TEST(EtcdStore, ARecordSomebodyElseWroteIsReportedAndLeftAlone) {
   EXPECT_EQ(r.ca.orders(), 0) << run.log();
 }
 
+// `certherd store migrate`: a single instance's certificates and account key copied from
+// STATE_DIR into etcd and back, and nothing ordered again on either side of the move; the account
+// moved with them (a replacement ordered through etcd registers nothing new).
+TEST(EtcdStore, MigrateThereAndBackOrdersNothing) {
+  etcd_run r;
+  std::string host = unique_name("migrate");
+  auto files_env = certherd_env(r.tmp, host, r.ca.directory_url(), r.ca.root_file().string());
+  run_until(files_env, r.tmp / "file.log", "event=issued");
+  ASSERT_EQ(r.ca.orders(), 1);
+  std::vector<std::string> etcd_flags = {"--etcd-endpoints", r.cluster.endpoints(), "--etcd-prefix",
+                                         r.prefix,           "--store-key-file",    r.key_a};
+  auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  auto there = run_certherd(with(
+      {"store", "migrate", "--to", "etcd", "--state-dir", (r.tmp / "state").string()}, etcd_flags));
+  ASSERT_EQ(there.code, 0) << there.output;
+  EXPECT_NE(there.output.find("1 certificate copied, 0 already there, 0 not copied; 1 account "
+                              "copied"),
+            std::string::npos)
+      << there.output;
+  EXPECT_EQ(r.value_of("certificates/" + host).find("PRIVATE KEY"), std::string::npos);
+  // Twice: everything is there already, nothing is replaced.
+  auto again = run_certherd(with(
+      {"store", "migrate", "--to", "etcd", "--state-dir", (r.tmp / "state").string()}, etcd_flags));
+  EXPECT_NE(again.output.find("0 certificates copied, 1 already there"), std::string::npos)
+      << again.output;
+
+  // On etcd, from a STATE_DIR of its own: nothing ordered; a replacement asked for is ordered
+  // with the account that moved.
+  auto etcd_env = r.env(host, r.key_a);
+  etcd_env.emplace_back("STATE_DIR", (r.tmp / "state-etcd").string());
+  auto log = run_until(etcd_env, r.tmp / "etcd.log", "event=decision");
+  EXPECT_EQ(r.ca.orders(), 1) << log;
+  auto renew = run_certherd(
+      with({"renew", host, "--force", "--domains", host, "--store", "etcd", "--webroot",
+            harness("CERTHERD_TEST_WEBROOT"), "--state-dir", (r.tmp / "state-cli").string()},
+           etcd_flags));
+  EXPECT_EQ(renew.code, 0) << renew.output;
+  EXPECT_NE(renew.output.find("a replacement is recorded in etcd"), std::string::npos)
+      << renew.output;
+  run_until(etcd_env, r.tmp / "etcd-renew.log", "event=issued");
+  EXPECT_EQ(r.ca.orders(), 2);
+  EXPECT_EQ(r.ca.requests("POST /sign-me-up"), 1);
+
+  // Back to files, into a fresh STATE_DIR: nothing ordered there either.
+  auto back = run_certherd(with(
+      {"store", "migrate", "--to", "file", "--state-dir", (r.tmp / "back").string()}, etcd_flags));
+  ASSERT_EQ(back.code, 0) << back.output;
+  auto back_env = files_env;
+  back_env.emplace_back("STATE_DIR", (r.tmp / "back").string());
+  log = run_until(back_env, r.tmp / "back.log", "event=decision");
+  EXPECT_EQ(log.find("event=issued"), std::string::npos) << log;
+  EXPECT_EQ(r.ca.orders(), 2) << log;
+  EXPECT_TRUE(std::filesystem::exists(r.tmp / "back" / "accounts"));
+}
+
 // Three replicas on one store: one leader orders, every replica serves the same certificates
 // from the store, and when the leader is killed (SIGKILL) another takes over within the lease's
 // TTL and orders nothing again (the records are in etcd).
