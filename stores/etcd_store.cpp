@@ -162,7 +162,7 @@ etcd_store::entry etcd_store::decode(const std::string& name, const std::string&
   return e;
 }
 
-outcome<> etcd_store::check_key() {
+outcome<> etcd_store::check_key(int attempts) {
   std::string key = options_.prefix + std::string(kKeyCheck);
   auto got = call<etcd::result<etcd::range_response>>(
       [key](etcd::client& c) { return c.async_range(etcd::get(key)); });
@@ -193,7 +193,15 @@ outcome<> etcd_store::check_key() {
       call<etcd::result<etcd::txn_response>>([t](etcd::client& c) { return c.async_txn(t); });
   if (!put) return io_failure("etcd: no answer before the deadline");
   if (!*put) return io_failure(put->error().message);
-  if (!(*put)->succeeded) return check_key();  // another replica wrote it first: check theirs
+  // Another replica wrote it first: theirs is checked — a few times, not for as long as
+  // something keeps rewriting it.
+  if (!(*put)->succeeded) {
+    if (attempts <= 1) {
+      return io_failure(fmt::format("{}{} changed at every look; nothing was written",
+                                    options_.prefix, kKeyCheck));
+    }
+    return check_key(attempts - 1);
+  }
   return {};
 }
 

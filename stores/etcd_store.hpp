@@ -134,7 +134,8 @@ class etcd_store final : public certificate_store {
   /// ends there on its own; what it captured must be shared).
   bool run_on_worker(std::function<boost::asio::awaitable<void>(etcd::client&)> f);
   entry decode(const std::string& name, const std::string& value, std::int64_t mod_revision) const;
-  outcome<> check_key();
+  /// `attempts`: how often a check value another writer changed meanwhile is read again.
+  outcome<> check_key(int attempts = 3);
   boost::asio::awaitable<outcome<snapshot>> read_all(etcd::client& c);
   std::vector<std::string> adopt(snapshot fresh);
   void apply(const etcd::watch_response& r);
