@@ -444,6 +444,12 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       live_figures::etcd_figure e;
       auto st = shared_store->stats();
       e.watching = st.watching;
+      if (st.unreachable_since) {
+        e.unreachable_since = std::max<std::int64_t>(
+            1, std::chrono::duration_cast<std::chrono::seconds>(
+                   st.unreachable_since->time_since_epoch())
+                   .count());
+      }
       e.requests = st.requests;
       e.revision = st.revision;
       e.unreadable = st.unreadable;
@@ -484,9 +490,20 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
       if (path == "/readyz") {
         auto f = live();
-        return f.ready ? http::server_reply{200, "text/plain; charset=utf-8", "ready\n"}
-                       : http::server_reply{503, "text/plain; charset=utf-8",
-                                            "not ready: the first pass is not done\n"};
+        if (!f.ready) {
+          return {503, "text/plain; charset=utf-8", "not ready: the first pass is not done\n"};
+        }
+        // A replica that has not heard from etcd for a call's deadline serves stale
+        // certificates at worst and cannot answer challenges other replicas publish: it keeps
+        // serving its local targets, and asks its balancer to send traffic elsewhere.
+        if (f.etcd && f.etcd->unreachable_since != 0) {
+          auto away = now_seconds().time_since_epoch().count() - f.etcd->unreachable_since;
+          if (away >= s->cfg.etcd_timeout.count()) {
+            return {503, "text/plain; charset=utf-8",
+                    fmt::format("not ready: etcd has not answered for {} s\n", away)};
+          }
+        }
+        return {200, "text/plain; charset=utf-8", "ready\n"};
       }
       if (path == "/metrics") {
         return {200, "text/plain; version=0.0.4; charset=utf-8",

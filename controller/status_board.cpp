@@ -173,6 +173,13 @@ std::string status_board::to_json(const std::map<std::string, reconcilers::cert_
     j.kv("elections", static_cast<std::int64_t>(live.etcd->elections));
     j.kv("leader_losses", static_cast<std::int64_t>(live.etcd->leader_losses));
     j.kv("watching", live.etcd->watching);
+    j.kv("reachable", live.etcd->unreachable_since == 0);
+    j.key("unreachable_since");
+    if (live.etcd->unreachable_since == 0) {
+      w.Null();
+    } else {
+      w.Int64(live.etcd->unreachable_since);
+    }
     j.kv("revision", live.etcd->revision);
     j.kv("requests", static_cast<std::int64_t>(live.etcd->requests));
     j.kv("unreadable_records", static_cast<std::int64_t>(live.etcd->unreadable));
@@ -433,6 +440,12 @@ std::string status_board::to_prometheus(
         .Register(now)
         .Add({})
         .Set(live.etcd->watching ? 1 : 0);
+    prometheus::BuildGauge()
+        .Name("certherd_store_reachable")
+        .Help("1 while etcd answers this replica; 0 from the first call no member answered")
+        .Register(now)
+        .Add({})
+        .Set(live.etcd->unreachable_since == 0 ? 1 : 0);
     prometheus::BuildCounter()
         .Name("certherd_store_requests_total")
         .Help("Requests sent to etcd (a watch stream counts once per opening)")

@@ -66,6 +66,8 @@ struct live_figures {
     std::size_t elections = 0;
     std::size_t leader_losses = 0;
     bool watching = false;
+    /// Since when (Unix seconds) no etcd member has answered; 0: etcd answers.
+    std::int64_t unreachable_since = 0;
     std::size_t requests = 0;
     std::int64_t revision = 0;
     std::size_t unreadable = 0;

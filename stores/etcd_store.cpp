@@ -75,7 +75,6 @@ struct etcd_store::worker {
   std::promise<void> ran;
   std::thread thread;
   std::chrono::milliseconds wait;
-  std::atomic<std::size_t> requests{0};
 };
 
 etcd_store::etcd_store(etcd_store_options options, key_ring ring)
@@ -120,7 +119,6 @@ bool etcd_store::run_on_worker(std::function<asio::awaitable<void>(etcd::client&
           // Said by the caller as no answer; the reason goes to the log.
           spdlog::error("event=etcd_call_failed error=\"{}\"", e.what());
         }
-        w->requests = w->client->requests();
         done->set_value();
       },
       asio::detached);
@@ -262,7 +260,6 @@ void etcd_store::apply(const etcd::watch_response& r) {
   std::function<void(const std::string&)> notify;
   {
     std::lock_guard lock(mutex_);
-    watching_ = true;
     notify = changed_;
     for (const auto& ev : r.events) {
       if (!ev.kv.key.starts_with(options_.prefix)) continue;
@@ -342,8 +339,6 @@ asio::awaitable<void> etcd_store::watch_from(std::int64_t from) {
     } catch (const std::exception& e) {
       end.why = {etcd::errc::other, 0, std::string("etcd watch: ") + e.what(), false};
     }
-    watching_ = false;
-    worker_->requests = c.requests();
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none) co_return;
     {
@@ -536,8 +531,9 @@ void etcd_store::on_change(std::function<void(const std::string&)> f) {
 etcd_store::figures etcd_store::stats() const {
   figures f;
   std::lock_guard lock(mutex_);
-  f.watching = watching_;
-  f.requests = worker_->requests;
+  f.watching = worker_->client->open_watches() > 0;
+  f.requests = worker_->client->requests();
+  f.unreachable_since = worker_->client->unreachable_since();
   f.revision = applied_;
   for (const auto& [name, e] : mirror_)
     f.unreadable += e.record ? 0 : 1;

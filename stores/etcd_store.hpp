@@ -108,7 +108,9 @@ class etcd_store final : public certificate_store {
   std::string key_of(const std::string& name) const;
   /// \brief Figures for /status and metrics.
   struct figures {
-    bool watching = false;       ///< the watch stream is open
+    bool watching = false;       ///< the watch stream is open now
+    /// Since when etcd has been out of reach (no member answered); nullopt: reachable.
+    std::optional<std::chrono::system_clock::time_point> unreachable_since;
     std::size_t requests = 0;    ///< sent to etcd
     std::int64_t revision = 0;   ///< the newest revision the mirror has seen
     std::size_t unreadable = 0;  ///< records that do not decode or open
@@ -150,7 +152,6 @@ class etcd_store final : public certificate_store {
   std::optional<std::optional<write_fence>> fence_;  ///< unset: unfenced
   std::function<void(const std::string&)> changed_;
   std::vector<std::pair<std::string, std::function<void(const etcd::watch_event&)>>> key_handlers_;
-  std::atomic<bool> watching_{false};
   std::string last_error_;
 };
 

@@ -16,6 +16,12 @@ namespace {
 
 namespace asio = boost::asio;
 
+// gRPC metadata through the gateway ("hasleader", as etcd's own client's WithRequireLeader):
+// a member that has lost its leader refuses a call at once rather than letting it wait out the
+// deadline, and ends a watch stream rather than holding it open and silent while the cluster
+// goes on without it, so the client moves to a member that is part of the cluster.
+const http::header kRequireLeader{"Grpc-Metadata-Hasleader", "true"};
+
 error from_http(const http::error& e) {
   return {errc::transport, 0, "etcd " + e.detail, e.maybe_delivered};
 }
@@ -61,6 +67,20 @@ client::client(http::client& http, client_options options)
   if (options_.endpoints.empty()) throw std::invalid_argument("etcd client without endpoints");
 }
 
+std::optional<std::chrono::system_clock::time_point> client::unreachable_since() const noexcept {
+  auto ms = unreachable_since_ms_.load();
+  if (ms == 0) return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+void client::unreachable() noexcept {
+  std::int64_t none = 0;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  unreachable_since_ms_.compare_exchange_strong(none, std::max<std::int64_t>(now, 1));
+}
+
 void client::next_endpoint() noexcept {
   current_ = (current_ + 1) % options_.endpoints.size();
 }
@@ -76,6 +96,7 @@ asio::awaitable<result<http::response>> client::async_call(std::string_view path
     req.verb = http::method::post;
     req.url = endpoint() + std::string(path);
     req.headers.push_back({"Content-Type", "application/json"});
+    req.headers.push_back(kRequireLeader);
     req.body = body;
     // A read may be asked again on a fresh connection; a write is the caller's to repeat.
     req.replay_safe = !write;
@@ -84,19 +105,32 @@ asio::awaitable<result<http::response>> client::async_call(std::string_view path
     if (!answer) {
       last = from_http(answer.error());
       next_endpoint();
-      if (write && last->maybe_applied) co_return *last;  // never twice, maybe applied
+      if (write && last->maybe_applied) {
+        unreachable();
+        co_return *last;  // never twice, maybe applied
+      }
       continue;
     }
     auto refused = error_of(answer->status, answer->body, endpoint() + std::string(path));
-    if (!refused) co_return std::move(*answer);
+    if (!refused) {
+      reached();
+      co_return std::move(*answer);
+    }
     last = std::move(*refused);
-    // Anything but unavailable is the request's fault. Unavailable: another member may have a
-    // leader (or be up) — a read asks it now, a write is the caller's to repeat (it may have
-    // been applied), and goes there next time.
-    if (last->code != errc::unavailable) co_return *last;
+    // Anything but unavailable is the request's fault (etcd answered). Unavailable: another
+    // member may have a leader (or be up) — a read asks it now, a write is the caller's to
+    // repeat (it may have been applied), and goes there next time.
+    if (last->code != errc::unavailable) {
+      reached();
+      co_return *last;
+    }
     next_endpoint();
-    if (write && last->maybe_applied) co_return *last;
+    if (write && last->maybe_applied) {
+      unreachable();
+      co_return *last;
+    }
   }
+  unreachable();
   if (!last) {
     co_return error{errc::transport, 0,
                     fmt::format("etcd: no endpoint answered before the deadline ({} tried)",
@@ -168,6 +202,22 @@ asio::awaitable<watch_end> client::async_watch(
   for (;;) {
     bool stopped = false;
     bool delivered = false;
+    // Counted open from the stream's first message until it ends, however it ends.
+    struct open_count {
+      client& c;
+      bool open = false;
+      void opened() {
+        if (open) return;
+        open = true;
+        ++c.open_watches_;
+        c.reached();
+      }
+      void closed() {
+        if (open) --c.open_watches_;
+        open = false;
+      }
+      ~open_count() { closed(); }
+    } stream{*this};
     std::optional<watch_end> ended;
     message_splitter split(options_.message_limit);
     auto on_data = [&](std::string_view data) {
@@ -182,6 +232,7 @@ asio::awaitable<watch_end> client::async_watch(
           last = resp.error();
           return http::stream_step::stop;
         }
+        stream.opened();
         if (resp->created && r.start_revision == 0) {
           // "From now on": now is the revision the watch was created at, kept for a resumption.
           r.start_revision = resp->header.revision + 1;
@@ -217,11 +268,14 @@ asio::awaitable<watch_end> client::async_watch(
     req.verb = http::method::post;
     req.url = endpoint() + "/v3/watch";
     req.headers.push_back({"Content-Type", "application/json"});
+    req.headers.push_back(kRequireLeader);
     req.body = encode(r);
     ++requests_;
     auto answer =
         co_await http_.async_stream(std::move(req), on_data, steady::now() + options_.call_timeout,
                                     options_.watch_idle_timeout);
+    bool was_open = stream.open;
+    stream.closed();
     if (stopped) co_return watch_end{{errc::other, 0, "", false}, 0};
     if (ended) co_return *ended;
     auto cs = co_await asio::this_coro::cancellation_state;
@@ -230,9 +284,11 @@ asio::awaitable<watch_end> client::async_watch(
     }
     if (!answer) {
       last = from_http(answer.error());
+      if (!was_open) unreachable();
     } else if (auto refused = error_of(answer->status, answer->body, endpoint() + "/v3/watch")) {
       last = std::move(*refused);
       if (last.code == errc::compacted) co_return watch_end{last, 0};
+      if (last.code == errc::unavailable) unreachable();
     }
     // Another endpoint, after a pause that grows while nothing is delivered (jittered).
     next_endpoint();

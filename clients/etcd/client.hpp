@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -76,6 +77,13 @@ class client {
   const std::string& endpoint() const noexcept { return options_.endpoints[current_]; }
   /// \brief Requests sent (a watch stream counts once per opening), for metrics and benchmarks.
   std::size_t requests() const noexcept { return requests_; }
+  /// \brief Since when etcd has been out of reach: the last call found no member that could
+  /// answer (every endpoint failed, or said it has no leader), and none has answered since.
+  /// Nullopt while the last attempt reached it. Safe to read from any thread.
+  std::optional<std::chrono::system_clock::time_point> unreachable_since() const noexcept;
+  /// \brief Watch streams open now (a stream counts from its first message to its end). Safe to
+  /// read from any thread.
+  int open_watches() const noexcept { return open_watches_.load(); }
   const client_options& options() const noexcept { return options_; }
 
  private:
@@ -85,8 +93,13 @@ class client {
 
   http::client& http_;
   client_options options_;
+  void reached() noexcept { unreachable_since_ms_.store(0); }
+  void unreachable() noexcept;
+
   std::size_t current_ = 0;
-  std::size_t requests_ = 0;
+  std::atomic<std::size_t> requests_ = 0;
+  std::atomic<std::int64_t> unreachable_since_ms_ = 0;  ///< system clock, ms; 0: reachable
+  std::atomic<int> open_watches_ = 0;
 };
 
 }  // namespace certherd::etcd

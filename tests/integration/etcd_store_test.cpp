@@ -15,6 +15,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 namespace certherd::testing {
@@ -366,12 +367,14 @@ TEST(EtcdReplicas, ChallengesThroughARoundRobinBalancerAllValidate) {
 
 // Losing etcd: one member stopped changes nothing; two (quorum lost) and the leader stops
 // leading within its lease's TTL — nothing is ordered, no file is lost, both replicas keep
-// serving; when the members return, a leader is elected again and orders nothing.
+// serving, and each says on /readyz (503) and in its metrics that etcd does not answer; when
+// the members return, a leader is elected again, orders nothing, and both are ready again.
 TEST(EtcdReplicas, QuorumLostStopsOrderingNotServingAndComesBack) {
   etcd_run r;
   std::vector<std::string> hosts = {unique_name("q-a"), unique_name("q-b")};
   std::string domains = hosts[0] + "," + hosts[1];
   std::vector<std::unique_ptr<background_certherd>> replicas;
+  std::vector<unsigned short> ports;
   for (int i = 0; i < 2; ++i) {
     auto env = r.env(domains, r.key_a);
     env.emplace_back("STATE_DIR", (r.tmp / fmt::format("r{}", i) / "state").string());
@@ -379,6 +382,8 @@ TEST(EtcdReplicas, QuorumLostStopsOrderingNotServingAndComesBack) {
     env.emplace_back("LEADER_TTL", "5");
     env.emplace_back("ETCD_TIMEOUT", "2");
     env.emplace_back("LOOP_TIME", "10");  // a resync every 10 s while etcd is away
+    ports.push_back(free_port());
+    env.emplace_back("LISTEN", fmt::format("127.0.0.1:{}", ports.back()));
     replicas.push_back(std::make_unique<background_certherd>(std::vector<std::string>{"run"}, env,
                                                              r.tmp / fmt::format("r{}.log", i)));
   }
@@ -405,12 +410,25 @@ TEST(EtcdReplicas, QuorumLostStopsOrderingNotServingAndComesBack) {
       << logs();
   auto served = files();
   EXPECT_EQ(r.ca.orders(), 2);
+  auto ready = [&](int i) { return loopback_call(ports[i], "GET", "/readyz").status; };
+  auto metric = [&](int i, const std::string& name) {
+    std::istringstream page(loopback_call(ports[i], "GET", "/metrics").body);
+    for (std::string line; std::getline(page, line);) {
+      if (line.starts_with(name + " ")) return line.substr(name.size() + 1);
+    }
+    return std::string("(absent)");
+  };
+  ASSERT_TRUE(eventually([&] { return ready(0) == 200 && ready(1) == 200; }, 30s)) << logs();
+  EXPECT_EQ(metric(0, "certherd_store_reachable"), "1");
+  EXPECT_EQ(metric(0, "certherd_store_watching"), "1");
 
-  // One member away: the leader stays the leader.
+  // One member away: the leader stays the leader, both stay ready.
   r.cluster.kill(2);
   std::this_thread::sleep_for(8s);
   EXPECT_EQ(replicas[0]->count("event=leader_lost") + replicas[1]->count("event=leader_lost"), 0)
       << logs();
+  EXPECT_EQ(ready(0), 200) << logs();
+  EXPECT_EQ(ready(1), 200) << logs();
 
   // Two away: no quorum. The leader stops leading within the TTL; files stay, processes run.
   r.cluster.kill(1);
@@ -421,6 +439,15 @@ TEST(EtcdReplicas, QuorumLostStopsOrderingNotServingAndComesBack) {
       },
       20s))
       << logs();
+  // Both say so: the follower too (its watch is ended by the member that lost its leader, and
+  // no member answers its next one).
+  ASSERT_TRUE(eventually([&] { return ready(0) == 503 && ready(1) == 503; }, 30s)) << logs();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(metric(i, "certherd_store_reachable"), "0") << i;
+    EXPECT_EQ(metric(i, "certherd_leader"), "0") << i;
+    auto why = loopback_call(ports[i], "GET", "/readyz").body;
+    EXPECT_NE(why.find("etcd has not answered"), std::string::npos) << why;
+  }
   std::this_thread::sleep_for(12s);  // a resync or more without etcd
   EXPECT_EQ(files(), served);
   EXPECT_EQ(r.ca.orders(), 2) << logs();
@@ -432,6 +459,9 @@ TEST(EtcdReplicas, QuorumLostStopsOrderingNotServingAndComesBack) {
   r.cluster.start(1);
   r.cluster.start(2);
   ASSERT_TRUE(eventually([&] { return elected() > before; }, 60s)) << logs();
+  ASSERT_TRUE(eventually([&] { return ready(0) == 200 && ready(1) == 200; }, 60s)) << logs();
+  EXPECT_EQ(metric(0, "certherd_store_reachable"), "1");
+  EXPECT_EQ(metric(1, "certherd_store_reachable"), "1");
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(r.ca.orders(), 2) << logs();
   EXPECT_EQ(files(), served);
