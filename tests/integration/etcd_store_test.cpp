@@ -30,8 +30,12 @@ std::string write_key(const temp_dir& tmp, const std::string& name, char fill) {
 }
 
 struct etcd_run {
+  /// tls: the cluster asks for client certificates of its CA (--client-cert-auth), and certherd
+  /// is given ETCD_CA_FILE, ETCD_CERT_FILE and ETCD_KEY_FILE.
+  explicit etcd_run(bool tls = false) : cluster({tmp / "etcd", 3, tls}), tls(tls) {}
   temp_dir tmp;
-  etcd_cluster cluster{{tmp / "etcd", 3, false}};
+  etcd_cluster cluster;
+  bool tls;
   pebble_process ca{{tmp / "pebble"}};
   std::string prefix = "env-" + unique_name("p") + "/";
   std::string key_a = write_key(tmp, "a.key", 'a');
@@ -42,6 +46,11 @@ struct etcd_run {
     e.emplace_back("ETCD_ENDPOINTS", cluster.endpoints());
     e.emplace_back("ETCD_PREFIX", prefix);
     e.emplace_back("STORE_KEY_FILE", key_file);
+    if (tls) {
+      e.emplace_back("ETCD_CA_FILE", cluster.ca_file().string());
+      e.emplace_back("ETCD_CERT_FILE", cluster.client_cert().string());
+      e.emplace_back("ETCD_KEY_FILE", cluster.client_key().string());
+    }
     return e;
   }
   std::string value_of(const std::string& key) const {
@@ -64,8 +73,10 @@ std::string run_until(const env_list& env, const std::filesystem::path& log,
   return run.log();
 }
 
+// Over TLS with client certificates, as a production cluster runs: certherd end to end with
+// ETCD_CA_FILE, ETCD_CERT_FILE and ETCD_KEY_FILE.
 TEST(EtcdStore, KeysAreSealedInEtcdAndARestartOrdersNothing) {
-  etcd_run r;
+  etcd_run r(true);
   std::string host = unique_name("etcdstore");
   auto log = run_until(r.env(host, r.key_a), r.tmp / "first.log", "event=issued");
   EXPECT_EQ(r.ca.orders(), 1) << log;
@@ -87,6 +98,18 @@ TEST(EtcdStore, KeysAreSealedInEtcdAndARestartOrdersNothing) {
       << log;
   EXPECT_EQ(r.ca.orders(), 1) << log;
   EXPECT_EQ(log.find("event=issued"), std::string::npos) << log;
+
+  // A client certificate of another CA: etcd refuses the handshake, certherd says so.
+  auto env = r.env(host, r.key_a);
+  for (auto& [name, value] : env) {
+    if (name == "ETCD_CERT_FILE") value = r.cluster.stranger_cert().string();
+    if (name == "ETCD_KEY_FILE") value = r.cluster.stranger_key().string();
+  }
+  background_certherd stranger({"run"}, env, r.tmp / "stranger.log");
+  EXPECT_EQ(stranger.wait(60s), 1) << stranger.log();
+  EXPECT_NE(stranger.log().find("etcd store ("), std::string::npos) << stranger.log();
+  EXPECT_NE(stranger.log().find("bad certificate"), std::string::npos) << stranger.log();
+  EXPECT_EQ(r.ca.orders(), 1);
 }
 
 TEST(EtcdStore, AWrongKeyStopsStartUpAndWritesNothing) {
