@@ -11,6 +11,7 @@
 //     everything again) timed from certherd's own log, and certherd's memory.
 //
 // Run through bench/rancher/run, which starts the servers.
+#include "proc.hpp"
 #include "rancher_sim_process.hpp"
 #include "support.hpp"
 
@@ -25,6 +26,7 @@
 #include <thread>
 
 namespace t = certherd::testing;
+using certherd::bench::status_field;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 constexpr const char* kLabel = "com.danieldent.rancher-lets-encrypt.hosts";
@@ -45,18 +47,6 @@ t::env_list env_of(const t::temp_dir& tmp, const t::rancher_sim& sim) {
           {"LOG_LEVEL", "info"}};
 }
 
-std::string status_field(pid_t pid, const std::string& field) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with(field + ":")) {
-      std::istringstream rest(line.substr(field.size() + 1));
-      long kb = 0;
-      rest >> kb;
-      return fmt::format("{:.1f} MiB", kb / 1024.0);
-    }
-  }
-  return "?";
-}
 
 // "time=2026-11-28T05:12:40.700Z" of the n-th line (1-based) holding `needle`, in ms of the day.
 std::optional<double> log_time(const std::string& log, const std::string& needle, int n) {
