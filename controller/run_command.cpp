@@ -19,6 +19,7 @@
 #include "reconcilers/files_target.hpp"
 #include "reconcilers/haproxy_target.hpp"
 #include "reconcilers/rancher_target.hpp"
+#include "stores/etcd_budgets.hpp"
 #include "stores/etcd_election.hpp"
 #include "stores/etcd_store.hpp"
 
@@ -160,6 +161,7 @@ struct leadership_switch {
   bool stopping = false;
   std::uint64_t term = 0;  ///< moved by every change: a lead() of an older term does nothing
   stores::etcd_election* election = nullptr;
+  reconcilers::order_budgets* budgets = nullptr;  ///< null with RATE_LIMITS=off
 
   leadership_switch(asio::io_context& i, stores::etcd_store& st, reconcilers::executor_deps& d,
                     runtime& r, reconcilers::issuer& is, std::vector<reconcilers::target*> a,
@@ -206,6 +208,18 @@ struct leadership_switch {
       if (ec || term != mine || stopping) co_return;  // lost again meanwhile
     }
     if (term != mine || stopping) co_return;
+    // What the previous leaders spent, read again whole: the watch brings every change, but
+    // one made before this replica started watching would otherwise be missing.
+    if (budgets) {
+      if (auto loaded = budgets->load(now_seconds()); !loaded) {
+        log::warn("leader_stepped_down",
+                  {{"reason", "the shared rate-limit budgets could not be read"},
+                   {"error", loaded.error().message}});
+        if (election) election->step_down();
+        co_return;
+      }
+      if (term != mine || stopping) co_return;
+    }
     leading = true;
     deps.issuer = &issuer;
     deps.targets = all;
@@ -380,6 +394,18 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     shared_store->on_change([&ioc, &rt](const std::string& name) {
       asio::post(ioc, [&rt, name] { rt.enqueue(name); });
     });
+    // What the leader spent of the rate-limit budgets: followed, so that the status page of
+    // every replica shows it and the next leader starts from it.
+    if (auto* budgets = s->budgets.get()) {
+      switcher->budgets = budgets;
+      shared_store->on_key(std::string(stores::etcd_budget_keeper::kName),
+                           [&ioc, budgets](const etcd::watch_event& ev) {
+                             if (ev.type == etcd::watch_event::kind::remove) return;
+                             asio::post(ioc, [budgets, text = ev.kv.value] {
+                               budgets->merge(text, now_seconds());
+                             });
+                           });
+    }
     stores::election_options eo;
     eo.identity = replica_identity();
     eo.ttl = s->cfg.leader_ttl;

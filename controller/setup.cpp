@@ -12,6 +12,7 @@
 #include "reconcilers/rancher_target.hpp"
 #include "stores/atomic_file.hpp"
 #include "stores/etcd_accounts.hpp"
+#include "stores/etcd_budgets.hpp"
 #include "stores/etcd_challenges.hpp"
 #include "stores/etcd_store.hpp"
 
@@ -67,7 +68,7 @@ outcome<> open_store(setup& s) {
     s.store = std::move(files);
     return {};
   }
-  // STATE_DIR still holds what is this replica's own: the chain-facts memo, the budgets.
+  // STATE_DIR still holds what is this replica's own: the chain-facts memo.
   std::string detail;
   if (auto ec = stores::make_directories(s.cfg.state_dir, 0700, detail)) {
     return fail(failure_kind::store_io, "STATE_DIR=" + s.cfg.state_dir + ": " + detail);
@@ -124,8 +125,14 @@ outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>
   if (!s.cfg.limits.empty()) {
     // Read before anything is ordered: budgets that cannot be read stop start-up rather than
     // start from full (a restart must not reset them).
-    s.budgets = std::make_unique<reconcilers::order_budgets>(
-        s.cfg.limits, std::filesystem::path(s.cfg.state_dir) / "budgets");
+    std::unique_ptr<stores::budget_keeper> keeper;
+    if (auto* shared = dynamic_cast<stores::etcd_store*>(s.store.get())) {
+      keeper = std::make_unique<stores::etcd_budget_keeper>(*shared);
+    } else {
+      keeper = std::make_unique<stores::file_budget_keeper>(
+          std::filesystem::path(s.cfg.state_dir) / "budgets");
+    }
+    s.budgets = std::make_unique<reconcilers::order_budgets>(s.cfg.limits, std::move(keeper));
     if (auto loaded = s.budgets->load(now_seconds()); !loaded) {
       return loaded.error().within("rate-limit budgets");
     }

@@ -5,6 +5,7 @@
 #include "controller/setup.hpp"
 #include "stores/atomic_file.hpp"
 #include "stores/etcd_accounts.hpp"
+#include "stores/etcd_budgets.hpp"
 #include "stores/etcd_store.hpp"
 
 #include <fmt/format.h>
@@ -179,14 +180,39 @@ int migrate_store(const std::map<std::string, std::string>& flags, const std::st
       }
     }
   }
+  // The rate-limit budgets: what the source spent is added to what the destination holds (a
+  // reader keeps the later time of each key), so the move gives back nothing spent.
+  stores::file_budget_keeper budget_file(std::filesystem::path(shared.cfg.state_dir) / "budgets");
+  stores::etcd_budget_keeper budget_etcd(etcd_store);
+  stores::budget_keeper& budget_from =
+      to == "etcd" ? static_cast<stores::budget_keeper&>(budget_file) : budget_etcd;
+  stores::budget_keeper& budget_to =
+      to == "etcd" ? static_cast<stores::budget_keeper&>(budget_etcd) : budget_file;
+  bool budgets_failed = false;
+  if (auto spent = budget_from.read(); !spent) {
+    std::cerr << "certherd: rate-limit budgets: " << spent.error().message << "\n";
+    budgets_failed = true;
+  } else if (!spent->empty()) {
+    auto added = budget_to.update([&](std::string_view kept) {
+      std::string out(kept);
+      if (!out.empty() && out.back() != '\n') out += '\n';
+      return out + *spent;
+    });
+    if (!added) {
+      std::cerr << "certherd: rate-limit budgets: " << added.error().message << "\n";
+      budgets_failed = true;
+    }
+  }
   std::cout << fmt::format(
       "certherd: to {}: {} certificate{} copied, {} already there, {} not copied; {} account{} "
-      "copied, {} already there, {} not copied. The source is left as it was.\n",
+      "copied, {} already there, {} not copied; rate-limit budgets {}. The source is left as it "
+      "was.\n",
       to == "etcd" ? fmt::format("etcd (ETCD_PREFIX={})", shared.cfg.etcd_prefix)
                    : "STATE_DIR=" + shared.cfg.state_dir,
       records.copied, records.copied == 1 ? "" : "s", records.already, records.skipped,
-      accounts_copied, accounts_copied == 1 ? "" : "s", accounts_already, accounts_skipped);
-  return records.skipped + accounts_skipped == 0 ? exit_ok : exit_failed;
+      accounts_copied, accounts_copied == 1 ? "" : "s", accounts_already, accounts_skipped,
+      budgets_failed ? "not copied" : "added");
+  return records.skipped + accounts_skipped == 0 && !budgets_failed ? exit_ok : exit_failed;
 }
 
 }  // namespace certherd::controller

@@ -134,21 +134,18 @@ std::string describe(const budget_wait& w, const std::vector<rate_limit>& limits
 }
 
 order_budgets::order_budgets(std::vector<rate_limit> limits, std::filesystem::path file)
-    : b_(std::move(limits)), file_(std::move(file)) {}
+    : order_budgets(std::move(limits),
+                    file.empty() ? nullptr
+                                 : std::make_unique<stores::file_budget_keeper>(std::move(file))) {}
+
+order_budgets::order_budgets(std::vector<rate_limit> limits,
+                             std::unique_ptr<stores::budget_keeper> keeper)
+    : b_(std::move(limits)), keeper_(std::move(keeper)) {}
 
 outcome<> order_budgets::load(sys_seconds now) {
-  if (file_.empty()) return {};
-  std::error_code ec;
-  auto st = std::filesystem::symlink_status(file_, ec);
-  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st)) {
-    return fail(failure_kind::store_io,
-                fmt::format("{}: not a regular file; move it away", file_.string()));
-  }
-  auto text = stores::read_file(file_, ec);
-  if (!text) {
-    if (ec == std::errc::no_such_file_or_directory) return {};
-    return fail(failure_kind::store_io, fmt::format("{}: {}", file_.string(), ec.message()));
-  }
+  if (!keeper_) return {};
+  auto text = keeper_->read();
+  if (!text) return text.error();
   b_.load_text(*text, now);
   return {};
 }
@@ -221,16 +218,19 @@ std::vector<order_budgets::usage> order_budgets::in_use(sys_seconds now) const {
 }
 
 void order_budgets::save(sys_seconds now) {
-  if (file_.empty()) return;
-  // Another certherd process (renew, revoke) may have spent meanwhile: its counts are kept
-  // (the larger time of each key wins; a refund it undoes only errs on the safe side).
-  std::error_code read_ec;
-  if (auto theirs = stores::read_file(file_, read_ec)) b_.load_text(*theirs, now);
-  std::string detail;
-  auto ec = stores::write_file({file_, b_.to_text(now), 0600}, stores::overwrite::allow, detail);
-  if (ec) {
-    if (save_error_ != detail) log::error("budgets_not_saved", {{"error", detail}});
-    save_error_ = detail;
+  if (!keeper_) return;
+  // Another process may have spent meanwhile (renew or revoke beside a single instance, a
+  // replica that led before): its counts are kept (the later time of each key wins; a refund it
+  // undoes only errs on the safe side).
+  auto kept = keeper_->update([&](std::string_view theirs) {
+    b_.load_text(theirs, now);
+    return b_.to_text(now);
+  });
+  if (!kept) {
+    if (save_error_ != kept.error().message) {
+      log::error("budgets_not_saved", {{"error", kept.error().message}});
+    }
+    save_error_ = kept.error().message;
   } else {
     save_error_.clear();
   }

@@ -2,14 +2,17 @@
 // registered domain, by exact name set, by identifier for failed validations), what is exempt
 // (a renewal naming the certificate it replaces; a same-set renewal for the orders and
 // registered-domain limits), the CA's rateLimited answer taken over the local count, and the
-// state kept in STATE_DIR/budgets, written atomically after every change so that a restart
-// resumes it. design/0005-ca-etiquette.md has the decisions.
+// state kept after every change so that a restart resumes it: in STATE_DIR/budgets, written
+// atomically, or for replicas on etcd in the store, where the next leader finds it.
+// design/0005-ca-etiquette.md has the decisions.
 #pragma once
 
 #include "reconcilers/budgets.hpp"
 #include "reconcilers/certificate_state.hpp"
+#include "stores/budget_keeper.hpp"
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,10 +38,15 @@ class order_budgets {
  public:
   /// \param file where the state is kept; empty: in memory only.
   order_budgets(std::vector<rate_limit> limits, std::filesystem::path file);
+  /// \param keeper where the state is kept; null: in memory only.
+  order_budgets(std::vector<rate_limit> limits, std::unique_ptr<stores::budget_keeper> keeper);
 
-  /// \brief Reads the kept state; a file that cannot be read is reported (and never written
+  /// \brief Reads the kept state; a state that cannot be read is reported (and never written
   /// over until the next change), a line that does not read is left out.
   outcome<> load(sys_seconds now);
+  /// \brief Takes in a state another process kept (what a replica's watch brings): for every
+  /// key, the later of the two times is kept, so nothing spent is forgotten.
+  void merge(std::string_view text, sys_seconds now) { b_.load_text(text, now); }
 
   std::optional<budget_wait> wait_for(const std::vector<charge>& charges, sys_seconds now) const;
   /// \brief Spends the charges (before the order is sent: two orders cannot both take the last
@@ -67,7 +75,7 @@ class order_budgets {
  private:
   void save(sys_seconds now);
   budgets b_;
-  std::filesystem::path file_;
+  std::unique_ptr<stores::budget_keeper> keeper_;
   std::string save_error_;
 };
 

@@ -166,8 +166,12 @@ TEST(EtcdStore, MigrateThereAndBackOrdersNothing) {
   etcd_run r;
   std::string host = unique_name("migrate");
   auto files_env = certherd_env(r.tmp, host, r.ca.directory_url(), r.ca.root_file().string());
+  std::ofstream(r.tmp / "limits") << "certificates_per_domain 50 7d\n";
+  files_env.emplace_back("RATE_LIMITS", (r.tmp / "limits").string());
   run_until(files_env, r.tmp / "file.log", "event=issued");
   ASSERT_EQ(r.ca.orders(), 1);
+  const std::string spent = "certificates_per_domain\texample.com\t";
+  ASSERT_NE(slurp(r.tmp / "state" / "budgets").find(spent), std::string::npos);
   std::vector<std::string> etcd_flags = {"--etcd-endpoints", r.cluster.endpoints(), "--etcd-prefix",
                                          r.prefix,           "--store-key-file",    r.key_a};
   auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -182,6 +186,8 @@ TEST(EtcdStore, MigrateThereAndBackOrdersNothing) {
             std::string::npos)
       << there.output;
   EXPECT_EQ(r.value_of("certificates/" + host).find("PRIVATE KEY"), std::string::npos);
+  // What the single instance spent of its rate-limit budgets moved with it.
+  EXPECT_NE(r.value_of("budgets").find(spent), std::string::npos) << r.value_of("budgets");
   // Twice: everything is there already, nothing is replaced.
   auto again = run_certherd(with(
       {"store", "migrate", "--to", "etcd", "--state-dir", (r.tmp / "state").string()}, etcd_flags));
@@ -215,6 +221,7 @@ TEST(EtcdStore, MigrateThereAndBackOrdersNothing) {
   EXPECT_EQ(log.find("event=issued"), std::string::npos) << log;
   EXPECT_EQ(r.ca.orders(), 2) << log;
   EXPECT_TRUE(std::filesystem::exists(r.tmp / "back" / "accounts"));
+  EXPECT_NE(slurp(r.tmp / "back" / "budgets").find(spent), std::string::npos);
 }
 
 // Three replicas on one store: one leader orders, every replica serves the same certificates
@@ -488,6 +495,43 @@ TEST(EtcdReplicas, QuorumLostStopsOrderingNotServingAndComesBack) {
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(r.ca.orders(), 2) << logs();
   EXPECT_EQ(files(), served);
+}
+
+// The rate-limit budgets are the store's, not a replica's: what the leader spent is in etcd, and
+// the replica that leads after it (SIGKILL) keeps to it. Two hosts of one registered domain under
+// a budget of one certificate per domain: the first leader orders one and holds the other back;
+// the next leader, whose STATE_DIR never saw an order, holds it back too.
+TEST(EtcdReplicas, TheNextLeaderKeepsToTheBudgetsTheLastOneSpent) {
+  etcd_run r;
+  std::vector<std::string> hosts = {unique_name("budget-a"), unique_name("budget-b")};
+  std::ofstream(r.tmp / "limits") << "certificates_per_domain 1 7d\n";
+  auto env_of = [&](int i) {
+    auto env = r.env(hosts[0] + "," + hosts[1], r.key_a);
+    env.emplace_back("STATE_DIR", (r.tmp / fmt::format("r{}", i) / "state").string());
+    env.emplace_back("OUTPUT_DIR", (r.tmp / fmt::format("r{}", i) / "out").string());
+    env.emplace_back("RATE_LIMITS", (r.tmp / "limits").string());
+    env.emplace_back("LEADER_TTL", "5");
+    return env;
+  };
+  const std::string waiting = "waiting for the example.com budget";
+  background_certherd first({"run"}, env_of(0), r.tmp / "r0.log");
+  ASSERT_TRUE(eventually([&] { return first.count("event=issued") >= 1; }, 60s)) << first.log();
+  ASSERT_TRUE(eventually([&] { return first.count(waiting) >= 1; }, 30s)) << first.log();
+  EXPECT_NE(r.value_of("budgets").find("certificates_per_domain\texample.com\t"),
+            std::string::npos)
+      << r.value_of("budgets");
+
+  background_certherd second({"run"}, env_of(1), r.tmp / "r1.log");
+  ASSERT_TRUE(eventually([&] { return second.count("event=decision") >= 1; }, 30s))
+      << second.log();
+  first.signal(SIGKILL);
+  first.wait(10s);
+  ASSERT_TRUE(eventually([&] { return second.count("event=leader_elected") >= 1; }, 30s))
+      << second.log();
+  ASSERT_TRUE(eventually([&] { return second.count(waiting) >= 1; }, 30s)) << second.log();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(r.ca.orders(), 1) << second.log();
+  EXPECT_EQ(second.count("event=issued"), 0) << second.log();
 }
 
 // Issue 12's fail-over, 20 times: three replicas, each with its own HAProxy fed through the

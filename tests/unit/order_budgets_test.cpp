@@ -92,7 +92,7 @@ TEST(OrderCharges, ANewOrderIsChargedEverywhereARenewalLess) {
 }
 
 TEST(OrderBudgets, FiftyCertificatesOfADomainThenEachWaitsItsShare) {
-  order_budgets b(letsencrypt_limits(), {});
+  order_budgets b(letsencrypt_limits(), nullptr);
   int sent = 0;
   std::optional<budget_wait> first_wait;
   for (int i = 0; i < 80; ++i) {
@@ -117,7 +117,7 @@ TEST(OrderBudgets, FiftyCertificatesOfADomainThenEachWaitsItsShare) {
 }
 
 TEST(OrderBudgets, AnOrderThatIssuedNothingGivesBackWhatCountsCertificates) {
-  order_budgets b({{"certificates_per_domain", 1, 24h}, {"new_orders", 1, 24h}}, {});
+  order_budgets b({{"certificates_per_domain", 1, 24h}, {"new_orders", 1, 24h}}, nullptr);
   auto c = order_charges(spec_of({"a.example.com"}), std::nullopt, false);
   b.spend(c, t0);
   ASSERT_TRUE(b.wait_for(c, t0));
@@ -128,7 +128,7 @@ TEST(OrderBudgets, AnOrderThatIssuedNothingGivesBackWhatCountsCertificates) {
 }
 
 TEST(OrderBudgets, FailedValidationsAreCountedPerName) {
-  order_budgets b(letsencrypt_limits(), {});
+  order_budgets b(letsencrypt_limits(), nullptr);
   auto c = order_charges(spec_of({"never.example.com"}), std::nullopt, false);
   for (int i = 0; i < 5; ++i) {
     ASSERT_FALSE(b.wait_for(c, t0)) << i;
@@ -143,7 +143,7 @@ TEST(OrderBudgets, FailedValidationsAreCountedPerName) {
 }
 
 TEST(OrderBudgets, TheCasRateLimitedAnswerOverridesTheLocalCount) {
-  order_budgets b(letsencrypt_limits(), {});
+  order_budgets b(letsencrypt_limits(), nullptr);
   auto c = order_charges(spec_of({"a.example.com"}), std::nullopt, false);
   b.rate_limited(c,
                  "too many certificates (50) already issued for \"example.com\" in the last 168h",
