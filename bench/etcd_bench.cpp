@@ -160,7 +160,8 @@ int propagation(int rounds) {
       rounds, percentile(last_ms, 0.5), percentile(last_ms, 0.95), percentile(last_ms, 1.0));
   std::cout << fmt::format(
       "  first HAProxy -> last HAProxy (replication through etcd and the runtime API): p50 "
-      "{:.0f} ms, p95 {:.0f} ms, max {:.0f} ms; orders at Pebble {} for {} renewals and 1 issuance\n",
+      "{:.0f} ms, p95 {:.0f} ms, max {:.0f} ms; orders at Pebble {} for {} renewals and 1 "
+      "issuance\n",
       percentile(spread_ms, 0.5), percentile(spread_ms, 0.95), percentile(spread_ms, 1.0),
       ca.orders(), rounds);
   for (auto& r : replicas)

@@ -47,7 +47,6 @@ t::env_list env_of(const t::temp_dir& tmp, const t::rancher_sim& sim) {
           {"LOG_LEVEL", "info"}};
 }
 
-
 // "time=2026-11-28T05:12:40.700Z" of the n-th line (1-based) holding `needle`, in ms of the day.
 std::optional<double> log_time(const std::string& log, const std::string& needle, int n) {
   std::istringstream in(log);

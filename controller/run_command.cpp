@@ -398,13 +398,14 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     // every replica shows it and the next leader starts from it.
     if (auto* budgets = s->budgets.get()) {
       switcher->budgets = budgets;
-      shared_store->on_key(std::string(stores::etcd_budget_keeper::kName),
-                           [&ioc, budgets](const etcd::watch_event& ev) {
-                             if (ev.type == etcd::watch_event::kind::remove) return;
-                             asio::post(ioc, [budgets, text = ev.kv.value] {
-                               budgets->merge(text, now_seconds());
-                             });
-                           });
+      shared_store->on_key(
+          std::string(stores::etcd_budget_keeper::kName),
+          [&ioc, budgets,
+           key = shared_store->prefix() +
+                 std::string(stores::etcd_budget_keeper::kName)](const etcd::watch_event& ev) {
+            if (ev.type == etcd::watch_event::kind::remove || ev.kv.key != key) return;
+            asio::post(ioc, [budgets, text = ev.kv.value] { budgets->merge(text, now_seconds()); });
+          });
     }
     stores::election_options eo;
     eo.identity = replica_identity();
@@ -471,10 +472,10 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       auto st = shared_store->stats();
       e.watching = st.watching;
       if (st.unreachable_since) {
-        e.unreachable_since = std::max<std::int64_t>(
-            1, std::chrono::duration_cast<std::chrono::seconds>(
-                   st.unreachable_since->time_since_epoch())
-                   .count());
+        e.unreachable_since =
+            std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(
+                                          st.unreachable_since->time_since_epoch())
+                                          .count());
       }
       e.requests = st.requests;
       e.revision = st.revision;

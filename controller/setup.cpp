@@ -129,8 +129,8 @@ outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>
     if (auto* shared = dynamic_cast<stores::etcd_store*>(s.store.get())) {
       keeper = std::make_unique<stores::etcd_budget_keeper>(*shared);
     } else {
-      keeper = std::make_unique<stores::file_budget_keeper>(
-          std::filesystem::path(s.cfg.state_dir) / "budgets");
+      keeper = std::make_unique<stores::file_budget_keeper>(std::filesystem::path(s.cfg.state_dir) /
+                                                            "budgets");
     }
     s.budgets = std::make_unique<reconcilers::order_budgets>(s.cfg.limits, std::move(keeper));
     if (auto loaded = s.budgets->load(now_seconds()); !loaded) {

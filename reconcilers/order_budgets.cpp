@@ -134,9 +134,9 @@ std::string describe(const budget_wait& w, const std::vector<rate_limit>& limits
 }
 
 order_budgets::order_budgets(std::vector<rate_limit> limits, std::filesystem::path file)
-    : order_budgets(std::move(limits),
-                    file.empty() ? nullptr
-                                 : std::make_unique<stores::file_budget_keeper>(std::move(file))) {}
+    : order_budgets(
+          std::move(limits),
+          file.empty() ? nullptr : std::make_unique<stores::file_budget_keeper>(std::move(file))) {}
 
 order_budgets::order_budgets(std::vector<rate_limit> limits,
                              std::unique_ptr<stores::budget_keeper> keeper)

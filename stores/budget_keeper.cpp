@@ -27,8 +27,8 @@ outcome<> file_budget_keeper::update(
   std::error_code read_ec;
   auto theirs = read_file(file_, read_ec);
   std::string detail;
-  auto ec = write_file({file_, merge(theirs ? *theirs : std::string()), 0600}, overwrite::allow,
-                       detail);
+  auto ec =
+      write_file({file_, merge(theirs ? *theirs : std::string()), 0600}, overwrite::allow, detail);
   if (ec) return fail(failure_kind::store_io, detail);
   return {};
 }

@@ -362,6 +362,7 @@ asio::awaitable<void> etcd_store::watch_from(std::int64_t from) {
             for (const auto& n : changed)
               notify(n);
           }
+          co_await replay_keys(c, from);
           break;
         }
         asio::steady_timer t(worker_->ioc, std::chrono::seconds(1));
@@ -379,6 +380,39 @@ asio::awaitable<void> etcd_store::watch_from(std::int64_t from) {
     asio::steady_timer t(worker_->ioc, std::chrono::seconds(5));
     auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
+  }
+}
+
+// After a compaction the events of the gap are gone for the key handlers too (the election key,
+// challenge tokens, the budgets): each is handed what its keys hold at `revision`, as puts, and
+// for a key that is absent then, its removal — so an election key deleted in the gap still wakes
+// the followers. A handler takes a put it has seen already as no news.
+asio::awaitable<void> etcd_store::replay_keys(etcd::client& c, std::int64_t revision) {
+  std::vector<std::pair<std::string, std::function<void(const etcd::watch_event&)>>> handlers;
+  {
+    std::lock_guard lock(mutex_);
+    handlers = key_handlers_;
+  }
+  for (const auto& [subkey, f] : handlers) {
+    std::string key = options_.prefix + subkey;
+    auto r = etcd::under(key);
+    r.revision = revision;
+    auto got = co_await c.async_range(r);
+    if (!got) {
+      spdlog::warn("event=etcd_replay_failed key=\"{}\" error=\"{}\"", subkey, got.error().message);
+      continue;
+    }
+    bool exact = false;
+    for (const auto& kv : got->kvs) {
+      exact = exact || kv.key == key;
+      f(etcd::watch_event{etcd::watch_event::kind::put, kv, std::nullopt});
+    }
+    if (!exact) {
+      etcd::key_value gone;
+      gone.key = key;
+      gone.mod_revision = revision;
+      f(etcd::watch_event{etcd::watch_event::kind::remove, gone, std::nullopt});
+    }
   }
 }
 

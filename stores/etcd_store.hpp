@@ -108,7 +108,7 @@ class etcd_store final : public certificate_store {
   std::string key_of(const std::string& name) const;
   /// \brief Figures for /status and metrics.
   struct figures {
-    bool watching = false;       ///< the watch stream is open now
+    bool watching = false;  ///< the watch stream is open now
     /// Since when etcd has been out of reach (no member answered); nullopt: reachable.
     std::optional<std::chrono::system_clock::time_point> unreachable_since;
     std::size_t requests = 0;    ///< sent to etcd
@@ -142,6 +142,7 @@ class etcd_store final : public certificate_store {
   std::vector<std::string> adopt(snapshot fresh);
   void apply(const etcd::watch_response& r);
   boost::asio::awaitable<void> watch_from(std::int64_t from);
+  boost::asio::awaitable<void> replay_keys(etcd::client& c, std::int64_t revision);
 
   etcd_store_options options_;
   key_ring ring_;

@@ -2,6 +2,7 @@
 // members on loopback (tests/support/etcd_cluster), killed, paused and compacted by the test.
 #include "clients/etcd/client.hpp"
 #include "etcd_cluster.hpp"
+#include "stores/etcd_store.hpp"
 #include "support.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+#include <mutex>
 #include <set>
 
 namespace certherd::testing {
@@ -183,6 +186,69 @@ TEST(EtcdClient, AWatchOnCompactedHistorySaysFromWhereToReadAgain) {
   }));
   EXPECT_EQ(end.why.code, etcd::errc::compacted) << end.why.message;
   EXPECT_EQ(end.compact_revision, now->header.revision);
+}
+
+// The store's watch across a compaction gap: the only member it talks to is killed; meanwhile
+// the election key is deleted, a challenge token appears and the history is compacted. When the
+// member is back, the watch finds its history gone and reads everything again, and the key
+// handlers are told what the gap hid: the token, and the election key's removal (without it, the
+// followers would wait for a deletion that never comes).
+TEST(EtcdStoreWatch, KeyHandlersAreToldWhatACompactionGapHid) {
+  temp_dir tmp;
+  etcd_cluster cluster({tmp / "etcd", 3, false});
+  stores::etcd_store_options o;
+  o.client.endpoints = {cluster.endpoint(0)};
+  o.client.call_timeout = 5s;
+  o.prefix = "gap/";
+  auto ring = stores::key_ring::of({std::string(32, 'g')});
+  ASSERT_TRUE(ring);
+  stores::etcd_store store(o, std::move(*ring));
+  auto opened = store.open();
+  ASSERT_TRUE(opened) << opened.error().message;
+  std::mutex m;
+  std::vector<std::string> seen;
+  auto record = [&](const etcd::watch_event& ev) {
+    std::lock_guard lock(m);
+    seen.push_back((ev.type == etcd::watch_event::kind::put ? "put " : "remove ") + ev.kv.key);
+  };
+  auto saw = [&](const std::string& what) {
+    std::lock_guard lock(m);
+    return std::find(seen.begin(), seen.end(), what) != seen.end();
+  };
+  store.on_key("leader", record);
+  store.on_key("challenges/", record);
+  cluster.etcdctl("put gap/leader someone");
+  ASSERT_TRUE(eventually([&] { return saw("put gap/leader"); }, 20s));
+
+  cluster.kill(0);
+  // The two left may first elect a leader among themselves (member 0 may have led).
+  auto etcdctl = [&](const std::string& args) {
+    std::string out, why;
+    bool done = eventually(
+        [&] {
+          try {
+            out = cluster.etcdctl(args);
+            return true;
+          } catch (const std::exception& e) {
+            why = e.what();
+            return false;
+          }
+        },
+        30s);
+    EXPECT_TRUE(done) << why;
+    return out;
+  };
+  etcdctl("del gap/leader");
+  etcdctl("put gap/challenges/tok value");
+  auto fields = etcdctl("get gap/challenges/tok --write-out=fields");
+  auto at = fields.find("\"Revision\" : ");
+  ASSERT_NE(at, std::string::npos) << fields;
+  long long revision = std::stoll(fields.substr(at + 13));
+  etcdctl(fmt::format("compaction {}", revision));
+  EXPECT_FALSE(saw("remove gap/leader"));
+  cluster.start(0);
+  EXPECT_TRUE(eventually([&] { return saw("remove gap/leader"); }, 60s));
+  EXPECT_TRUE(eventually([&] { return saw("put gap/challenges/tok"); }, 10s));
 }
 
 TEST(EtcdClient, EveryEndpointIsTriedInTurnAndEachCallHasADeadline) {

@@ -517,13 +517,11 @@ TEST(EtcdReplicas, TheNextLeaderKeepsToTheBudgetsTheLastOneSpent) {
   background_certherd first({"run"}, env_of(0), r.tmp / "r0.log");
   ASSERT_TRUE(eventually([&] { return first.count("event=issued") >= 1; }, 60s)) << first.log();
   ASSERT_TRUE(eventually([&] { return first.count(waiting) >= 1; }, 30s)) << first.log();
-  EXPECT_NE(r.value_of("budgets").find("certificates_per_domain\texample.com\t"),
-            std::string::npos)
+  EXPECT_NE(r.value_of("budgets").find("certificates_per_domain\texample.com\t"), std::string::npos)
       << r.value_of("budgets");
 
   background_certherd second({"run"}, env_of(1), r.tmp / "r1.log");
-  ASSERT_TRUE(eventually([&] { return second.count("event=decision") >= 1; }, 30s))
-      << second.log();
+  ASSERT_TRUE(eventually([&] { return second.count("event=decision") >= 1; }, 30s)) << second.log();
   first.signal(SIGKILL);
   first.wait(10s);
   ASSERT_TRUE(eventually([&] { return second.count("event=leader_elected") >= 1; }, 30s))
