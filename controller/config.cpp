@@ -298,12 +298,9 @@ config load_config(const std::map<std::string, std::string>& env) {
   if (auto v = get(env, {"HOSTS_LABEL"})) c.hosts_label = *v;
   if (auto v = get(env, {"ALLOWED_DOMAINS"})) {
     // Strict: an allow-list that lost its items to typos would silently allow any domain.
-    std::size_t start = 0, items = 0;
-    while (start <= v->size()) {
-      std::size_t end = v->find(',', start);
-      if (end == std::string::npos) end = v->size();
-      std::string_view item = pki::trim(std::string_view(*v).substr(start, end - start));
-      start = end + 1;
+    std::size_t items = 0;
+    for (auto item : pki::split_list(*v)) {
+      item = pki::trim(item);
       if (item.empty()) continue;
       std::string_view bare = item;
       if (bare.starts_with("*.")) bare.remove_prefix(2);

@@ -14,14 +14,9 @@ parsed_domains parse_domains(std::string_view text, std::string_view what) {
   parsed_domains out;
   const bool blank = pki::trim(text).empty();
   std::size_t index = 0;
-  std::size_t start = 0;
   std::unordered_set<std::string> seen;  // a DOMAINS_FILE may list 100,000 hosts
-  while (start <= text.size()) {
-    std::size_t end = text.find(',', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view raw = text.substr(start, end - start);
+  for (auto raw : pki::split_list(text)) {
     ++index;
-    start = end + 1;
     std::string host = pki::normalize_host(raw);
     if (host.empty()) {
       if (!blank) out.problems.push_back(fmt::format("{} item {} is empty; skipped", what, index));

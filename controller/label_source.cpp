@@ -35,12 +35,8 @@ bool domain_allowed(std::string_view host, const std::vector<std::string>& allow
 
 std::vector<std::string> parse_allowed_domains(std::string_view text) {
   std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find(',', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view item = pki::trim(text.substr(start, end - start));
-    start = end + 1;
+  for (auto item : pki::split_list(text)) {
+    item = pki::trim(item);
     if (item.starts_with("*.")) item.remove_prefix(2);
     if (item.starts_with(".")) item.remove_prefix(1);
     std::string d = pki::normalize_host(item);

@@ -32,6 +32,20 @@ std::string_view trim(std::string_view raw) noexcept {
   return raw;
 }
 
+std::vector<std::string_view> split_list(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto comma = text.find(',', start);
+    if (comma == std::string_view::npos) {
+      out.push_back(text.substr(start));
+      return out;
+    }
+    out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+}
+
 std::string normalize_host(std::string_view raw) {
   raw = trim(raw);
   if (!raw.empty() && raw.back() == '.') raw.remove_suffix(1);

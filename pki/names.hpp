@@ -7,11 +7,16 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace certherd::pki {
 
 /// \brief `raw` without surrounding white space.
 std::string_view trim(std::string_view raw) noexcept;
+
+/// \brief The items of a comma-separated list, as written (untrimmed; empty ones kept, so that
+/// "a,,b" has three and "" has one): DOMAINS, ALLOWED_DOMAINS, ETCD_ENDPOINTS, STORE_KEY_FILE.
+std::vector<std::string_view> split_list(std::string_view text);
 
 /// \brief Lower-cases ASCII letters, trims surrounding white space and one trailing dot.
 std::string normalize_host(std::string_view raw);

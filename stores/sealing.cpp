@@ -1,6 +1,7 @@
 #include "stores/sealing.hpp"
 
 #include "pki/encoding.hpp"
+#include "pki/names.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -124,17 +125,9 @@ outcome<key_ring> key_ring::of(const std::vector<std::string>& keys) {
 outcome<key_ring> key_ring::load(std::string_view files) {
   std::vector<std::string> keys;
   std::vector<std::string> paths;
-  std::size_t start = 0;
-  while (start <= files.size()) {
-    auto comma = files.find(',', start);
-    if (comma == std::string_view::npos) comma = files.size();
-    std::string_view item = files.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ')
-      item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ')
-      item.remove_suffix(1);
+  for (auto item : pki::split_list(files)) {
+    item = pki::trim(item);
     if (!item.empty()) paths.emplace_back(item);
-    start = comma + 1;
   }
   if (paths.empty()) {
     return configuration(

@@ -1,6 +1,7 @@
 #include "clients/etcd/client.hpp"
 
 #include "clients/http/url.hpp"
+#include "pki/names.hpp"
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -37,14 +38,9 @@ result<T> decoded(const result<http::response>& answer, result<T> (*decode)(std:
 boost::system::result<std::vector<std::string>, std::string> parse_endpoints(
     std::string_view text) {
   std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    if (comma == std::string_view::npos) comma = text.size();
-    std::string_view item = text.substr(start, comma - start);
-    while (!item.empty() && item.front() == ' ')
-      item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '/'))
+  for (auto item : pki::split_list(text)) {
+    item = pki::trim(item);
+    while (!item.empty() && item.back() == '/')
       item.remove_suffix(1);
     if (!item.empty()) {
       std::string why;
@@ -56,7 +52,6 @@ boost::system::result<std::vector<std::string>, std::string> parse_endpoints(
       std::string base = parts->origin;
       if (std::find(out.begin(), out.end(), base) == out.end()) out.push_back(base);
     }
-    start = comma + 1;
   }
   if (out.empty()) return std::string("no endpoint (a comma-separated list of http(s) URLs)");
   return out;

@@ -11,6 +11,14 @@ TEST(Names, Normalizes) {
   EXPECT_EQ(normalize_host("a.b"), "a.b");
 }
 
+TEST(Names, SplitsCommaListsKeepingEmptyItems) {
+  using v = std::vector<std::string_view>;
+  EXPECT_EQ(split_list(""), v{""});
+  EXPECT_EQ(split_list("a"), v{"a"});
+  EXPECT_EQ(split_list("a,,b"), (v{"a", "", "b"}));
+  EXPECT_EQ(split_list(" a , b,"), (v{" a ", " b", ""}));
+}
+
 struct name_case {
   std::string name;
   bool ok;
