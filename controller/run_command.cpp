@@ -400,11 +400,15 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       switcher->budgets = budgets;
       shared_store->on_key(
           std::string(stores::etcd_budget_keeper::kName),
-          [&ioc, budgets,
+          [&ioc, budgets, shared_store,
            key = shared_store->prefix() +
                  std::string(stores::etcd_budget_keeper::kName)](const etcd::watch_event& ev) {
             if (ev.type == etcd::watch_event::kind::remove || ev.kv.key != key) return;
-            asio::post(ioc, [budgets, text = ev.kv.value] { budgets->merge(text, now_seconds()); });
+            // Only what opens with the key (stores/etcd_budgets.hpp).
+            auto text = stores::etcd_budget_keeper(*shared_store).opened(ev.kv.value);
+            if (!text) return;
+            asio::post(ioc,
+                       [budgets, text = std::move(*text)] { budgets->merge(text, now_seconds()); });
           });
     }
     stores::election_options eo;

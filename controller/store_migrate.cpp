@@ -10,8 +10,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 namespace certherd::controller {
 namespace {
@@ -180,8 +182,9 @@ int migrate_store(const std::map<std::string, std::string>& flags, const std::st
       }
     }
   }
-  // The rate-limit budgets: what the source spent is added to what the destination holds (a
-  // reader keeps the later time of each key), so the move gives back nothing spent.
+  // The rate-limit budgets: the source's lines are added to the destination's (a reader keeps
+  // the later time of each key), each line once, so the move gives back nothing spent and a
+  // second run adds nothing.
   stores::file_budget_keeper budget_file(std::filesystem::path(shared.cfg.state_dir) / "budgets");
   stores::etcd_budget_keeper budget_etcd(etcd_store);
   stores::budget_keeper& budget_from =
@@ -194,9 +197,17 @@ int migrate_store(const std::map<std::string, std::string>& flags, const std::st
     budgets_failed = true;
   } else if (!spent->empty()) {
     auto added = budget_to.update([&](std::string_view kept) {
-      std::string out(kept);
-      if (!out.empty() && out.back() != '\n') out += '\n';
-      return out + *spent;
+      std::string out;
+      std::set<std::string_view> lines;
+      for (std::string_view text : {kept, std::string_view(*spent)}) {
+        while (!text.empty()) {
+          auto end = std::min(text.find('\n'), text.size());
+          auto line = text.substr(0, end);
+          text.remove_prefix(std::min(end + 1, text.size()));
+          if (!line.empty() && lines.insert(line).second) (out += line) += '\n';
+        }
+      }
+      return out;
     });
     if (!added) {
       std::cerr << "certherd: rate-limit budgets: " << added.error().message << "\n";

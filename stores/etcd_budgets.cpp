@@ -1,6 +1,7 @@
 #include "stores/etcd_budgets.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace certherd::stores {
 namespace {
@@ -29,10 +30,25 @@ std::string etcd_budget_keeper::where() const {
   return fmt::format("the etcd key {}{}", store_.prefix(), kName);
 }
 
+std::optional<std::string> etcd_budget_keeper::opened(std::string_view value) const {
+  if (value.empty()) return std::string();
+  auto text = store_.unseal(value, kName);
+  if (!text) return std::nullopt;
+  return std::move(*text);
+}
+
 outcome<std::string> etcd_budget_keeper::read() {
   auto kept = look(store_, store_.prefix() + std::string(kName));
   if (!kept) return kept.error().within(where());
-  return std::move(kept->text);
+  auto text = opened(kept->text);
+  if (!text) {
+    spdlog::warn(
+        "event=budgets_unreadable key=\"{}\" effect=\"counted as nothing spent; "
+        "replaced at the next update\"",
+        where());
+    return std::string();
+  }
+  return std::move(*text);
 }
 
 outcome<> etcd_budget_keeper::update(
@@ -44,7 +60,9 @@ outcome<> etcd_budget_keeper::update(
     etcd::txn_request t;
     t.conditions.push_back(kept->mod_revision == 0 ? etcd::absent(key)
                                                    : etcd::modified_at(key, kept->mod_revision));
-    t.success.emplace_back(etcd::put_request{key, merge(kept->text), 0, false});
+    auto sealed = store_.seal(merge(opened(kept->text).value_or("")), kName);
+    if (!sealed) return sealed.error().within(where());
+    t.success.emplace_back(etcd::put_request{key, std::move(*sealed), 0, false});
     auto put = store_.call<etcd::result<etcd::txn_response>>(
         [t](etcd::client& c) { return c.async_txn(t); });
     if (!put) return io_failure(where() + ": no answer from etcd before the deadline");

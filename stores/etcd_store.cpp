@@ -385,8 +385,10 @@ asio::awaitable<void> etcd_store::watch_from(std::int64_t from) {
 
 // After a compaction the events of the gap are gone for the key handlers too (the election key,
 // challenge tokens, the budgets): each is handed what its keys hold at `revision`, as puts, and
-// for a key that is absent then, its removal — so an election key deleted in the gap still wakes
-// the followers. A handler takes a put it has seen already as no news.
+// when the handler's exact key (the election key, the budgets) is absent then, its removal — so
+// an election key deleted in the gap still wakes the followers. Keys below a prefix that were
+// deleted in the gap are not told (a token published here stays until this replica restarts:
+// it answers only for its own token). A handler takes a put it has seen already as no news.
 asio::awaitable<void> etcd_store::replay_keys(etcd::client& c, std::int64_t revision) {
   std::vector<std::pair<std::string, std::function<void(const etcd::watch_event&)>>> handlers;
   {

@@ -63,7 +63,7 @@ client::client(http::client& http, client_options options)
 }
 
 std::optional<std::chrono::system_clock::time_point> client::unreachable_since() const noexcept {
-  auto ms = unreachable_since_ms_.load();
+  auto ms = health_->unreachable_since_ms.load();
   if (ms == 0) return std::nullopt;
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
@@ -73,7 +73,7 @@ void client::unreachable() noexcept {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  unreachable_since_ms_.compare_exchange_strong(none, std::max<std::int64_t>(now, 1));
+  health_->unreachable_since_ms.compare_exchange_strong(none, std::max<std::int64_t>(now, 1));
 }
 
 void client::next_endpoint() noexcept {
@@ -100,10 +100,9 @@ asio::awaitable<result<http::response>> client::async_call(std::string_view path
     if (!answer) {
       last = from_http(answer.error());
       next_endpoint();
-      if (write && last->maybe_applied) {
-        unreachable();
-        co_return *last;  // never twice, maybe applied
-      }
+      // Never twice, maybe applied. One member failing is no news of the cluster: the mark
+      // is left to calls that find no member at all.
+      if (write && last->maybe_applied) co_return *last;
       continue;
     }
     auto refused = error_of(answer->status, answer->body, endpoint() + std::string(path));
@@ -120,10 +119,7 @@ asio::awaitable<result<http::response>> client::async_call(std::string_view path
       co_return *last;
     }
     next_endpoint();
-    if (write && last->maybe_applied) {
-      unreachable();
-      co_return *last;
-    }
+    if (write && last->maybe_applied) co_return *last;
   }
   unreachable();
   if (!last) {
@@ -197,22 +193,23 @@ asio::awaitable<watch_end> client::async_watch(
   for (;;) {
     bool stopped = false;
     bool delivered = false;
-    // Counted open from the stream's first message until it ends, however it ends.
+    // Counted open from the stream's first message until it ends, however it ends; every
+    // message says etcd is reachable.
     struct open_count {
-      client& c;
+      std::shared_ptr<health> h;
       bool open = false;
-      void opened() {
+      void message() {
+        h->reached();
         if (open) return;
         open = true;
-        ++c.open_watches_;
-        c.reached();
+        ++h->open_watches;
       }
       void closed() {
-        if (open) --c.open_watches_;
+        if (open) --h->open_watches;
         open = false;
       }
       ~open_count() { closed(); }
-    } stream{*this};
+    } stream{health_};
     std::optional<watch_end> ended;
     message_splitter split(options_.message_limit);
     auto on_data = [&](std::string_view data) {
@@ -227,7 +224,7 @@ asio::awaitable<watch_end> client::async_watch(
           last = resp.error();
           return http::stream_step::stop;
         }
-        stream.opened();
+        stream.message();
         if (resp->created && r.start_revision == 0) {
           // "From now on": now is the revision the watch was created at, kept for a resumption.
           r.start_revision = resp->header.revision + 1;

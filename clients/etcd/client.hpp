@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,7 +84,7 @@ class client {
   std::optional<std::chrono::system_clock::time_point> unreachable_since() const noexcept;
   /// \brief Watch streams open now (a stream counts from its first message to its end). Safe to
   /// read from any thread.
-  int open_watches() const noexcept { return open_watches_.load(); }
+  int open_watches() const noexcept { return health_->open_watches.load(); }
   const client_options& options() const noexcept { return options_; }
 
  private:
@@ -93,13 +94,19 @@ class client {
 
   http::client& http_;
   client_options options_;
-  void reached() noexcept { unreachable_since_ms_.store(0); }
+  // Shared with the watch streams' counters: a watch's frame may be destroyed after the client
+  // (with its io_context), and its last act is to count itself closed.
+  struct health {
+    std::atomic<std::int64_t> unreachable_since_ms = 0;  ///< system clock, ms; 0: reachable
+    std::atomic<int> open_watches = 0;
+    void reached() noexcept { unreachable_since_ms.store(0); }
+  };
+  void reached() noexcept { health_->reached(); }
   void unreachable() noexcept;
 
   std::size_t current_ = 0;
   std::atomic<std::size_t> requests_ = 0;
-  std::atomic<std::int64_t> unreachable_since_ms_ = 0;  ///< system clock, ms; 0: reachable
-  std::atomic<int> open_watches_ = 0;
+  std::shared_ptr<health> health_ = std::make_shared<health>();
 };
 
 }  // namespace certherd::etcd

@@ -500,8 +500,10 @@ std::optional<error> error_of(unsigned status, std::string_view body, std::strin
   if (words.empty()) words = fmt::format("HTTP {}", status);
   words = said(std::move(words));
   // etcd answers a proposal that timed out, and one cut short by a change of leader, with
-  // UNAVAILABLE like a member without a leader: any of them may still be applied.
-  bool maybe = code == errc::unavailable;
+  // UNAVAILABLE: it may still be applied. "no leader" is said before anything is proposed (the
+  // gateway's hasleader check, or a member that knows of no leader): not applied, so another
+  // member may be asked at once.
+  bool maybe = code == errc::unavailable && words != "etcdserver: no leader";
   return error{code, grpc, fmt::format("etcd {}: {}", where, words), maybe};
 }
 

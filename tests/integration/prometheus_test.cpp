@@ -52,10 +52,11 @@ class prometheus_process {
         "scrape_configs:\n  - job_name: certherd\n    static_configs:\n"
         "      - targets: ['127.0.0.1:{}']\n",
         rules.string(), target);
-    pid_ = spawn_logged({"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
-                         "--storage.tsdb.path=" + (dir / "data").string(),
-                         fmt::format("--web.listen-address=127.0.0.1:{}", port_)},
-                        dir / "prometheus.log");
+    pid_ =
+        spawn_logged({"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
+                      "--storage.tsdb.path=" + (dir / "data").string(),
+                      fmt::format("--web.listen-address=127.0.0.1:{}", port_)},
+                     dir / "prometheus.log");
     bool up = eventually(
         [&] {
           try {
@@ -161,8 +162,8 @@ TEST(Prometheus, ScrapesCertherdAndItsAlertsFireAndResolve) {
   std::string seen;
   EXPECT_TRUE(eventually(
       [&] {
-        auto r = prom.query(fmt::format(
-            "certherd_certificate_expiration_timestamp_seconds{{name=\"{}\"}}", good));
+        auto r = prom.query(
+            fmt::format("certherd_certificate_expiration_timestamp_seconds{{name=\"{}\"}}", good));
         seen = r.empty() ? "" : r[0].second;
         return seen == not_after;
       },
@@ -172,8 +173,8 @@ TEST(Prometheus, ScrapesCertherdAndItsAlertsFireAndResolve) {
   // `bad` cannot be proved: not ready, and the alert fires for it (and for no other).
   auto firing = [&](const std::string& alert) {
     std::vector<std::string> names;
-    for (const auto& [labels, value] : prom.query(fmt::format(
-             "ALERTS{{alertname=\"{}\",alertstate=\"firing\"}}", alert))) {
+    for (const auto& [labels, value] :
+         prom.query(fmt::format("ALERTS{{alertname=\"{}\",alertstate=\"firing\"}}", alert))) {
       auto it = labels.find("name");
       names.push_back(it == labels.end() ? "" : it->second);
     }

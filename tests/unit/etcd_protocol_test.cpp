@@ -180,8 +180,11 @@ TEST(EtcdProtocol, ErrorAnswersByTheirGrpcCode) {
   auto no_leader = error_of(503, R"({"message":"etcdserver: no leader","code":14})", "e");
   ASSERT_TRUE(no_leader);
   EXPECT_EQ(no_leader->code, errc::unavailable);
-  // etcd says "request timed out" and "leader changed" with the same code: a write may be applied.
-  EXPECT_TRUE(no_leader->maybe_applied);
+  // Said before anything is proposed (hasleader): not applied, another member may be asked.
+  EXPECT_FALSE(no_leader->maybe_applied);
+  auto changed = error_of(503, R"({"message":"etcdserver: leader changed","code":14})", "e");
+  ASSERT_TRUE(changed);
+  EXPECT_TRUE(changed->maybe_applied);  // cut short after it was proposed: may be applied
 
   auto timed_out = error_of(503, R"({"message":"etcdserver: request timed out","code":4})", "e");
   ASSERT_TRUE(timed_out);
