@@ -3,10 +3,13 @@
 #include "controller/exit_code.hpp"
 #include "controller/issue_command.hpp"
 #include "controller/logging.hpp"
+#include "controller/manual.hpp"
 #include "controller/ops_commands.hpp"
 #include "controller/run_command.hpp"
+#include "controller/settings.hpp"
 #include "controller/store_migrate.hpp"
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -205,12 +208,19 @@ int main(int argc, char** argv) {
     CLI::App* where = c.flags_on ? c.flags_on : c.cli;
     if (c.settings) {
       for (const auto& [flag, variable] : setting_flags()) {
+        std::string help = variable;
+        for (const auto& s : settings()) {
+          if (s.variable == variable) {
+            help = fmt::format("{}: {}{}", variable, s.meaning,
+                               s.fallback.empty() ? "" : fmt::format(" Default: {}.", s.fallback));
+          }
+        }
         where->add_option_function<std::string>(
             flag,
             [values = c.settings, variable = variable](const std::string& v) {
               (*values)[variable] = v;
             },
-            "same as " + variable);
+            help);
       }
     }
     if (c.refuses_secret_flags) {
@@ -221,6 +231,9 @@ int main(int argc, char** argv) {
           ->group("");
     }
   }
+
+  // The manual page, from the commands above and the table of settings (not in --help).
+  auto* manual = app.add_subcommand("manual", "Print the manual page (roff)")->group("");
 
   try {
     app.parse(argc, argv);
@@ -243,6 +256,10 @@ int main(int argc, char** argv) {
   if (auto err = setup_logging(log_level, log_format); !err.empty()) {
     std::cerr << "certherd: " << err << "\n";
     return exit_usage;
+  }
+  if (manual->parsed()) {
+    std::cout << manual_page(app, CERTHERD_VERSION);
+    return exit_ok;
   }
   try {
     for (const auto& c : commands) {

@@ -10,6 +10,7 @@
 #include "controller/domains_source.hpp"
 #include "controller/rancher_source.hpp"
 #include "controller/runtime.hpp"
+#include "controller/settings.hpp"
 #include "controller/setup.hpp"
 #include "controller/status_board.hpp"
 #include "pki/encoding.hpp"
@@ -49,56 +50,16 @@ namespace asio = boost::asio;
 using reconcilers::cert_spec;
 
 const std::vector<std::pair<std::string, std::string>>& setting_flags() {
-  static const std::vector<std::pair<std::string, std::string>> flags{
-      {"--domains", "DOMAINS"},
-      {"--domains-file", "DOMAINS_FILE"},
-      {"--staging", "STAGING"},
-      {"--directory", "ACME_DIRECTORY"},
-      {"--email", "ACME_EMAIL"},
-      {"--ca-bundle", "ACME_CA_BUNDLE"},
-      {"--ca-roots", "ACME_ROOTS"},
-      {"--profile", "ACME_PROFILE"},
-      {"--preferred-chain", "ACME_PREFERRED_CHAIN"},
-      {"--eab-kid", "ACME_EAB_KID"},
-      {"--eab-hmac-file", "ACME_EAB_HMAC_FILE"},  // the key itself: environment only
-      {"--webroot", "WEBROOT"},
-      {"--challenge-listen", "CHALLENGE_LISTEN"},
-      {"--self-check", "SELF_CHECK"},
-      {"--self-check-address", "SELF_CHECK_ADDRESS"},
-      {"--renew-before-days", "RENEW_BEFORE_DAYS"},
-      {"--loop-time", "LOOP_TIME"},
-      {"--key-type", "KEY_TYPE"},
-      {"--state-dir", "STATE_DIR"},
-      {"--output-dir", "OUTPUT_DIR"},
-      {"--output-reload-command", "OUTPUT_RELOAD_COMMAND"},
-      {"--haproxy-socket", "HAPROXY_SOCKET"},
-      {"--haproxy-crt-list", "HAPROXY_CRT_LIST"},
-      {"--haproxy-cert-dir", "HAPROXY_CERT_DIR"},
-      {"--concurrency", "CONCURRENCY"},
-      {"--system-trust-store", "SYSTEM_TRUST_STORE"},
-      {"--adopt-foreign", "ADOPT_FOREIGN"},
-      {"--placeholders", "PLACEHOLDERS"},
-      {"--listen", "LISTEN"},
-      {"--status-token-file", "STATUS_TOKEN_FILE"},  // the token itself: environment only
-      // Rancher. The keys are environment only: a flag would show in every process listing.
-      {"--cattle-url", "CATTLE_URL"},
-      {"--cattle-ca-bundle", "CATTLE_CA_BUNDLE"},
-      {"--dynamic-config", "DYNAMIC_CONFIG"},
-      {"--hosts-label", "HOSTS_LABEL"},
-      {"--cert-per-service", "CERT_PER_SERVICE"},
-      {"--allowed-domains", "ALLOWED_DOMAINS"},
-      {"--rancher-timeout", "RANCHER_TIMEOUT"},
-      // The store; STORE_KEY_FILE names key files, never a key.
-      {"--store", "STORE"},
-      {"--etcd-endpoints", "ETCD_ENDPOINTS"},
-      {"--etcd-prefix", "ETCD_PREFIX"},
-      {"--etcd-ca-file", "ETCD_CA_FILE"},
-      {"--etcd-cert-file", "ETCD_CERT_FILE"},
-      {"--etcd-key-file", "ETCD_KEY_FILE"},
-      {"--etcd-timeout", "ETCD_TIMEOUT"},
-      {"--store-key-file", "STORE_KEY_FILE"},
-      {"--leader-ttl", "LEADER_TTL"},
-  };
+  // From the one table of settings (controller/settings.hpp); secrets have no flag.
+  static const std::vector<std::pair<std::string, std::string>> flags = [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& s : settings()) {
+      // LOG_LEVEL and LOG_FORMAT are the program's own options, before or after the command.
+      if (s.flag.empty() || s.variable == "LOG_LEVEL" || s.variable == "LOG_FORMAT") continue;
+      out.emplace_back(std::string(s.flag), std::string(s.variable));
+    }
+    return out;
+  }();
   return flags;
 }
 
