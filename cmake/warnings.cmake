@@ -29,3 +29,11 @@ if(CERTHERD_FUZZ)
   endif()
   target_compile_options(certherd_options INTERFACE -fsanitize=fuzzer-no-link)
 endif()
+# Hardening, as Debian builds its packages (lintian checks the packaged binary for it): stack
+# protector and clash protection, fortified libc calls where optimizing, full RELRO and
+# immediate binding. The sanitizer build has its own instrumentation.
+if(NOT CERTHERD_SANITIZE)
+  target_compile_options(certherd_options INTERFACE -fstack-protector-strong
+    -fstack-clash-protection $<$<NOT:$<CONFIG:Debug>>:-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2>)
+  target_link_options(certherd_options INTERFACE -Wl,-z,relro -Wl,-z,now)
+endif()

@@ -234,6 +234,9 @@ int main(int argc, char** argv) {
 
   // The manual page, from the commands above and the table of settings (not in --help).
   auto* manual = app.add_subcommand("manual", "Print the manual page (roff)")->group("");
+  bool environment = false;
+  manual->add_flag("--environment-file", environment,
+                   "print the packaged /etc/default/certherd instead");
 
   try {
     app.parse(argc, argv);
@@ -258,7 +261,8 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   if (manual->parsed()) {
-    std::cout << manual_page(app, CERTHERD_VERSION);
+    std::cout << (environment ? environment_file(CERTHERD_VERSION)
+                              : manual_page(app, CERTHERD_VERSION));
     return exit_ok;
   }
   try {

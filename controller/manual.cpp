@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <string>
 
 namespace certherd::controller {
 namespace {
@@ -35,6 +36,24 @@ std::string option_line(const CLI::Option& o) {
   if (names.empty()) names = fmt::format("\\fI{}\\fR", roff(o.get_name()));
   if (o.get_items_expected_min() > 0 && !o.get_lnames().empty()) names += " \\fIVALUE\\fR";
   return names;
+}
+
+// Words of `text` in lines of at most `width` characters, each line starting with `prefix`.
+std::string wrapped(std::string_view text, std::string_view prefix, std::size_t width = 78) {
+  std::string out, line;
+  while (!text.empty()) {
+    auto space = text.find(' ');
+    std::string_view word = text.substr(0, space);
+    text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+    if (word.empty()) continue;
+    if (!line.empty() && prefix.size() + line.size() + 1 + word.size() > width) {
+      out += fmt::format("{}{}\n", prefix, line);
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + std::string(word);
+  }
+  if (!line.empty()) out += fmt::format("{}{}\n", prefix, line);
+  return out;
 }
 
 }  // namespace
@@ -126,6 +145,38 @@ std::string manual_page(const CLI::App& app, std::string_view version) {
       ".PP\n"
       "/usr/share/doc/certherd/README.md, and the alert rules in "
       "/usr/share/doc/certherd/certherd-alerts.yml.\n";
+  return out;
+}
+
+std::string environment_file(std::string_view version) {
+  std::string out = fmt::format(
+      "# /etc/default/certherd: the settings of certherd.service (certherd {}).\n", version);
+  out += wrapped(
+      "systemd reads this file as root (EnvironmentFile=): one VARIABLE=value a line, no "
+      "'export', double quotes around a value with spaces. Every setting is listed below, "
+      "commented out, with its default; set what you need, then `systemctl enable --now "
+      "certherd` (or `systemctl restart certherd`). The full text is in certherd(1).",
+      "# ");
+  out += "#\n";
+  out += wrapped(
+      "Secrets: this file is readable by root only (0600); keep it so. Better still, keep a "
+      "secret in a file of its own and name the file here (ACME_EAB_HMAC_FILE, "
+      "STATUS_TOKEN_FILE).",
+      "# ");
+  out += "#\n# To run a command by hand with these settings, as the service's user (as root):\n";
+  out += "#   sh -c 'set -a; . /etc/default/certherd; exec runuser -u certherd -- certherd plan'\n";
+  std::string_view section;
+  for (const auto& s : settings()) {
+    if (s.section != section) {
+      section = s.section;
+      out += fmt::format("\n## {}\n", section);
+    }
+    std::string text(s.meaning);
+    if (s.secret) text += " A secret.";
+    if (!s.fallback.empty()) text += fmt::format(" Default: {}.", s.fallback);
+    out += "#\n" + wrapped(fmt::format("{}: {}", s.variable, text), "# ");
+    out += fmt::format("#{}=\n", s.variable);
+  }
   return out;
 }
 

@@ -13,4 +13,8 @@ namespace certherd::controller {
 /// \brief The page in roff (man(7) macros).
 std::string manual_page(const CLI::App& app, std::string_view version);
 
+/// \brief The packaged /etc/default/certherd: every setting, commented out, with what it means
+/// and its default (systemd's EnvironmentFile= syntax, which a shell can also source).
+std::string environment_file(std::string_view version);
+
 }  // namespace certherd::controller

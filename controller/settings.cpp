@@ -150,7 +150,10 @@ constexpr std::array kExitCodes{
 constexpr std::array kFiles{
     file_row{"/var/lib/certherd", "STATE_DIR: certificates/, accounts/, budgets, chain-facts."},
     file_row{"/etc/default/certherd",
-             "The service's settings (the Debian package's systemd unit reads it)."},
+             "The service's settings, every one listed and commented out (the Debian package's "
+             "systemd unit reads it; root's alone, 0600)."},
+    file_row{"/lib/systemd/system/certherd.service",
+             "The systemd unit: runs certherd run as the certherd user; enabled by hand."},
     file_row{"OUTPUT_DIR/HOST/",
              "cert.pem, chain.pem, fullchain.pem, privkey.pem, combined.pem (the files target)."},
     file_row{"HAPROXY_CERT_DIR/HOST.pem", "Chain and key for HAProxy, with .certherd-owned."},
