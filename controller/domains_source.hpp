@@ -11,9 +11,18 @@
 
 namespace certherd::controller {
 
+/// \brief An input a source skipped, for the status page: a DOMAINS item, a label item (with
+/// the service holding it).
+struct rejected_input {
+  std::string source;  ///< "DOMAINS", "label … on service web (1s5)"
+  std::string item;    ///< as written
+  std::string reason;
+};
+
 struct parsed_domains {
-  std::vector<std::string> hosts;     ///< valid, normalized, unique, in the given order
-  std::vector<std::string> problems;  ///< one line per item that was changed or skipped
+  std::vector<std::string> hosts;        ///< valid, normalized, unique, in the given order
+  std::vector<std::string> problems;     ///< one line per item that was changed or skipped
+  std::vector<rejected_input> rejected;  ///< the skipped items, each with its reason
 };
 
 /// \brief Parses a comma-separated host list; problems name the list as `what`.

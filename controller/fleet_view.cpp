@@ -59,6 +59,7 @@ cert_verdict classify(const cert_facts& f, sys_seconds now) {
     auto within = std::min<sys_seconds::duration>(kExpiringWithin, lifetime / 2);
     window = f.not_after - within;
     turns_at(*window);
+    turns_at(f.not_after);  // what the row shows of it changes then (expired)
   }
   bool failed = f.last_failed || f.failures > 0 || f.store_failures > 0;
   // The CA's rateLimited is a wait for its Retry-After, not a fault of the certificate's: it
@@ -107,7 +108,7 @@ void fleet_view::index(const fleet_row& row) {
 
 void fleet_view::classify_row(fleet_row& row, sys_seconds now) {
   row.verdict = classify(row.facts, now);
-  if (render_) render_(row);
+  if (render_) render_(row, now);
 }
 
 void fleet_view::put(cert_facts facts, sys_seconds now) {

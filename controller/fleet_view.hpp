@@ -92,8 +92,9 @@ struct fleet_row {
 
 class fleet_view {
  public:
-  /// Renders a row again: called after its facts or its verdict changed.
-  using render_fn = std::function<void(fleet_row&)>;
+  /// Renders a row again: called after its facts or its verdict changed, with the time of the
+  /// verdict.
+  using render_fn = std::function<void(fleet_row&, sys_seconds now)>;
   explicit fleet_view(render_fn render = {});
 
   /// \brief Adds or replaces a certificate's row.
@@ -130,6 +131,8 @@ class fleet_view {
     for (const auto& [rank, name] : order_)
       f(rows_.find(name)->second);
   }
+  /// \brief Every row, by name.
+  const std::map<std::string, fleet_row, std::less<>>& by_name() const noexcept { return rows_; }
 
  private:
   void classify_row(fleet_row& row, sys_seconds now);

@@ -7,6 +7,8 @@
 // controller order certificates for arbitrary domains. Pure: services in, certificates out.
 #pragma once
 
+#include "controller/domains_source.hpp"
+
 #include "clients/rancher/resources.hpp"
 
 #include <map>
@@ -33,7 +35,8 @@ struct labelled_certificate {
 
 struct label_result {
   std::map<std::string, labelled_certificate> certificates;  ///< by certificate name
-  std::vector<std::string> problems;  ///< junk items, disallowed hosts, contested hosts
+  std::vector<std::string> problems;     ///< junk items, disallowed hosts, contested hosts
+  std::vector<rejected_input> rejected;  ///< the items skipped, each with its service and reason
 };
 
 /// \brief True when `host` is one of `allowed` or below one of them (empty list: any host).

@@ -94,13 +94,20 @@ subcommand run_like_command(CLI::App& app, const char* name, const char* help,
 subcommand status_command(CLI::App& app) {
   auto o = std::make_shared<status_options>();
   auto* cmd = app.add_subcommand(
-      "status", "Show every certificate: asks the running instance (LISTEN), else the store");
+      "status",
+      "Show the certificates by state and those that need attention: asks the running "
+      "instance (LISTEN), else the store");
   cmd->add_option("--listen", o->listen, "address of the running instance")->envname("LISTEN");
   o->state_dir = "/var/lib/certherd";
   cmd->add_option("--state-dir", o->state_dir, "the store to read without one")
       ->envname("STATE_DIR")
       ->capture_default_str();
-  cmd->add_flag("--json", o->json, "print JSON");
+  cmd->add_flag("--json", o->json, "print JSON (every certificate, or those the filters choose)");
+  cmd->add_flag("--all", o->all, "list every certificate, not only those that need attention");
+  cmd->add_option("--state", o->state, "only certificates in this state")
+      ->check(CLI::IsMember({"failing", "expiring", "waiting", "conflict", "pending", "ready",
+                             "missing", "replace", "expired", "unreadable"}));
+  cmd->add_option("--query", o->query, "only names, hosts or sources with this text (any case)");
   return {cmd, [o] { return print_status(*o); }};
 }
 

@@ -4,6 +4,7 @@
 #include "clients/http/server.hpp"
 #include "controller/command.hpp"
 #include "controller/config.hpp"
+#include "controller/fleet_view.hpp"
 #include "controller/setup.hpp"
 #include "pki/utc_time.hpp"
 
@@ -13,8 +14,10 @@
 #include <rapidjson/writer.h>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <thread>
 
 namespace certherd::controller {
@@ -39,14 +42,37 @@ std::string status_url(const std::string& listen) {
 
 struct row {
   std::string name, state, expires, renewal, detail;
+  std::string sources;  ///< hosts and sources, for --query
 };
 
-int print_rows(const std::vector<row>& rows, bool json) {
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The exit code says whether every certificate is ready, whatever is shown; the filters choose
+// what is shown. Without filters or --all, text shows a summary by state and the certificates
+// that need attention; --json shows every certificate (or those the filters choose).
+int print_rows(std::vector<row> rows, const status_options& o) {
   int code = rows.empty() ? exit_failed : exit_ok;  // nothing held is nothing kept valid
+  std::map<std::string, std::size_t> counts;
   for (const auto& r : rows) {
     if (r.state != "ready") code = exit_failed;
+    counts[r.state] += 1;
   }
-  if (json) {
+  const std::size_t total = rows.size();
+  const bool filtered = !o.state.empty() || !o.query.empty();
+  if (filtered) {
+    std::string needle = lowered(o.query);
+    std::erase_if(rows, [&](const row& r) {
+      if (!o.state.empty() && r.state != o.state) return true;
+      return !needle.empty() &&
+             lowered(r.name + "\n" + r.sources).find(needle) == std::string::npos;
+    });
+  }
+  if (o.json) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     w.StartArray();
@@ -68,12 +94,29 @@ int print_rows(const std::vector<row>& rows, bool json) {
     std::cout << buf.GetString() << "\n";
     return code;
   }
-  std::cout << fmt::format("{:<40} {:<8} {:<21} {:<21} {}\n", "NAME", "STATE", "EXPIRES", "RENEWAL",
-                           "DETAIL");
+  std::string summary;
+  for (const auto& [state, n] : counts)
+    summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, state);
+  std::cout << fmt::format("{} certificate{}: {}\n", total, total == 1 ? "" : "s",
+                           summary.empty() ? "none" : summary);
+  std::size_t hidden = 0;
+  if (!filtered && !o.all) {
+    hidden = static_cast<std::size_t>(
+        std::count_if(rows.begin(), rows.end(), [](const row& r) { return r.state == "ready"; }));
+    std::erase_if(rows, [](const row& r) { return r.state == "ready"; });
+  }
+  if (!rows.empty()) {
+    std::cout << fmt::format("{:<40} {:<10} {:<21} {:<21} {}\n", "NAME", "STATE", "EXPIRES",
+                             "RENEWAL", "DETAIL");
+  }
   for (const auto& r : rows) {
-    std::cout << fmt::format("{:<40} {:<8} {:<21} {:<21} {}\n", r.name, r.state,
+    std::cout << fmt::format("{:<40} {:<10} {:<21} {:<21} {}\n", r.name, r.state,
                              r.expires.empty() ? "-" : r.expires,
                              r.renewal.empty() ? "-" : r.renewal, r.detail);
+  }
+  if (hidden > 0) {
+    std::cout << fmt::format("{} ready certificate{} not listed (--all lists them)\n", hidden,
+                             hidden == 1 ? "" : "s");
   }
   return code;
 }
@@ -125,18 +168,27 @@ int print_status(const status_options& o) {
           doc.HasMember("certificates") && doc["certificates"].IsArray()) {
         std::vector<row> rows;
         for (const auto& c : doc["certificates"].GetArray()) {
-          std::string detail = text(c, "last_error");
-          if (detail.empty() && c.HasMember("sources") && c["sources"].IsArray()) {
-            for (const auto& src : c["sources"].GetArray()) {
-              if (!detail.empty()) detail += ", ";
-              if (src.IsString()) detail += src.GetString();
+          auto list = [&c](const char* k) {
+            std::string out;
+            if (c.HasMember(k) && c[k].IsArray()) {
+              for (const auto& v : c[k].GetArray()) {
+                if (!v.IsString()) continue;
+                if (!out.empty()) out += ", ";
+                out += v.GetString();
+              }
             }
-          }
+            return out;
+          };
+          // Why it needs attention, else who wants it.
+          std::string detail = text(c, "last_error");
+          if (detail.empty()) detail = text(c, "waiting_reason");
+          if (detail.empty()) detail = text(c, "conflict");
+          if (detail.empty()) detail = list("sources");
           rows.push_back({text(c, "name"), text(c, "state"), text(c, "not_after"),
-                          text(c, "renewal_at"), detail});
+                          text(c, "renewal_at"), detail, list("hosts") + "\n" + list("sources")});
         }
         if (!o.json) std::cout << "from the running instance at " << o.listen << "\n";
-        return print_rows(rows, o.json);
+        return print_rows(std::move(rows), o);
       }
     }
     std::cerr << "certherd: no running instance answers at " << o.listen << " ("
@@ -157,21 +209,24 @@ int print_status(const status_options& o) {
   for (const auto& name : *names) {
     auto record = store.load(name);
     if (!record || !*record) {
-      rows.push_back({name, "unreadable", "", "", record ? "no record" : record.error().message});
+      rows.push_back(
+          {name, "unreadable", "", "", record ? "no record" : record.error().message, name});
       continue;
     }
     const auto& r = **record;
-    std::string state = r.chain_pem.empty()  ? "missing"
-                        : !r.reissue.empty() ? "replace"
-                        : r.failures > 0     ? "failing"
-                        : now >= r.not_after ? "expired"
-                                             : "ready";
+    // What the store alone can tell (a running instance knows more: waiting, conflicts).
+    std::string state = r.chain_pem.empty()                    ? "missing"
+                        : !r.reissue.empty()                   ? "replace"
+                        : r.failures > 0                       ? "failing"
+                        : now >= r.not_after                   ? "expired"
+                        : now >= r.not_after - kExpiringWithin ? "expiring"
+                                                               : "ready";
     std::string detail = !r.last_error.empty() ? r.last_error : r.reissue;
     rows.push_back(
-        {name, state, r.chain_pem.empty() ? "" : pki::to_rfc3339(r.not_after), "", detail});
+        {name, state, r.chain_pem.empty() ? "" : pki::to_rfc3339(r.not_after), "", detail, name});
   }
   if (!o.json) std::cout << "from the store in " << o.state_dir << " (no running instance asked)\n";
-  return print_rows(rows, o.json);
+  return print_rows(std::move(rows), o);
 }
 
 namespace {

@@ -19,6 +19,9 @@ struct status_options {
   std::string listen;     ///< LISTEN of the running instance; empty: read the store
   std::string state_dir;  ///< STATE_DIR
   bool json = false;
+  bool all = false;   ///< every certificate, not only those that need attention
+  std::string state;  ///< only this state
+  std::string query;  ///< only names, hosts or sources with this text (any case)
 };
 
 int print_status(const status_options& o);

@@ -307,12 +307,17 @@ int run_controller(const std::map<std::string, std::string>& flags) {
                       {"targets", s->targets.size()},
                       {"state_dir", s->cfg.state_dir}});
   status_board board(policy_of(s->cfg).renewal);
-  rt.on_reconciled([&board](const cert_spec& spec, const reconcilers::reconcile_report& r) {
-    board.reconciled(spec, r, now_seconds());
+  rt.on_desired([&board, &cache](const std::map<std::string, cert_spec>& desired) {
+    board.desired(desired, cache, now_seconds());
+  });
+  rt.on_reconciled([&board, &cache](const cert_spec& spec, const reconcilers::reconcile_report& r) {
+    board.reconciled(spec, r, cache, now_seconds());
   });
   acme::driver::set_observer([&board](std::string_view endpoint, unsigned status, double secs) {
     board.acme_request(endpoint, status, secs);
   });
+  board.rejected("DOMAINS", std::exchange(s->rejected_domains, {}));
+  board.rejected("labels", std::exchange(s->rejected_labels, {}));
   // Moved: the runtime's copy is the desired set from now on (one copy of 100,000 specs).
   rt.set_desired(std::exchange(s->specs, {}));
   std::unique_ptr<rancher_source> source;
@@ -325,7 +330,8 @@ int run_controller(const std::map<std::string, std::string>& flags) {
     ro.subscription.ca_bundle = s->cfg.cattle_ca_bundle;
     ro.subscription.connect_timeout = s->cfg.rancher_timeout;
     rancher_source_handlers h;
-    h.labels_changed = [&rt, &s](const label_result& labels) {
+    h.labels_changed = [&rt, &s, &board](const label_result& labels) {
+      board.rejected("labels", labels.rejected);
       rt.set_desired(desired_specs(*s, &labels));
     };
     h.certificates_changed = [&rt](const std::set<std::string>& names) {
@@ -400,25 +406,10 @@ int run_controller(const std::map<std::string, std::string>& flags) {
   }
   resign_on_exit resign_later{election.get()};
   std::unique_ptr<http::server> server;
-  // At function scope: the server's handler keeps calling it until ioc.run() returns.
-  // /status and the page are rendered at most once a second, whatever the request rate: with
-  // CHALLENGE_LISTEN equal to LISTEN they face the internet, and rendering runs on the event
-  // loop every certificate shares.
-  struct rendered {
-    std::string body;
-    std::chrono::steady_clock::time_point at{};
-  };
-  rendered json_page, html_page;
+  // /status and the page are put together per request from pieces rendered when their
+  // certificate changed (status_board): cheap enough to face the internet with CHALLENGE_LISTEN
+  // equal to LISTEN, on the event loop every certificate shares.
   std::size_t renders = 0;
-  auto cached = [&renders](rendered& r, auto render) -> const std::string& {
-    auto now = std::chrono::steady_clock::now();
-    if (r.at == std::chrono::steady_clock::time_point{} || now - r.at >= std::chrono::seconds(1)) {
-      r.body = render();
-      r.at = now;
-      ++renders;
-    }
-    return r.body;
-  };
   auto live = [&]() {
     live_figures f;
     f.queue_depth = rt.queue_depth();
@@ -464,7 +455,7 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       const auto& target = request.target;
       if (method != "GET" && method != "HEAD") return {405, "text/plain", "GET only\n"};
       std::string path = target.substr(0, target.find('?'));
-      if ((path == "/status" || path == "/") &&
+      if ((path == "/status" || path == "/" || path.starts_with("/status/")) &&
           !status_token_accepted(request.authorization, s->cfg.status_token)) {
         http::server_reply r{
             401, "text/plain; charset=utf-8",
@@ -499,17 +490,28 @@ int run_controller(const std::map<std::string, std::string>& flags) {
       }
       if (path == "/metrics") {
         return {200, "text/plain; version=0.0.4; charset=utf-8",
-                board.to_prometheus(rt.desired_set(), cache, live())};
+                board.to_prometheus(live(), now_seconds())};
       }
-      if (path == "/status") {
-        return {200, "application/json", cached(json_page, [&] {
-                  return board.to_json(rt.desired_set(), cache, live(), now_seconds());
-                })};
+      if (path == "/status" || path == "/") {
+        auto query_at = target.find('?');
+        auto parsed = parse_status_query(query_at == std::string::npos
+                                             ? std::string_view{}
+                                             : std::string_view(target).substr(query_at + 1));
+        if (auto* error = std::get_if<std::string>(&parsed)) {
+          return {400, "text/plain; charset=utf-8", fmt::format("bad query: {}\n", *error)};
+        }
+        const auto& q = std::get<status_query>(parsed);
+        ++renders;
+        if (path == "/status") {
+          return {200, "application/json",
+                  board.to_json(live(), now_seconds(), q.filtered() ? &q : nullptr)};
+        }
+        return {200, "text/html; charset=utf-8", board.to_html(live(), now_seconds(), q)};
       }
-      if (path == "/") {
-        return {200, "text/html; charset=utf-8", cached(html_page, [&] {
-                  return board.to_html(rt.desired_set(), cache, live(), now_seconds());
-                })};
+      if (path.starts_with("/status/")) {
+        auto one = board.certificate_json(std::string_view(path).substr(8), now_seconds());
+        if (!one) return {404, "text/plain; charset=utf-8", "no certificate of that name\n"};
+        return {200, "application/json", std::move(*one)};
       }
       return {404, "text/plain; charset=utf-8", "not found\n"};
     };

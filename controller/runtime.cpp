@@ -52,6 +52,8 @@ void runtime::set_desired(std::map<std::string, reconcilers::cert_spec> specs) {
     }
   }
   desired_ = std::move(specs);
+  for (auto& hook : desired_hooks_)
+    hook(desired_);
 }
 
 void runtime::enqueue(const std::string& name) {

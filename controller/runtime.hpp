@@ -63,6 +63,10 @@ class runtime {
       std::function<void(const reconcilers::cert_spec&, const reconcilers::reconcile_report&)> f) {
     reconciled_hooks_.push_back(std::move(f));
   }
+  /// \brief Called after every change of the desired set, with the new set.
+  void on_desired(std::function<void(const std::map<std::string, reconcilers::cert_spec>&)> f) {
+    desired_hooks_.push_back(std::move(f));
+  }
   const std::map<std::string, reconcilers::cert_spec>& desired_set() const noexcept {
     return desired_;
   }
@@ -97,6 +101,8 @@ class runtime {
   std::vector<
       std::function<void(const reconcilers::cert_spec&, const reconcilers::reconcile_report&)>>
       reconciled_hooks_;
+  std::vector<std::function<void(const std::map<std::string, reconcilers::cert_spec>&)>>
+      desired_hooks_;
   std::size_t reconciles_ = 0;
 };
 

@@ -118,6 +118,7 @@ outcome<std::unique_ptr<setup>> prepare(const std::map<std::string, std::string>
   auto domains = parse_domains(s.cfg.domains);
   for (const auto& p : domains.problems)
     log::warn("domains_item", {{"problem", p}});
+  s.rejected_domains = std::move(domains.rejected);
   if (domains.hosts.empty() && (s.cfg.cattle_url.empty() || !s.cfg.dynamic_config))
     log::warn("no_domains", {{"reason", "DOMAINS names no usable host"}});
 
@@ -294,6 +295,7 @@ outcome<> read_rancher_once(setup& s, asio::io_context& ioc) {
     auto labels = certificates_from_labels(s.mirror.services(), lo);
     for (const auto& p : labels.problems)
       std::cout << "label: " << p << "\n";
+    s.rejected_labels = labels.rejected;
     s.specs = desired_specs(s, &labels);
   }
   return {};

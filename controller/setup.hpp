@@ -32,6 +32,9 @@ namespace certherd::controller {
 /// targets keep references into it.
 struct setup {
   config cfg;
+  /// What DOMAINS and the labels (at start) named that cannot get a certificate: the page lists
+  /// them.
+  std::vector<rejected_input> rejected_domains, rejected_labels;
   /// STATE_DIR's files, or etcd (STORE=etcd).
   std::unique_ptr<stores::certificate_store> store;
   /// STORE=etcd: the account keys in etcd too; null: STATE_DIR's folders.

@@ -142,6 +142,7 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
   } else if (hold && now < hold->until) {
     earliest(out.requeue_at, hold->until);
     notes.push_back(fmt::format("{}; {}", why, hold->reason));
+    out.held_back = hold;
   } else {
     out.actions.push_back({action_kind::issue, {}, why});
     notes.push_back("issue: " + why);

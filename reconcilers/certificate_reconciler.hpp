@@ -39,10 +39,17 @@ struct reconcile_policy {
   bool bootstrap_placeholders = false;  ///< serve a self-signed certificate until one is issued
 };
 
+/// \brief An order that must wait for a rate-limit budget: until when, and why in words.
+struct order_hold {
+  sys_seconds until;
+  std::string reason;  ///< "waiting for the example.com budget (…) until …"
+};
+
 struct plan_result {
   std::vector<planned_action> actions;
   std::optional<sys_seconds> requeue_at;  ///< when to reconcile again (none: on events only)
   std::string reason;                     ///< one line: the state and what is done about it
+  std::optional<order_hold> held_back;    ///< the order it would place waits for a budget
 };
 
 /// \brief When a held certificate is due, and by which rule, for people.
@@ -59,12 +66,6 @@ struct renewal_due {
 /// every new certificate cannot make orders follow one another); else the local rule
 /// (1/3 of the lifetime left, 1/2 under 10 days, or RENEW_BEFORE_DAYS).
 renewal_due renewal_of(const local_copy& local, const renewal_policy& policy);
-
-/// \brief An order that must wait for a rate-limit budget: until when, and why in words.
-struct order_hold {
-  sys_seconds until;
-  std::string reason;  ///< "waiting for the example.com budget (…) until …"
-};
 
 /// \brief Decides what to do for one certificate. Pure: same inputs, same plan. With `hold`,
 /// an issuance it would plan before `hold->until` is planned for then instead.

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <csignal>
 #include <fstream>
@@ -303,7 +304,9 @@ TEST(Rancher, FlakyRancherNeverGetsADuplicateCertificate) {
 TEST(Rancher, JunkInLabelsIsReportedAndValidHostsAreServed) {
   temp_dir tmp;
   rancher_sim sim({tmp.path(), {}});  // stands in for Rancher 1.x
-  auto env = with(rancher_env(tmp, sim), "ALLOWED_DOMAINS", "example.com");
+  unsigned short port = free_port();
+  auto env = with(with(rancher_env(tmp, sim), "ALLOWED_DOMAINS", "example.com"), "LISTEN",
+                  fmt::format("127.0.0.1:{}", port));
   background_certherd run({"run"}, env, tmp / "run.log");
   std::string good = unique_name("good");
   std::string junk = fmt::format(
@@ -314,6 +317,25 @@ TEST(Rancher, JunkInLabelsIsReportedAndValidHostsAreServed) {
   EXPECT_GE(run.count("event=label_problem"), 5) << run.log();
   EXPECT_EQ(run.count("evil.org is outside ALLOWED_DOMAINS"), 1) << run.log();
   EXPECT_EQ(sim.certificates().size(), 1u);
+  // The status lists what was skipped, with the service holding it and why.
+  auto status = loopback_call(port, "GET", "/status");
+  ASSERT_EQ(status.status, 200u);
+  rapidjson::Document doc;
+  doc.Parse(status.body.c_str());
+  ASSERT_TRUE(doc.IsObject() && doc["rejected"].IsArray()) << status.body;
+  std::map<std::string, std::string> why;
+  for (const auto& r : doc["rejected"].GetArray()) {
+    EXPECT_NE(std::string(r["source"].GetString()).find("on service web"), std::string::npos);
+    why[r["item"].GetString()] = r["reason"].GetString();
+  }
+  EXPECT_EQ(why["evil.org"], "outside ALLOWED_DOMAINS") << status.body;
+  EXPECT_NE(why["*.wild.example.com"].find("wildcard"), std::string::npos) << status.body;
+  EXPECT_NE(why["10.1.2.3"].find("IP address"), std::string::npos) << status.body;
+  EXPECT_NE(why["bad_name.example.com"], "") << status.body;
+  EXPECT_EQ(why.count(good), 0u);
+  auto page = loopback_call(port, "GET", "/");
+  EXPECT_NE(page.body.find("rejected inputs"), std::string::npos);
+  EXPECT_NE(page.body.find("<td>evil.org</td><td>outside ALLOWED_DOMAINS</td>"), std::string::npos);
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();
 }

@@ -195,7 +195,7 @@ TEST(FleetView, SelectsByStateTextAndPageInTheOrderOfAttention) {
 
 TEST(FleetView, RendersARowOnlyWhenItChanges) {
   std::map<std::string, int> renders;
-  fleet_view view([&renders](fleet_row& row) {
+  fleet_view view([&renders](fleet_row& row, sys_seconds) {
     ++renders[row.facts.name];
     row.json = std::string(to_string(row.verdict.state));
   });
