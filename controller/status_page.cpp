@@ -67,7 +67,7 @@ main{padding:12px;max-width:1100px;margin:auto}
 .card.expiring{border-color:#d1242f}.card.waiting{border-color:#bf8700}.card.conflict{border-color:#8250df}
 .card h2{font-size:1rem;margin:0 0 6px}.badge{font-size:.75rem;padding:2px 6px;border-radius:10px;background:#eee;margin-left:6px}
 .ready .badge{background:#dafbe1}.failing .badge,.expiring .badge{background:#ffebe9}.waiting .badge{background:#fff8c5}.conflict .badge{background:#fbefff}
-.why{margin:0 0 8px;font-size:.9rem}.why strong{color:#cf222e}
+.why{margin:0 0 8px;font-size:.9rem}.why strong{color:#cf222e}.waiting .why strong,.pending .why strong{color:#9a6700}.conflict .why strong{color:#8250df}
 nav.counts{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 10px}nav.counts a{padding:4px 10px;border-radius:14px;background:#fff;color:#1d2330;text-decoration:none;box-shadow:0 1px 2px rgba(0,0,0,.12);font-size:.9rem}
 nav.counts a[aria-current]{outline:2px solid #1d2330}nav.counts .failing,nav.counts .expiring{color:#cf222e}nav.counts .waiting{color:#9a6700}
 form.find{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 12px}form.find input{flex:1;min-width:10em;padding:6px}form.find select,form.find button{padding:6px}
