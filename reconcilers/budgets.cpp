@@ -123,11 +123,13 @@ std::string budgets::to_text(sys_seconds now) const {
   return out;
 }
 
-void budgets::load_text(std::string_view text, sys_seconds now) {
+void budgets::load_text(std::string_view text, sys_seconds now,
+                        const std::set<std::string, std::less<>>* skip) {
   while (!text.empty()) {
     auto end = text.find('\n');
     std::string_view line = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    if (skip && skip->count(line)) continue;
     auto a = line.find('\t');
     if (a == std::string_view::npos) continue;
     auto b = line.find('\t', a + 1);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,8 +78,12 @@ class budgets {
   /// limit not configured, is left out (a lost line can only make a budget look fuller; the
   /// CA's rateLimited answer still stops certherd).
   /// A time read back is cut so that no key waits longer than kMaxBlock after `now`.
+  /// Reading back keeps, for every key, the later of the two times; a line found in `skip` (as
+  /// written, without its newline) is left out: what this process wrote itself and has since
+  /// changed (a refund) must not come back as another's spend.
   std::string to_text(sys_seconds now) const;
-  void load_text(std::string_view text, sys_seconds now);
+  void load_text(std::string_view text, sys_seconds now,
+                 const std::set<std::string, std::less<>>* skip = nullptr);
 
   /// The longest a CA's Retry-After can block a key (exhausted_until beyond is cut to it).
   static constexpr std::chrono::seconds kMaxBlock{7 * 24 * 3600};

@@ -140,7 +140,10 @@ plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,
                                 when(local->next_retry), local->failures,
                                 local->failures == 1 ? "" : "s", local->last_error));
   } else if (hold && now < hold->until) {
-    earliest(out.requeue_at, hold->until);
+    // Looked at again within the hour: a refund (an order that issued nothing) or another
+    // replica's state may free the budget long before the hold ends. A look costs the CA
+    // nothing.
+    earliest(out.requeue_at, std::min(hold->until, now + kHoldRecheck));
     notes.push_back(fmt::format("{}; {}", why, hold->reason));
     out.held_back = hold;
   } else {

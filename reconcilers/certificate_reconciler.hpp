@@ -67,6 +67,9 @@ struct renewal_due {
 /// (1/3 of the lifetime left, 1/2 under 10 days, or RENEW_BEFORE_DAYS).
 renewal_due renewal_of(const local_copy& local, const renewal_policy& policy);
 
+/// \brief The longest an order held back by a budget waits before it is planned again.
+inline constexpr std::chrono::seconds kHoldRecheck{3600};
+
 /// \brief Decides what to do for one certificate. Pure: same inputs, same plan. With `hold`,
 /// an issuance it would plan before `hold->until` is planned for then instead.
 plan_result plan(const cert_spec& spec, const std::optional<local_copy>& local,

@@ -422,6 +422,24 @@ TEST(Plan, RequeuesAtRenewalTime) {
   EXPECT_EQ(backing_off.requeue_at, T + 1min);
 }
 
+// An order held back by a budget waits, says so, and is looked at again within the hour (a
+// refund may free the budget long before the hold ends).
+TEST(Plan, AHeldBackOrderWaitsAndIsLookedAtAgainWithinTheHour) {
+  order_hold hold{T + days(5), "waiting for the example.com budget"};
+  auto p = plan(spec(), due(), {in_target("local-fp", issuer_class::production)}, T, {}, hold);
+  EXPECT_TRUE(std::none_of(p.actions.begin(), p.actions.end(),
+                           [](const auto& a) { return a.kind == action_kind::issue; }));
+  ASSERT_TRUE(p.held_back);
+  EXPECT_EQ(p.held_back->until, T + days(5));
+  ASSERT_TRUE(p.requeue_at);
+  EXPECT_EQ(*p.requeue_at, T + 1h);
+  EXPECT_NE(p.reason.find("waiting for the example.com budget"), std::string::npos) << p.reason;
+  order_hold soon{T + 10min, "waiting"};
+  EXPECT_EQ(plan(spec(), due(), {}, T, {}, soon).requeue_at, T + 10min);
+  // No hold: no held_back.
+  EXPECT_FALSE(plan(spec(), due(), {}, T, {}).held_back);
+}
+
 // Issue 9, defect 6: a certificate valid until 9999 is renewed at a time between now and its
 // notAfter, computed without overflow.
 TEST(Plan, FarFutureNotAfterGivesASaneRenewalTime) {

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 #include <filesystem>
+#include <fstream>
 
 namespace certherd::reconcilers {
 namespace {
@@ -193,5 +194,46 @@ TEST(OrderBudgets, ARestartKeepsTheCounts) {
   std::filesystem::remove_all(dir);
 }
 
+// A refund (an order that issued nothing) stands where the state is kept: the line this
+// process wrote before it is not taken back as another's spend, on saving nor from the watch;
+// another process's spend meanwhile is kept.
+TEST(OrderBudgets, ARefundStandsWhereTheStateIsKept) {
+  char tmpl[] = "/tmp/certherd-budgets-XXXXXX";
+  std::filesystem::path dir = mkdtemp(tmpl);
+  auto file = dir / "budgets";
+  std::vector<rate_limit> limits{{"certificates_per_domain", 1, 24h}};
+  auto a = order_charges(spec_of({"a.example.com"}), std::nullopt, false);
+  auto b = order_charges(spec_of({"b.example.org"}), std::nullopt, false);
+  order_budgets mine(limits, file);
+  ASSERT_TRUE(mine.load(t0));
+  mine.spend(a, t0);
+  std::ifstream before_refund(file);
+  std::string spent((std::istreambuf_iterator<char>(before_refund)), {});
+  ASSERT_NE(spent.find("example.com"), std::string::npos) << spent;
+  // Another process spends for its domain meanwhile.
+  {
+    order_budgets other(limits, file);
+    ASSERT_TRUE(other.load(t0));
+    other.spend(b, t0);
+  }
+  mine.not_issued(a, t0);
+  EXPECT_FALSE(mine.wait_for(a, t0));
+  EXPECT_TRUE(mine.wait_for(b, t0)) << "the other's spend came in with the save";
+  // The watch brings this process's own earlier write back: the refund stands.
+  mine.merge(spent, t0);
+  EXPECT_FALSE(mine.wait_for(a, t0));
+  order_budgets again(limits, file);
+  ASSERT_TRUE(again.load(t0));
+  EXPECT_FALSE(again.wait_for(a, t0)) << "the file kept the refund";
+  EXPECT_TRUE(again.wait_for(b, t0)) << "and the other's spend";
+  // A write of another's that is not this process's own still counts when merged.
+  mine.merge("certificates_per_domain\texample.com\t" +
+                 std::to_string((t0 + 23h).time_since_epoch().count()) + "\n",
+             t0);
+  EXPECT_TRUE(mine.wait_for(a, t0));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
+
 }  // namespace certherd::reconcilers

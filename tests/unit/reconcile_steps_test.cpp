@@ -433,11 +433,17 @@ TEST(Budgets, AnOrderOverBudgetWaitsVisiblyAndIsNoFailure) {
                                         "registered domain, 1 per 1 d) until"),
             std::string::npos)
       << report.decision.reason;
+  // Looked at again within the hour (a refund may free the budget); held until it refills.
   ASSERT_TRUE(report.requeue_at);
-  EXPECT_EQ(*report.requeue_at, w.now + 24h);
+  EXPECT_EQ(*report.requeue_at, w.now + 1h);
+  ASSERT_TRUE(report.decision.held_back);
+  EXPECT_EQ(report.decision.held_back->until, w.now + 24h);
   EXPECT_FALSE(w.store.records.count("b.example.com") &&
                w.store.records.at("b.example.com").failures > 0);
-  w.now += 24h;
+  w.now += 1h;
+  w.run();
+  EXPECT_EQ(w.ca.orders, 1) << "still held after an hour";
+  w.now += 23h;
   w.run();
   EXPECT_EQ(w.ca.orders, 2) << "sent once the budget refilled";
 }
