@@ -150,7 +150,9 @@ int print_status(const status_options& o) {
     }
     asio::io_context ioc;
     http::client_options co;
-    co.operation_timeout = std::chrono::seconds(5);
+    co.operation_timeout = std::chrono::seconds(30);
+    // The whole fleet: about 800 bytes a certificate (8 MB at 10,000), 256 MiB at most.
+    co.body_limit = std::size_t{256} << 20;
     http::client client(ioc.get_executor(), co);
     http::request req{http::method::get, url, {}, {}, false};
     if (!token.empty()) req.headers.push_back({"Authorization", "Bearer " + token});

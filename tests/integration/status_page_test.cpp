@@ -144,6 +144,18 @@ TEST(StatusPageFleet, WhatNeedsAttentionComesFirstOnADesktopAndAPhone) {
   EXPECT_EQ(card_states(ready.body).size(), 100u);
   EXPECT_NE(ready.body.find("page 1 of 4"), std::string::npos);
   EXPECT_LT(loopback_call(port, "GET", "/").body.size(), 60'000u);
+  // `certherd status`: the summary by state, then the eight that need attention, in order.
+  background_certherd asked({"status", "--listen", fmt::format("127.0.0.1:{}", port)}, {},
+                            tmp / "status.log");
+  EXPECT_EQ(asked.wait(30s), 1) << "not every certificate is ready: " << asked.log();
+  std::string out = asked.log();
+  EXPECT_NE(out.find("309 certificates: 3 expiring, 3 failing, 301 ready, 2 waiting"),
+            std::string::npos)
+      << out;
+  EXPECT_LT(out.find("x.no-route-1.test"), out.find("e1.fleet.test")) << out;
+  EXPECT_LT(out.find("e3.fleet.test"), out.find("wait-budget.test")) << out;
+  EXPECT_EQ(out.find("h000.fleet.test"), std::string::npos) << out;
+  EXPECT_NE(out.find("301 ready certificates not listed (--all lists them)"), std::string::npos);
   run.signal(SIGTERM);
   EXPECT_EQ(run.wait(40s), 0) << run.log();
 }
