@@ -21,14 +21,17 @@ parsed_domains parse_domains(std::string_view text, std::string_view what) {
     if (host.empty()) {
       if (!blank) {
         out.problems.push_back(fmt::format("{} item {} is empty; skipped", what, index));
-        out.rejected.push_back({std::string(what), "", fmt::format("item {} is empty", index)});
+        if (out.rejected.size() < kRejectedReported)
+          out.rejected.push_back({std::string(what), "", fmt::format("item {} is empty", index)});
       }
       continue;
     }
     if (auto ok = pki::check_host(host); !ok) {
       out.problems.push_back(
           fmt::format("{} item {}: {}; skipped", what, index, ok.error().detail));
-      out.rejected.push_back({std::string(what), std::string(pki::trim(raw)), ok.error().detail});
+      if (out.rejected.size() < kRejectedReported)
+        out.rejected.push_back(
+            {std::string(what), std::string(pki::trim(raw).substr(0, 256)), ok.error().detail});
       continue;
     }
     std::string_view trimmed = pki::trim(raw);
@@ -39,7 +42,8 @@ parsed_domains parse_domains(std::string_view text, std::string_view what) {
     if (!seen.insert(host).second) {
       out.problems.push_back(
           fmt::format("{} item {}: {} is listed twice; once is enough", what, index, host));
-      out.rejected.push_back({std::string(what), host, "listed twice; once is enough"});
+      if (out.rejected.size() < kRejectedReported)
+        out.rejected.push_back({std::string(what), host, "listed twice; once is enough"});
       continue;
     }
     out.hosts.push_back(std::move(host));

@@ -19,6 +19,9 @@ struct rejected_input {
   std::string reason;
 };
 
+/// \brief The most rejected items a list reports (a tenant's label may hold a million).
+inline constexpr std::size_t kRejectedReported = 1000;
+
 struct parsed_domains {
   std::vector<std::string> hosts;        ///< valid, normalized, unique, in the given order
   std::vector<std::string> problems;     ///< one line per item that was changed or skipped

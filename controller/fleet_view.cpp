@@ -190,6 +190,11 @@ fleet_view::selection fleet_view::select(const query& q) const {
   }
   out.pages =
       q.per_page == 0 ? 1 : std::max<std::size_t>(1, (out.matching + q.per_page - 1) / q.per_page);
+  if (out.page > out.pages) {  // past the end: the last page
+    query last = q;
+    last.page = out.pages;
+    return select(last);
+  }
   return out;
 }
 

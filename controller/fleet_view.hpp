@@ -122,7 +122,7 @@ class fleet_view {
     std::size_t pages = 1;
     std::size_t page = 1;
   };
-  /// \brief The rows matching `q`, a page of them.
+  /// \brief The rows matching `q`, a page of them (a page past the end: the last one).
   selection select(const query& q) const;
 
   /// \brief Every row, in the order of attention then by name.
@@ -131,6 +131,8 @@ class fleet_view {
     for (const auto& [rank, name] : order_)
       f(rows_.find(name)->second);
   }
+  /// \brief Entries of the index by time (tests: one per row that has a recheck time).
+  std::size_t rechecks() const noexcept { return recheck_.size(); }
   /// \brief Every row, by name.
   const std::map<std::string, fleet_row, std::less<>>& by_name() const noexcept { return rows_; }
 

@@ -62,13 +62,15 @@ label_result certificates_from_labels(const std::map<std::string, rancher::servi
     auto parsed = parse_domains(s->labels.at(options.label), what);
     for (auto& p : parsed.problems)
       out.problems.push_back(std::move(p));
-    for (auto& r : parsed.rejected)
-      out.rejected.push_back(std::move(r));
+    for (auto& r : parsed.rejected) {
+      if (out.rejected.size() < kRejectedReported) out.rejected.push_back(std::move(r));
+    }
     std::vector<std::string> hosts;
     for (auto& h : parsed.hosts) {
       if (!domain_allowed(h, options.allowed_domains)) {
         out.problems.push_back(fmt::format("{}: {} is outside ALLOWED_DOMAINS; skipped", what, h));
-        out.rejected.push_back({what, h, "outside ALLOWED_DOMAINS"});
+        if (out.rejected.size() < kRejectedReported)
+          out.rejected.push_back({what, h, "outside ALLOWED_DOMAINS"});
         continue;
       }
       hosts.push_back(std::move(h));
@@ -99,9 +101,10 @@ label_result certificates_from_labels(const std::map<std::string, rancher::servi
           "{}: its certificate name {} is taken by another service; no certificate until one "
           "of them is renamed",
           what, name));
-      out.rejected.push_back(
-          {what, s->labels.at(options.label),
-           fmt::format("its certificate name {} is taken by another service", name)});
+      if (out.rejected.size() < kRejectedReported)
+        out.rejected.push_back(
+            {what, s->labels.at(options.label).substr(0, 256),
+             fmt::format("its certificate name {} is taken by another service", name)});
       continue;
     }
     std::vector<std::string> mine;
@@ -112,8 +115,9 @@ label_result certificates_from_labels(const std::map<std::string, rancher::servi
       } else {
         out.problems.push_back(fmt::format(
             "{}: {} is already claimed by certificate {}; it stays there", what, h, it->second));
-        out.rejected.push_back(
-            {what, h, fmt::format("already claimed by certificate {}", it->second)});
+        if (out.rejected.size() < kRejectedReported)
+          out.rejected.push_back(
+              {what, h, fmt::format("already claimed by certificate {}", it->second)});
       }
     }
     if (mine.empty()) continue;

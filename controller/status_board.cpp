@@ -80,6 +80,8 @@ class json_writer {
 constexpr std::size_t kDecisionsPerCertificate = 20;
 constexpr std::size_t kRejectedKept = 1000;
 constexpr std::size_t kItemBytes = 256;
+constexpr std::size_t kReasonBytes = 1024;
+constexpr std::size_t kOutcomesKept = 8;
 
 // The per-certificate metric families, in the order a row keeps its lines.
 struct family_text {
@@ -234,7 +236,7 @@ cert_facts status_board::facts_of(const reconcilers::cert_spec& spec,
   if (c) f.next_look = c->next_look;
   if (h != held.entries.end()) {
     f.failures = h->second.local.failures;
-    f.last_error = h->second.local.last_error;
+    f.last_error = valid_utf8(h->second.local.last_error, 2 * kReasonBytes);
     if (f.failures > 0) {
       f.last_error_kind = h->second.local.last_error_kind;
       f.next_try = h->second.local.next_retry;
@@ -246,7 +248,7 @@ cert_facts status_board::facts_of(const reconcilers::cert_spec& spec,
   auto u = held.unsaved_records.find(spec.name);
   if (u != held.unsaved_records.end()) {
     f.store_failures = u->second.failures;
-    f.store_error = u->second.error;
+    f.store_error = valid_utf8(u->second.error, kReasonBytes);
     f.store_retry_at = u->second.next_try;
   }
   if (c && c->held_back) {
@@ -361,28 +363,37 @@ void status_board::reconciled(const reconcilers::cert_spec& spec,
     if (a.kind == reconcilers::action_kind::conflict)
       conflict += (conflict.empty() ? "" : "; ") + a.reason;
   }
-  d.reason = report.decision.reason;
-  d.outcomes = report.outcomes;
+  // Bounded, whatever the CA or a target said: 20 of these are kept per certificate.
+  d.actions = valid_utf8(d.actions, kItemBytes * 2);
+  d.reason = valid_utf8(report.decision.reason, kReasonBytes);
+  for (std::size_t i = 0; i < report.outcomes.size() && i < kOutcomesKept; ++i)
+    d.outcomes.push_back(valid_utf8(report.outcomes[i], kReasonBytes));
   d.failed = report.failed;
   d.failed_kind = report.failed_kind;
   (report.failed ? reconciles_failed_ : reconciles_ok_) += 1;
+  // Only decisions that did or found something are news; a quiet resync is not.
+  const bool news = !d.actions.empty() || d.failed;
+  // A certificate no longer desired (removed while it was reconciled) keeps nothing: were it
+  // desired again, it would start from nothing, not from this stale decision. Its row takes the
+  // spec the board holds (the sources may have changed while it was reconciled).
+  auto known = specs_.find(spec.name);
+  if (known == specs_.end()) {
+    if (news) recent_.push_front(std::move(d));
+    if (recent_.size() > kRecent) recent_.pop_back();
+    return;
+  }
   auto& c = certificates_[spec.name];
   c.last = d;
   c.next_look = report.requeue_at;
   c.held_back = report.decision.held_back;
-  c.conflict = std::move(conflict);
-  // Only decisions that did or found something are news; a quiet resync is not.
-  if (!d.actions.empty() || d.failed) {
+  c.conflict = valid_utf8(conflict, kReasonBytes);
+  if (news) {
     c.decisions.push_front(d);
     if (c.decisions.size() > kDecisionsPerCertificate) c.decisions.pop_back();
     recent_.push_front(std::move(d));
     if (recent_.size() > kRecent) recent_.pop_back();
   }
-  // A certificate no longer desired (removed while it was reconciled) gets no row again.
-  auto known = specs_.find(spec.name);
-  if (known == specs_.end()) return;
-  known->second = spec;
-  view_.put(facts_of(spec, held), now);
+  view_.put(facts_of(known->second, held), now);
 }
 
 void status_board::rejected(const std::string& source, std::vector<rejected_input> items) {
@@ -634,7 +645,7 @@ std::string status_board::to_prometheus(const live_figures& live, sys_seconds no
       .Set(live.ready ? 1 : 0);
   prometheus::BuildCounter()
       .Name("certherd_status_renders_total")
-      .Help("Requests of /status and the status page answered")
+      .Help("Renderings of /status (the whole of it at most once a second) and the status page")
       .Register(scrape)
       .Add({})
       .Increment(static_cast<double>(live.status_renders));

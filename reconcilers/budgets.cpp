@@ -68,6 +68,7 @@ void budgets::spend(const std::vector<charge>& charges, sys_seconds now) {
     if (!l) continue;
     auto [it, fresh] = tat_.try_emplace({c.limit, c.key}, now);
     it->second = std::max(it->second, now) + l->interval();
+    writer_[it->first] = self_;
   }
 }
 
@@ -75,7 +76,10 @@ void budgets::refund(const std::vector<charge>& charges) {
   for (const auto& c : charges) {
     const rate_limit* l = find(c.limit);
     if (!l) continue;
-    if (auto it = tat_.find({c.limit, c.key}); it != tat_.end()) it->second -= l->interval();
+    if (auto it = tat_.find({c.limit, c.key}); it != tat_.end()) {
+      it->second -= l->interval();
+      writer_[it->first] = self_;
+    }
   }
 }
 
@@ -86,6 +90,7 @@ void budgets::exhausted_until(const charge& c, sys_seconds until, sys_seconds no
   auto blocked = until + burst_offset(*l);
   auto [it, fresh] = tat_.try_emplace({c.limit, c.key}, blocked);
   it->second = std::max(it->second, blocked);
+  writer_[it->first] = self_;
 }
 
 int budgets::remaining(const charge& c, sys_seconds now) const {
@@ -118,24 +123,34 @@ std::string budgets::to_text(sys_seconds now) const {
     out += key;
     out += '\t';
     out += std::to_string(tat.time_since_epoch().count());
+    // Who set this time last: a process reading its own line back knows it is not another's.
+    if (auto w = writer_.find(id); w != writer_.end() && !w->second.empty()) {
+      out += '\t';
+      out += w->second;
+    }
     out += '\n';
   }
   return out;
 }
 
-void budgets::load_text(std::string_view text, sys_seconds now,
-                        const std::set<std::string, std::less<>>* skip) {
+void budgets::load_text(std::string_view text, sys_seconds now, bool skip_own) {
   while (!text.empty()) {
     auto end = text.find('\n');
     std::string_view line = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
-    if (skip && skip->count(line)) continue;
     auto a = line.find('\t');
     if (a == std::string_view::npos) continue;
     auto b = line.find('\t', a + 1);
     if (b == std::string_view::npos) continue;
     std::string_view limit = line.substr(0, a), key = line.substr(a + 1, b - a - 1),
-                     number = line.substr(b + 1);
+                     number = line.substr(b + 1), writer;
+    // An optional fourth field: who set the time (lines of older versions have none).
+    if (auto c = number.find('\t'); c != std::string_view::npos) {
+      writer = number.substr(c + 1);
+      number = number.substr(0, c);
+      if (writer.size() > 64) writer = {};
+    }
+    if (skip_own && !writer.empty() && writer == self_) continue;
     const rate_limit* l = find(limit);
     if (!l || key.empty()) continue;
     long long seconds = 0;
@@ -147,7 +162,10 @@ void budgets::load_text(std::string_view text, sys_seconds now,
     sys_seconds tat{std::chrono::seconds(seconds)};
     tat = std::min(tat, now + burst_offset(*l) + kMaxBlock);
     auto [it, fresh] = tat_.try_emplace({std::string(limit), std::string(key)}, tat);
-    it->second = std::max(it->second, tat);
+    if (fresh || tat > it->second) {
+      it->second = tat;
+      writer_[it->first] = std::string(writer);
+    }
   }
 }
 

@@ -78,12 +78,14 @@ class budgets {
   /// limit not configured, is left out (a lost line can only make a budget look fuller; the
   /// CA's rateLimited answer still stops certherd).
   /// A time read back is cut so that no key waits longer than kMaxBlock after `now`.
-  /// Reading back keeps, for every key, the later of the two times; a line found in `skip` (as
-  /// written, without its newline) is left out: what this process wrote itself and has since
-  /// changed (a refund) must not come back as another's spend.
+  /// Lines carry, as a fourth field, who set the time last (set_writer): reading back keeps,
+  /// for every key, the later of the two times; with `skip_own`, a line this process set
+  /// itself is left out, so a refund made since stands and its own write echoed back (the
+  /// store's watch, a save merging with the stored state) is not taken for another's spend.
   std::string to_text(sys_seconds now) const;
-  void load_text(std::string_view text, sys_seconds now,
-                 const std::set<std::string, std::less<>>* skip = nullptr);
+  void load_text(std::string_view text, sys_seconds now, bool skip_own = false);
+  /// \brief Who this process is in the lines it writes (unique per run).
+  void set_writer(std::string id) { self_ = std::move(id); }
 
   /// The longest a CA's Retry-After can block a key (exhausted_until beyond is cut to it).
   static constexpr std::chrono::seconds kMaxBlock{7 * 24 * 3600};
@@ -93,7 +95,9 @@ class budgets {
   std::optional<sys_seconds> available_at(const rate_limit& l, const std::string& key,
                                           sys_seconds now) const;
   std::vector<rate_limit> limits_;
-  std::map<std::pair<std::string, std::string>, sys_seconds> tat_;  ///< (limit, key) → TAT
+  std::map<std::pair<std::string, std::string>, sys_seconds> tat_;     ///< (limit, key) → TAT
+  std::map<std::pair<std::string, std::string>, std::string> writer_;  ///< who set it last
+  std::string self_;
 };
 
 }  // namespace certherd::reconcilers

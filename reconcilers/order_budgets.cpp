@@ -6,9 +6,11 @@
 #include "stores/atomic_file.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 #include <set>
 
 namespace certherd::reconcilers {
@@ -140,7 +142,11 @@ order_budgets::order_budgets(std::vector<rate_limit> limits, std::filesystem::pa
 
 order_budgets::order_budgets(std::vector<rate_limit> limits,
                              std::unique_ptr<stores::budget_keeper> keeper)
-    : b_(std::move(limits)), keeper_(std::move(keeper)) {}
+    : b_(std::move(limits)), keeper_(std::move(keeper)) {
+  // Who this process is in the kept state's lines: unique per run.
+  std::random_device rd;
+  b_.set_writer(fmt::format("{:x}-{:08x}{:08x}", static_cast<long>(::getpid()), rd(), rd()));
+}
 
 outcome<> order_budgets::load(sys_seconds now) {
   if (!keeper_) return {};
@@ -220,15 +226,14 @@ std::vector<order_budgets::usage> order_budgets::in_use(sys_seconds now) const {
 void order_budgets::save(sys_seconds now) {
   if (!keeper_) return;
   // Another process may have spent meanwhile (renew or revoke beside a single instance, a
-  // replica that led before): its counts are kept (the later time of each key wins). What is
-  // there because this process wrote it is not another's spend: a refund made since stands
-  // (else every order that issued nothing would keep its certificates_per_domain share for
-  // the whole period, and failing hosts would starve the good ones of their domain).
-  std::string written;
+  // replica that led before): its counts are kept (the later time of each key wins). A line
+  // this process set last is not another's spend: a refund made since stands (else every order
+  // that issued nothing would keep its certificates_per_domain share for the whole period, and
+  // failing hosts would starve the good ones of their domain). Another process's spend names
+  // that process, so it is never taken for this one's, whatever its time.
   auto kept = keeper_->update([&](std::string_view theirs) {
-    b_.load_text(theirs, now, &own_);
-    written = b_.to_text(now);
-    return written;
+    b_.load_text(theirs, now, true);
+    return b_.to_text(now);
   });
   if (!kept) {
     if (save_error_ != kept.error().message) {
@@ -237,18 +242,6 @@ void order_budgets::save(sys_seconds now) {
     save_error_ = kept.error().message;
   } else {
     save_error_.clear();
-    // Remember what was written; forget lines whose time has passed (they read as nothing).
-    std::erase_if(own_, [now](const std::string& line) {
-      long long seconds = 0;
-      auto tab = line.rfind('\t');
-      std::from_chars(line.data() + tab + 1, line.data() + line.size(), seconds);
-      return seconds <= now.time_since_epoch().count();
-    });
-    for (std::string_view rest = written; !rest.empty();) {
-      auto end = rest.find('\n');
-      if (end > 0) own_.emplace(rest.substr(0, end));
-      rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-    }
   }
 }
 

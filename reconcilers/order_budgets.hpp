@@ -48,7 +48,7 @@ class order_budgets {
   /// \brief Takes in a state another process kept (what a replica's watch brings): for every
   /// key, the later of the two times is kept, so nothing spent is forgotten; a line this process
   /// wrote itself (its own write coming back) is left out, so a refund made since stands.
-  void merge(std::string_view text, sys_seconds now) { b_.load_text(text, now, &own_); }
+  void merge(std::string_view text, sys_seconds now) { b_.load_text(text, now, true); }
 
   std::optional<budget_wait> wait_for(const std::vector<charge>& charges, sys_seconds now) const;
   /// \brief Spends the charges (before the order is sent: two orders cannot both take the last
@@ -77,8 +77,6 @@ class order_budgets {
  private:
   void save(sys_seconds now);
   budgets b_;
-  // The lines this process wrote and that may still be read back (their time is to come).
-  std::set<std::string, std::less<>> own_;
   std::unique_ptr<stores::budget_keeper> keeper_;
   std::string save_error_;
 };

@@ -157,12 +157,12 @@ TEST(FleetView, SelectsByStateTextAndPageInTheOrderOfAttention) {
               }).of(view);
   EXPECT_EQ(last.rows.size(), 50u);
   EXPECT_EQ(last.rows.back()->facts.name, "host249.example.com");
-  EXPECT_TRUE(with([](ask& a) {
+  auto past = with([](ask& a) {
                 a.page = 4;
                 a.per_page = 100;
-              })
-                  .of(view)
-                  .rows.empty());
+              }).of(view);
+  EXPECT_EQ(past.page, 3u) << "past the end: the last page";
+  EXPECT_EQ(past.rows.size(), 50u);
 
   auto attention = with([](ask& a) { a.attention = true; }).of(view);
   EXPECT_EQ(attention.matching, 6u);
@@ -263,6 +263,11 @@ TEST(FleetView, StaysWhatAClassificationFromScratchSays) {
     }
     for (auto s : kCertStates)
       ASSERT_EQ(view.count(s), counts[static_cast<std::size_t>(s)]) << to_string(s);
+    // The index by time holds one entry per row that has a recheck time, none stale.
+    std::size_t with_recheck = 0;
+    for (const auto& [n, row] : view.by_name())
+      with_recheck += row.verdict.recheck_at.has_value();
+    ASSERT_EQ(view.rechecks(), with_recheck) << "at step " << step;
     std::sort(order.begin(), order.end());
     auto page = with([](ask& a) { a.per_page = 0; }).of(view);
     ASSERT_EQ(page.rows.size(), order.size());

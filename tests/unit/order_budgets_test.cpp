@@ -234,6 +234,34 @@ TEST(OrderBudgets, ARefundStandsWhereTheStateIsKept) {
   std::filesystem::remove_all(dir);
 }
 
+// After a refund, another process spending the same key from the same point writes the very
+// time this process had written before its refund: still another's spend, and kept.
+TEST(OrderBudgets, AnothersSpendIsKeptEvenWhenItsTimeIsOneThisProcessOnceWrote) {
+  char tmpl[] = "/tmp/certherd-budgets-XXXXXX";
+  std::filesystem::path dir = mkdtemp(tmpl);
+  auto file = dir / "budgets";
+  std::vector<rate_limit> limits{{"certificates_per_domain", 1, 24h}};
+  auto a = order_charges(spec_of({"a.example.com"}), std::nullopt, false);
+  auto c = order_charges(spec_of({"c.example.net"}), std::nullopt, false);
+  order_budgets mine(limits, file);
+  ASSERT_TRUE(mine.load(t0));
+  mine.spend(a, t0);
+  mine.not_issued(a, t0);  // the order failed: refunded, and saved so
+  {
+    order_budgets other(limits, file);  // `certherd renew` beside the daemon
+    ASSERT_TRUE(other.load(t0));
+    ASSERT_FALSE(other.wait_for(a, t0));
+    other.spend(a, t0);  // the same time this process wrote before its refund
+  }
+  mine.spend(c, t0);  // any save merges what is kept
+  EXPECT_TRUE(mine.wait_for(a, t0)) << "the other's spend came in";
+  order_budgets again(limits, file);
+  ASSERT_TRUE(again.load(t0));
+  EXPECT_TRUE(again.wait_for(a, t0)) << "and stayed in the file";
+  EXPECT_TRUE(again.wait_for(c, t0));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 
 }  // namespace certherd::reconcilers

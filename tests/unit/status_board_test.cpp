@@ -80,6 +80,31 @@ TEST(StatusBoard, AFailureOnlyTheLastReconcileSawIsLabelledToo) {
   EXPECT_NE(metrics.find(R"(reason="target_refused")"), std::string::npos) << metrics;
 }
 
+// A reconcile that ends after its certificate stopped being desired leaves nothing behind: the
+// certificate, desired again, starts from nothing; and a reconcile started before a change of
+// its sources does not put the old sources back.
+TEST(StatusBoard, ALateReconcileNeitherRevivesNorRewrites) {
+  board_fixture f;
+  reconcilers::cert_spec spec = f.desired["a.example.com"];
+  reconcilers::reconcile_report failed;
+  failed.failed = true;
+  failed.failed_kind = failure_kind::validation;
+  f.held.entries.clear();
+  f.board.desired({}, f.held, f.now);
+  f.board.reconciled(spec, failed, f.held, f.now);  // late
+  EXPECT_FALSE(f.board.certificate_json("a.example.com", f.now));
+  f.board.desired(f.desired, f.held, f.now);
+  ASSERT_NE(f.board.view().find("a.example.com"), nullptr);
+  EXPECT_EQ(f.board.view().find("a.example.com")->verdict.state, cert_state::pending);
+  EXPECT_FALSE(f.board.all_seen(f.desired));
+
+  auto moved = f.desired;
+  moved["a.example.com"].sources = {"service shop/web (1s5)"};
+  f.board.desired(moved, f.held, f.now);
+  f.board.reconciled(spec, {}, f.held, f.now);  // started with the old sources
+  EXPECT_EQ(f.board.view().find("a.example.com")->facts.sources, moved["a.example.com"].sources);
+}
+
 // A fleet: 300 ready certificates, two failing, one expiring, one waiting for a budget.
 struct fleet_fixture {
   status_board board{reconcilers::renewal_policy{}};
