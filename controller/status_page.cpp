@@ -7,6 +7,7 @@
 // refreshes itself every 15 s, and the layout reflows to one column on a phone.
 #include "controller/status_page.hpp"
 
+#include "clients/http/url.hpp"
 #include "controller/status_board.hpp"
 #include "pki/utc_time.hpp"
 
@@ -32,23 +33,10 @@ std::string joined(const std::vector<std::string>& v) {
   return out;
 }
 
-// A query parameter's value: unreserved characters as they are, the rest %-escaped.
-std::string form_encode(std::string_view v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 std::string href(std::optional<cert_state> state, std::string_view text, std::size_t page) {
   std::string q;
   auto add = [&q](std::string_view k, std::string_view v) {
-    q += (q.empty() ? "?" : "&amp;") + std::string(k) + "=" + form_encode(v);
+    q += (q.empty() ? "?" : "&amp;") + std::string(k) + "=" + http::percent_encode(v);
   };
   if (state) add("state", to_string(*state));
   if (!text.empty()) add("q", text);

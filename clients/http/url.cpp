@@ -1,5 +1,7 @@
 #include "clients/http/url.hpp"
 
+#include <cctype>
+
 #include <fmt/format.h>
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
@@ -40,6 +42,22 @@ std::optional<url_parts> parse_url(std::string_view url, url_family family, std:
   p.host_header = default_port ? bracketed : bracketed + ":" + p.port;
   p.origin = fmt::format("{}://{}:{}", p.tls ? secure : plain, bracketed, p.port);
   return p;
+}
+
+std::string percent_encode(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(v.size());
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace certherd::http

@@ -26,4 +26,8 @@ struct url_parts {
 /// (naming the URL) for anything else.
 std::optional<url_parts> parse_url(std::string_view url, url_family family, std::string& why);
 
+/// \brief `v` for a URL's query or path: unreserved characters (RFC 3986: letters, digits,
+/// - . _ ~) as they are, every other byte %-escaped.
+std::string percent_encode(std::string_view v);
+
 }  // namespace certherd::http

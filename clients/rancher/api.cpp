@@ -1,5 +1,6 @@
 #include "clients/rancher/api.hpp"
 
+#include "clients/http/url.hpp"
 #include "pki/encoding.hpp"
 
 #include <fmt/format.h>
@@ -21,18 +22,6 @@ namespace asio = boost::asio;
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(asio::use_awaitable);
-}
-
-std::string query_escape(std::string_view v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
 }
 
 std::string certificate_json(const certificate_body& b, bool create) {
@@ -200,7 +189,7 @@ asio::awaitable<result<page<certificate>>> api::async_list_certificates() {
 
 asio::awaitable<result<std::optional<certificate>>> api::async_find_certificate(std::string name) {
   auto r = co_await async_list_all<certificate>(
-      collection("certificates") + "?removed_null=1&name=" + query_escape(name),
+      collection("certificates") + "?removed_null=1&name=" + http::percent_encode(name),
       decode_certificates);
   if (!r) co_return r.error();
   for (auto& c : r->data) {

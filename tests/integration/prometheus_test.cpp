@@ -6,6 +6,7 @@
 // exposition. The rules are deploy/prometheus/certherd-alerts.yml as shipped, with every `for:`
 // shortened to 3 s (their thresholds are proven by promtool's unit tests,
 // tests/prometheus/certherd-alerts.test.yml).
+#include "clients/http/url.hpp"
 #include "nginx_process.hpp"
 #include "pebble_process.hpp"
 #include "pki/certificate.hpp"
@@ -27,18 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::string url_encoded(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 // A private Prometheus: scrapes certherd every second and evaluates `rules` every second.
 class prometheus_process {
@@ -74,7 +63,7 @@ class prometheus_process {
   std::vector<std::pair<std::map<std::string, std::string>, std::string>> query(
       const std::string& promql) const {
     std::vector<std::pair<std::map<std::string, std::string>, std::string>> out;
-    auto reply = loopback_call(port_, "GET", "/api/v1/query?query=" + url_encoded(promql));
+    auto reply = loopback_call(port_, "GET", "/api/v1/query?query=" + http::percent_encode(promql));
     rapidjson::Document doc;
     doc.Parse(reply.body.c_str());
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("data")) return out;

@@ -13,6 +13,13 @@ url_parts must(std::string_view url, url_family f = url_family::http) {
   return p.value_or(url_parts{});
 }
 
+TEST(Url, PercentEncodingLeavesOnlyUnreservedCharacters) {
+  EXPECT_EQ(percent_encode("a-Z.0_~"), "a-Z.0_~");
+  EXPECT_EQ(percent_encode("a b/&=?#%"), "a%20b%2F%26%3D%3F%23%25");
+  EXPECT_EQ(percent_encode("\xc3\xa9\n"), "%C3%A9%0A");
+  EXPECT_EQ(percent_encode(""), "");
+}
+
 TEST(Url, DefaultsAndExplicitPorts) {
   auto a = must("https://acme-v02.api.letsencrypt.org/directory");
   EXPECT_TRUE(a.tls);
