@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -111,15 +112,19 @@ TEST(BudgetsRun, HostsThatNeverValidateAreNotSentToFailPastTheirBudget) {
   temp_dir tmp;
   // A webroot no web server serves: every validation gets a 404.
   std::filesystem::create_directories(tmp / "unserved");
+  // 100 names in the suite; CERTHERD_NEVER_HOSTS=500 (bench) loads Debian's Pebble 2.4.0 with
+  // 500 orders at once, which it does not always survive beside the other tests.
+  const char* n = std::getenv("CERTHERD_NEVER_HOSTS");
+  const int count = n ? std::max(1, std::atoi(n)) : 100;
   std::vector<std::string> hosts;
-  for (int i = 0; i < 500; ++i)
+  for (int i = 0; i < count; ++i)
     hosts.push_back(unique_name("never"));
   // One failed validation per name per hour: tighter than the backoff, which tries again after
   // a minute, so what Pebble sees is the budget's doing.
   std::ofstream(tmp / "limits") << "failed_authorizations 1 1h\n";
-  // A Pebble of its own, without authorization reuse: under 500 orders at once, Debian's Pebble
-  // 2.4.0 can deadlock in its memory store (newOrder's reuse lookup holding the read lock while
-  // another order waits for the write lock), and the harness's Pebble serves the other tests.
+  // A Pebble of its own, without authorization reuse: under hundreds of orders at once, Debian's
+  // Pebble 2.4.0 can deadlock in its memory store (newOrder's reuse lookup holding the read lock
+  // while another order waits for the write lock), and the harness's Pebble serves the other tests.
   pebble_process::options po;
   po.dir = tmp / "pebble";
   po.authz_reuse_percent = 0;
@@ -131,7 +136,7 @@ TEST(BudgetsRun, HostsThatNeverValidateAreNotSentToFailPastTheirBudget) {
   // certherd does not): with it on, not one of these would reach Pebble (self_check_test.cpp).
   env.emplace_back("SELF_CHECK", "false");
   background_certherd run({"run"}, env, tmp / "run.log");
-  ASSERT_TRUE(eventually([&] { return run.count("event=issue_failed") >= 500; }, 240s))
+  ASSERT_TRUE(eventually([&] { return run.count("event=issue_failed") >= count; }, 240s))
       << run.count("event=issue_failed") << " failed\n"
       << run.log().substr(0, 20000);
   // Past the first backoff (1 min): without the budget, every name would be tried again now.
@@ -147,9 +152,10 @@ TEST(BudgetsRun, HostsThatNeverValidateAreNotSentToFailPastTheirBudget) {
   std::cout << "validations at Pebble: " << total << " for " << hosts.size() << " names, at most "
             << most << " for one\n";
   EXPECT_EQ(most, 1) << "no name failed twice within the hour";
-  EXPECT_EQ(total, 500) << "each name was tried once";
-  EXPECT_GE(run.count("(failed validations per name, 1 per 1 h) until"), 500) << "planned, visibly";
-  EXPECT_LE(run.count("event=issue_failed"), 500);
+  EXPECT_EQ(total, count) << "each name was tried once";
+  EXPECT_GE(run.count("(failed validations per name, 1 per 1 h) until"), count)
+      << "planned, visibly";
+  EXPECT_LE(run.count("event=issue_failed"), count);
 }
 
 }  // namespace
