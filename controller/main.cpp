@@ -105,8 +105,7 @@ subcommand status_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "print JSON (every certificate, or those the filters choose)");
   cmd->add_flag("--all", o->all, "list every certificate, not only those that need attention");
   cmd->add_option("--state", o->state, "only certificates in this state")
-      ->check(CLI::IsMember({"failing", "expiring", "waiting", "conflict", "pending", "ready",
-                             "missing", "replace", "expired", "unreadable"}));
+      ->check(CLI::IsMember(status_states()));
   cmd->add_option("--query", o->query, "only names, hosts or sources with this text (any case)");
   return {cmd, [o] { return print_status(*o); }};
 }

@@ -128,6 +128,15 @@ std::string text(const rapidjson::Value& o, const char* k) {
 
 }  // namespace
 
+std::vector<std::string> status_states() {
+  std::vector<std::string> out;
+  for (auto s : kCertStates)
+    out.emplace_back(to_string(s));
+  for (const char* s : {"missing", "replace", "expired", "unreadable"})
+    out.emplace_back(s);
+  return out;
+}
+
 int print_status(const status_options& o) {
   if (!o.listen.empty()) {
     std::string url;

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace certherd::controller {
 
@@ -25,6 +26,9 @@ struct status_options {
 };
 
 int print_status(const status_options& o);
+/// \brief The states `certherd status --state` takes: a running instance's (fleet_view) and
+/// those only the store tells (missing, replace, expired, unreadable).
+std::vector<std::string> status_states();
 
 int renew_certificate(const std::map<std::string, std::string>& flags, const std::string& name,
                       bool force);
